@@ -1,0 +1,151 @@
+// Package driver defines the interface a keyward secret provider implements.
+//
+// Most code should use the keyward package, not this one. The concrete
+// [keyward.Store] type wraps a driver and adds everything that is not about
+// one backend: caching, one in-flight fetch per key, stale-if-error, retries,
+// deadlines, audit, and wrapping errors exactly once. Users of keyward should
+// never call driver methods directly.
+//
+// # The required interface
+//
+// A provider implements [Store]: it fetches one named secret (optionally at a
+// given version), maps its own errors to a [Code], and closes.
+//
+// # Optional abilities
+//
+// Everything else is an optional interface that the concrete Store detects by
+// type assertion. A provider that lacks an ability gets an Unimplemented
+// error from the concrete Store, never a panic:
+//
+//   - [Lister]: names of the secrets in the store.
+//   - [Writer]: add a new version of a secret (never overwrite in place).
+//   - [Deleter]: remove a secret and all its versions.
+//   - [Versioner]: the version history of one secret.
+//   - [BatchGetter]: fetch many secrets in one round trip.
+//
+// # Errors
+//
+// Drivers return the raw errors of their backend and implement
+// [Store.ErrorCode] to classify them. A driver must return an error for which
+// ErrorCode answers [NotFound] when a key (or a version) does not exist. Error
+// strings must never contain a secret value or a credential.
+//
+// To let the concrete Store honour a server's Retry-After, an error may
+// implement interface{ RetryAfter() time.Duration }.
+package driver
+
+import (
+	"context"
+	"time"
+)
+
+// Code classifies an error. The zero value is OK.
+type Code int
+
+// The error codes. They are stable: the CLI maps them to exit codes.
+const (
+	OK                 Code = iota // not an error
+	Unknown                        // an error the driver could not classify
+	NotFound                       // the key or version does not exist
+	AlreadyExists                  // the key exists and the operation required it not to
+	PermissionDenied               // the caller is not allowed to do this (401/403)
+	InvalidArgument                // the request was malformed (bad key name, bad value)
+	FailedPrecondition             // the state did not allow it (check-and-set conflict, locked, sealed)
+	Unimplemented                  // the provider cannot do this
+	Unavailable                    // transient: network error, 5xx, throttled; worth a retry
+	Canceled                       // the context was cancelled
+	DeadlineExceeded               // the context deadline passed
+)
+
+var codeNames = [...]string{"ok", "unknown", "not found", "already exists", "permission denied",
+	"invalid argument", "failed precondition", "unimplemented", "unavailable", "canceled", "deadline exceeded"}
+
+func (c Code) String() string {
+	if c >= 0 && int(c) < len(codeNames) {
+		return codeNames[c]
+	}
+	return "unknown"
+}
+
+// Version describes one version of a secret.
+type Version struct {
+	// ID identifies the version within its secret ("3", a UUID, an AWS
+	// VersionId). It is never a secret.
+	ID string `json:"id"`
+	// Created is when the version was written, if the backend knows.
+	Created time.Time `json:"created,omitempty"`
+	// Labels are backend stage labels such as AWSCURRENT, or "current".
+	Labels []string `json:"labels,omitempty"`
+	// Disabled reports a version the backend keeps but will not serve.
+	Disabled bool `json:"disabled,omitempty"`
+	// Meta holds non-secret metadata (rotation state, grace expiry).
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Value is one fetched secret: its bytes and the version they belong to.
+// Drivers return a fresh Data slice the caller may keep.
+type Value struct {
+	Data    []byte
+	Version Version
+}
+
+// Store is the interface every provider implements.
+type Store interface {
+	// Get returns the secret named key. version "" means the current version;
+	// otherwise it is a Version.ID (or a backend label the driver accepts).
+	Get(ctx context.Context, key, version string) (*Value, error)
+	// ErrorCode classifies an error this driver returned.
+	ErrorCode(error) Code
+	// Close releases resources. It is called once.
+	Close() error
+}
+
+// KeyInfo describes one secret in a listing. It never carries a value.
+type KeyInfo struct {
+	Key     string    `json:"key"`
+	Version string    `json:"version,omitempty"`
+	Updated time.Time `json:"updated,omitempty"`
+}
+
+// Lister lists the secrets in a store, sorted by key.
+type Lister interface {
+	List(ctx context.Context) ([]KeyInfo, error)
+}
+
+// PutOptions controls a write.
+type PutOptions struct {
+	// IfVersion, when non-empty, makes the write conditional (check-and-set):
+	// it fails with FailedPrecondition unless the current version is
+	// IfVersion. "0" means "only if the key does not exist".
+	IfVersion string
+	// Meta is stored with the new version where the backend can.
+	Meta map[string]string
+}
+
+// Writer adds a new version of a secret. It never overwrites an existing
+// version in place.
+type Writer interface {
+	Put(ctx context.Context, key string, data []byte, opts *PutOptions) (Version, error)
+}
+
+// Deleter removes a secret and all its versions.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// Versioner returns the versions of one secret, oldest first.
+type Versioner interface {
+	Versions(ctx context.Context, key string) ([]Version, error)
+}
+
+// BatchGetter fetches the current version of several keys at once. Keys that
+// do not exist are absent from the result; that is not an error.
+type BatchGetter interface {
+	GetMany(ctx context.Context, keys []string) (map[string]*Value, error)
+}
+
+// As is implemented by drivers that expose backend-specific types (an SDK
+// client, say) to users through keyward.Store.As.
+type As interface {
+	As(i any) bool
+}

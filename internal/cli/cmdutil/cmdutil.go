@@ -1,0 +1,307 @@
+// Package cmdutil is the plumbing every keyward verb shares: the Factory
+// that gives a verb its streams, environment and store; typed errors; exit
+// codes; and the --json flag.
+package cmdutil
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+)
+
+// Exit codes. They are stable and documented in docs/cli.md.
+const (
+	ExitOK            = 0   // success
+	ExitError         = 1   // failure; for validate/scan/diff/status: problems found
+	ExitUsage         = 2   // bad flags or arguments, bad configuration
+	ExitNotFound      = 3   // a secret, version, file or environment does not exist
+	ExitPermission    = 4   // permission denied (wrong key, 401/403, file mode)
+	ExitUnavailable   = 5   // the backend is unreachable or failing; try again
+	ExitConflict      = 6   // check-and-set conflict, already exists, failed precondition
+	ExitUnimplemented = 7   // the provider cannot do this
+	ExitCancel        = 130 // interrupted
+)
+
+// DefaultStoreURL is the embedded default store: an age-encrypted file in
+// the current directory.
+const DefaultStoreURL = "local://keyward.age"
+
+// Factory gives verbs their dependencies. Fields that are functions are
+// resolved lazily, so a verb that never opens a store never needs one.
+type Factory struct {
+	IO      *iostreams.IOStreams
+	Getenv  func(string) string
+	Environ func() []string
+	Now     func() time.Time
+
+	// Global flags, filled by the root command.
+	StoreURL   string // --store
+	EnvName    string // --env
+	ConfigPath string // --config
+
+	// Mux opens store URLs; nil means keyward.DefaultURLMux().
+	Mux *keyward.URLMux
+
+	// ResolveEnv maps an environment name from keyward.yaml to a store URL.
+	// It is set when the schema package is linked in; nil means there is no
+	// project configuration support.
+	ResolveEnv func(f *Factory, name string) (storeURL string, err error)
+	// DefaultEnv returns keyward.yaml's default environment name, if any.
+	DefaultEnv func(f *Factory) (string, error)
+	// StoreOptions, if set, adjusts options (audit hook) for each opened store.
+	StoreOptions func(f *Factory, o *keyward.StoreOptions) error
+
+	opened []*keyward.Store
+}
+
+// New returns a Factory over the real process.
+func New() *Factory {
+	return &Factory{IO: iostreams.System(), Getenv: os.Getenv, Environ: os.Environ, Now: time.Now}
+}
+
+// ResolveStoreURL says which store the command works on, and why:
+// --store, then --env (keyward.yaml), then KEYWARD_STORE / SECRET_PROVIDER,
+// then keyward.yaml's default environment, then the embedded default.
+func (f *Factory) ResolveStoreURL() (url, env, source string, err error) {
+	if f.StoreURL != "" {
+		return f.StoreURL, "", "--store", nil
+	}
+	if f.EnvName != "" {
+		if f.ResolveEnv == nil {
+			return "", "", "", FlagErrorf("--env needs a keyward.yaml with environments")
+		}
+		u, err := f.ResolveEnv(f, f.EnvName)
+		return u, f.EnvName, "--env", err
+	}
+	u, err := keyward.StoreURLFromEnv(f.Getenv)
+	if err != nil {
+		return "", "", "", WithHint(err, "set the variable, or pick a store with --store URL")
+	}
+	if u != "" {
+		src := "KEYWARD_STORE"
+		if f.Getenv("KEYWARD_STORE") == "" {
+			src = "SECRET_PROVIDER"
+		}
+		return u, "", src, nil
+	}
+	if f.DefaultEnv != nil && f.ResolveEnv != nil {
+		name, err := f.DefaultEnv(f)
+		if err != nil {
+			return "", "", "", err
+		}
+		if name != "" {
+			u, err := f.ResolveEnv(f, name)
+			return u, name, "keyward.yaml", err
+		}
+	}
+	return DefaultStoreURL, "", "default", nil
+}
+
+// OpenStore opens the store the command should use. It is closed by Close.
+func (f *Factory) OpenStore(ctx context.Context) (*keyward.Store, error) {
+	u, env, _, err := f.ResolveStoreURL()
+	if err != nil {
+		return nil, err
+	}
+	return f.OpenURL(ctx, u, env)
+}
+
+// OpenURL opens a given store URL with the factory's options.
+func (f *Factory) OpenURL(ctx context.Context, rawURL, env string) (*keyward.Store, error) {
+	mux := f.Mux
+	if mux == nil {
+		mux = keyward.DefaultURLMux()
+	}
+	o := &keyward.StoreOptions{Environment: env}
+	if f.StoreOptions != nil {
+		if err := f.StoreOptions(f, o); err != nil {
+			return nil, err
+		}
+	}
+	s, err := mux.OpenStore(ctx, rawURL, o)
+	if err != nil {
+		return nil, err
+	}
+	f.opened = append(f.opened, s)
+	return s, nil
+}
+
+// Close closes every store the factory opened.
+func (f *Factory) Close() {
+	for _, s := range f.opened {
+		_ = s.Close()
+	}
+	f.opened = nil
+}
+
+// Path resolves p against the working directory (for messages).
+func (f *Factory) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	return filepath.Join(wd, p)
+}
+
+// FlagError is a usage error: the command prints it with its usage line.
+type FlagError struct{ err error }
+
+func (e *FlagError) Error() string { return e.err.Error() }
+func (e *FlagError) Unwrap() error { return e.err }
+
+// FlagErrorf builds a FlagError.
+func FlagErrorf(format string, args ...any) error {
+	return &FlagError{fmt.Errorf(format, args...)}
+}
+
+// SilentError exits with a code without printing anything more (the verb
+// already explained itself, e.g. validate's report; or keyward run passes on
+// its child's exit status).
+type SilentError struct{ Code int }
+
+func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// HintError adds "hint:" lines under an error.
+type HintError struct {
+	Err   error
+	Hints []string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
+// WithHint attaches hints to err (nil stays nil).
+func WithHint(err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &HintError{Err: err, Hints: hints}
+}
+
+// ExitCode maps an error to the documented exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var se *SilentError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	var fe *FlagError
+	if errors.As(err, &fe) {
+		return ExitUsage
+	}
+	switch keyward.ErrorCode(err) {
+	case keyward.NotFound:
+		return ExitNotFound
+	case keyward.PermissionDenied:
+		return ExitPermission
+	case keyward.Unavailable, keyward.DeadlineExceeded:
+		return ExitUnavailable
+	case keyward.FailedPrecondition, keyward.AlreadyExists:
+		return ExitConflict
+	case keyward.Unimplemented:
+		return ExitUnimplemented
+	case keyward.InvalidArgument:
+		return ExitUsage
+	case keyward.Canceled:
+		return ExitCancel
+	}
+	return ExitError
+}
+
+// PrintError writes err as "keyward: …" lines with its hints.
+func PrintError(w io.Writer, err error) {
+	msg := err.Error()
+	for i, line := range strings.Split(msg, "\n") {
+		if i == 0 && !strings.HasPrefix(line, "keyward: ") {
+			line = "keyward: " + line
+		}
+		fmt.Fprintln(w, line)
+	}
+	var he *HintError
+	for e := err; errors.As(e, &he); e = he.Err {
+		for _, h := range he.Hints {
+			fmt.Fprintln(w, "keyward: hint: "+h)
+		}
+	}
+	for _, h := range autoHints(err) {
+		fmt.Fprintln(w, "keyward: hint: "+h)
+	}
+}
+
+func autoHints(err error) []string {
+	var he *HintError
+	if errors.As(err, &he) {
+		return nil
+	}
+	switch keyward.ErrorCode(err) {
+	case keyward.Unimplemented:
+		return []string{"this store's provider cannot do that; see docs/providers.md for what each provider supports"}
+	case keyward.Unavailable:
+		return []string{"the backend did not answer; check the address and network, then try again"}
+	}
+	return nil
+}
+
+// AddJSONFlag adds --json to a read verb.
+func AddJSONFlag(cmd *cobra.Command, p *bool) {
+	cmd.Flags().BoolVar(p, "json", false, "Print machine-readable JSON (never secret values unless the verb says so)")
+}
+
+// WriteJSON prints v as indented JSON with a trailing newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Table writes aligned columns for people; Flush when done.
+func Table(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// ReadSecretInput reads a secret value from r (stdin or a file), refusing
+// more than max bytes, and trims one trailing newline when trim is set.
+func ReadSecretInput(r io.Reader, max int64, trim bool) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("input is larger than %d bytes", max)
+	}
+	if trim {
+		b = trimNewline(b)
+	}
+	return b, nil
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// MaxSecretSize bounds one secret read from input (1 MiB).
+const MaxSecretSize = 1 << 20

@@ -1,0 +1,102 @@
+// Package get implements `keyward get`.
+package get
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+)
+
+// Options are get's inputs.
+type Options struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (*keyward.Store, error)
+
+	Key     string
+	Version string
+	JSON    bool
+	Reveal  bool
+}
+
+// NewCmd builds the command; runF replaces the run function in tests.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	cmd := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print a secret's value",
+		Long: `Print the value of one secret on stdout, exactly as stored (a newline is
+added only when stdout is a terminal).
+
+With --json, print the secret's metadata (version, creation time, store)
+and not its value; add --reveal to include the value in the JSON.`,
+		Example: `  keyward get JWT_SECRET_KEY
+  keyward get JWT_SECRET_KEY --version 2
+  keyward get DATABASE_URL --env production --json
+  export JWT_SECRET_KEY="$(keyward get JWT_SECRET_KEY)"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if opts.Reveal && !opts.JSON {
+				return cmdutil.FlagErrorf("--reveal only makes sense with --json (get prints the value by default)")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Version, "version", "", "Read this version instead of the current one")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "With --json, include the value")
+	return cmd
+}
+
+// Output is get's --json shape.
+type Output struct {
+	Key     string     `json:"key"`
+	Store   string     `json:"store"`
+	Version string     `json:"version,omitempty"`
+	Created *time.Time `json:"created,omitempty"`
+	Labels  []string   `json:"labels,omitempty"`
+	Stale   bool       `json:"stale,omitempty"`
+	Length  int        `json:"length"`
+	Value   *string    `json:"value,omitempty"`
+}
+
+func run(ctx context.Context, opts *Options) error {
+	s, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := s.GetValue(ctx, opts.Key, &keyward.GetOptions{Version: opts.Version})
+	if err != nil {
+		if keyward.ErrorCode(err) == keyward.NotFound {
+			return cmdutil.WithHint(err, "'keyward list' shows the keys in this store; 'keyward set "+opts.Key+"' creates it")
+		}
+		return err
+	}
+	if opts.JSON {
+		out := Output{Key: opts.Key, Store: s.URL(), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
+		if !v.Version.Created.IsZero() {
+			c := v.Version.Created.UTC()
+			out.Created = &c
+		}
+		if opts.Reveal {
+			val := v.Secret.RevealString()
+			out.Value = &val
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, out)
+	}
+	if _, err := opts.IO.Out.Write(v.Secret.Reveal()); err != nil {
+		return err
+	}
+	if opts.IO.IsStdoutTTY() {
+		_, err = opts.IO.Out.Write([]byte("\n"))
+	}
+	return err
+}

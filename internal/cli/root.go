@@ -1,0 +1,112 @@
+// Package cli is the keyward command line. Main builds the root command from
+// the verbs registered by the verb_*.go files (one per verb, each a package
+// under internal/cli/) and runs it.
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+
+	// Every provider, each removable with a keyward_omit_<name> build tag.
+	_ "github.com/keyward/keyward/provider/all"
+)
+
+// Version is set at build time with -ldflags "-X github.com/keyward/keyward/internal/cli.Version=…".
+var Version = "dev"
+
+type verbFunc func(f *cmdutil.Factory) *cobra.Command
+
+var verbs []verbFunc
+
+// register adds a verb; verb_*.go files call it from init.
+func register(v verbFunc) { verbs = append(verbs, v) }
+
+// Main runs keyward with the process's arguments and returns the exit code.
+func Main() int {
+	f := cmdutil.New()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run runs keyward with args against a Factory (tests use fakes).
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	defer f.Close()
+	root := NewRoot(f)
+	root.SetArgs(args)
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		var fe *cmdutil.FlagError
+		var se *cmdutil.SilentError
+		switch {
+		case errors.As(err, &se):
+		case errors.As(err, &fe) || isCobraUsageError(err):
+			cmdutil.PrintError(f.IO.ErrOut, err)
+			if cmd != nil {
+				f.IO.ErrOut.Write([]byte("keyward: hint: see '" + cmd.CommandPath() + " --help'\n"))
+			}
+			return cmdutil.ExitUsage
+		default:
+			cmdutil.PrintError(f.IO.ErrOut, err)
+		}
+		return cmdutil.ExitCode(err)
+	}
+	return cmdutil.ExitOK
+}
+
+// NewRoot builds the root command with every registered verb.
+func NewRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keyward <command>",
+		Short: "Secrets for your services, from wherever they live",
+		Long: `keyward gives a service its secrets from wherever they live, checks them
+before a deploy, rotates them without downtime, delivers them to Kubernetes
+and Docker, records who read what, and catches them when they leak.
+
+With no configuration it uses an age-encrypted store file, keyward.age, in
+the current directory (create it with 'keyward init'). Pick another store
+with --store URL, --env NAME (from keyward.yaml), KEYWARD_STORE, or the
+guide's SECRET_PROVIDER variables.`,
+		Example: `  keyward init
+  keyward set JWT_SECRET_KEY --generate urlsafe
+  keyward run -- ./server
+  keyward get DATABASE_URL --store dotenv://.env
+  SECRET_PROVIDER=vault VAULT_ADDR=https://vault:8200 VAULT_PATH=dharmamind/production keyward list`,
+		Version:       Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.PersistentFlags().StringVar(&f.StoreURL, "store", "", "Store URL (local://FILE, dotenv://FILE, env://, file://DIR, vault://…, awssm://…, gcpsm://…, azurekv://…, k8s://…)")
+	root.PersistentFlags().StringVarP(&f.EnvName, "env", "e", "", "Environment from keyward.yaml")
+	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
+	cmds := make([]*cobra.Command, 0, len(verbs))
+	for _, v := range verbs {
+		cmds = append(cmds, v(f))
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
+	root.AddCommand(cmds...)
+	return root
+}
+
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "requires at most", "flag needs an argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}

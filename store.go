@@ -1,0 +1,658 @@
+package keyward
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/keyward/keyward/driver"
+)
+
+// Defaults for StoreOptions fields left at zero.
+const (
+	DefaultTTL       = 5 * time.Minute
+	DefaultMaxStale  = time.Hour
+	DefaultTimeout   = 30 * time.Second
+	DefaultRetries   = 3
+	DefaultRetryBase = 100 * time.Millisecond
+	maxRetryDelay    = 10 * time.Second
+	batchParallelism = 16
+)
+
+// StoreOptions tunes a Store. A nil *StoreOptions means all defaults.
+type StoreOptions struct {
+	// TTL is how long a fetched value is served from the cache. Zero means
+	// DefaultTTL; negative disables the cache (stale-if-error too).
+	TTL time.Duration
+	// MaxStale is how long past its TTL a cached value may still be served
+	// when the provider is unavailable. Zero means DefaultMaxStale; negative
+	// disables stale-if-error.
+	MaxStale time.Duration
+	// Timeout bounds each provider call (including retries) when the
+	// caller's context has no earlier deadline. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Retries is how many times a call that failed with Unavailable is
+	// retried, with jittered exponential backoff. Zero means DefaultRetries;
+	// negative means never.
+	Retries int
+	// RetryBase is the first backoff delay. Zero means DefaultRetryBase.
+	RetryBase time.Duration
+	// URL names the store in errors and audit records. Credentials must
+	// already be removed (see RedactURL); OpenStore sets it.
+	URL string
+	// Environment names the environment (from keyward.yaml) for audit records.
+	Environment string
+	// Audit, if set, receives one Event per operation.
+	Audit func(context.Context, *Event) error
+	// AuditRequired denies an operation whose audit record cannot be written
+	// (fail-closed). Reads are checked before the value is returned.
+	AuditRequired bool
+	// Clock replaces time.Now (tests).
+	Clock func() time.Time
+}
+
+// Event is what a Store reports to its Audit hook. It never carries a
+// secret value in clear: Value is a Secret, which prints as [REDACTED]; an
+// audit sink may only derive a keyed HMAC from it.
+type Event struct {
+	Time        time.Time
+	Action      string // get, list, put, delete, history
+	Store       string
+	Environment string
+	Key         string
+	Version     string
+	Code        Code // OK on success
+	Cached      bool // served from the cache
+	Stale       bool // served from the cache after the provider failed
+	Value       Secret
+}
+
+// Value is a fetched secret with its version and provenance.
+type Value struct {
+	Key     string
+	Secret  Secret
+	Version Version
+	// Stale reports a value served from the cache because the provider
+	// failed with a transient error (see StoreOptions.MaxStale).
+	Stale bool
+}
+
+// Version describes one version of a secret.
+type Version = driver.Version
+
+// KeyInfo describes one listed secret; never its value.
+type KeyInfo = driver.KeyInfo
+
+// PutOptions controls Store.Put.
+type PutOptions = driver.PutOptions
+
+type cacheKey struct{ key, version string }
+
+type cacheEntry struct {
+	val     *Value
+	fetched time.Time
+}
+
+// Store is the portable type users hold. It wraps a driver and adds the
+// behaviour every provider shares: a TTL cache with one in-flight fetch per
+// key, stale-if-error, deadlines, bounded retries, audit and error wrapping.
+// A Store is safe for concurrent use.
+type Store struct {
+	d    driver.Store
+	opts StoreOptions
+
+	mu     sync.RWMutex
+	cache  map[cacheKey]*cacheEntry
+	closed bool
+
+	sf singleflight.Group
+}
+
+// NewStore wraps a driver. Most users call Open instead.
+func NewStore(d driver.Store, opts *StoreOptions) *Store {
+	s := &Store{d: d, cache: make(map[cacheKey]*cacheEntry)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	o := &s.opts
+	if o.TTL == 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.MaxStale == 0 {
+		o.MaxStale = DefaultMaxStale
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Retries == 0 {
+		o.Retries = DefaultRetries
+	} else if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.RetryBase == 0 {
+		o.RetryBase = DefaultRetryBase
+	}
+	return s
+}
+
+// URL is the store's URL without credentials.
+func (s *Store) URL() string { return s.opts.URL }
+
+// Environment is the environment name the store was opened for, if any.
+func (s *Store) Environment() string { return s.opts.Environment }
+
+// Driver returns the wrapped driver, for packages that build on keyward
+// (rotation, export). Applications should not need it.
+func (s *Store) Driver() driver.Store { return s.d }
+
+func (s *Store) now() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock()
+	}
+	return time.Now()
+}
+
+// Get returns the current value of key.
+func (s *Store) Get(ctx context.Context, key string) (Secret, error) {
+	v, err := s.get(ctx, key, "")
+	if err != nil {
+		return Secret{}, err
+	}
+	return v.Secret, nil
+}
+
+// GetOptions selects what GetValue returns.
+type GetOptions struct {
+	// Version selects a version; "" is the current one.
+	Version string
+	// NoCache bypasses the cache (the result still refreshes it).
+	NoCache bool
+}
+
+// GetValue returns key's value together with its version.
+func (s *Store) GetValue(ctx context.Context, key string, opts *GetOptions) (*Value, error) {
+	var o GetOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.NoCache {
+		return s.fetchAndAudit(ctx, key, o.Version, nil)
+	}
+	return s.get(ctx, key, o.Version)
+}
+
+func (s *Store) get(ctx context.Context, key, version string) (*Value, error) {
+	if key == "" {
+		return nil, s.fail(ctx, "get", key, version, &Error{Code: InvalidArgument, Op: "get", Store: s.opts.URL, err: errors.New("empty key")})
+	}
+	ck := cacheKey{key, version}
+	var stale *cacheEntry
+	if s.opts.TTL > 0 {
+		s.mu.RLock()
+		e, closed := s.cache[ck], s.closed
+		s.mu.RUnlock()
+		if closed {
+			return nil, s.closedErr("get", key)
+		}
+		if e != nil {
+			if s.now().Sub(e.fetched) < s.opts.TTL {
+				if s.opts.Audit != nil {
+					if err := s.audit(ctx, &Event{Action: "get", Key: key, Version: e.val.Version.ID, Cached: true, Value: e.val.Secret}); err != nil {
+						return nil, err
+					}
+				}
+				return e.val, nil
+			}
+			stale = e
+		}
+	}
+	return s.fetchAndAudit(ctx, key, version, stale)
+}
+
+type fetchResult struct {
+	v   *Value
+	err error
+}
+
+func (s *Store) fetchAndAudit(ctx context.Context, key, version string, stale *cacheEntry) (*Value, error) {
+	if err := s.checkOpen("get", key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, "get", key, version, s.wrap("get", key, err))
+	}
+	// One in-flight fetch per key: the fetch runs on a context detached from
+	// any one caller (bounded by Timeout), and each caller waits on its own.
+	ch := s.sf.DoChan(key+"\x00"+version, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+		defer cancel()
+		v, err := s.fetch(fctx, key, version)
+		return fetchResult{v, err}, nil
+	})
+	var r fetchResult
+	select {
+	case res := <-ch:
+		r = res.Val.(fetchResult)
+	case <-ctx.Done():
+		return nil, s.fail(ctx, "get", key, version, s.wrap("get", key, ctx.Err()))
+	}
+	if r.err != nil {
+		code := ErrorCode(r.err)
+		if stale != nil && (code == Unavailable || code == DeadlineExceeded) && s.opts.MaxStale > 0 &&
+			s.now().Sub(stale.fetched) < s.opts.TTL+s.opts.MaxStale {
+			v := *stale.val
+			v.Stale = true
+			if err := s.audit(ctx, &Event{Action: "get", Key: key, Version: v.Version.ID, Cached: true, Stale: true, Value: v.Secret}); err != nil {
+				return nil, err
+			}
+			return &v, nil
+		}
+		return nil, s.fail(ctx, "get", key, version, r.err)
+	}
+	if err := s.audit(ctx, &Event{Action: "get", Key: key, Version: r.v.Version.ID, Value: r.v.Secret}); err != nil {
+		return nil, err
+	}
+	return r.v, nil
+}
+
+// fetch calls the driver with retries and fills the cache.
+func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) {
+	var dv *driver.Value
+	err := s.retry(ctx, func(ctx context.Context) error {
+		var err error
+		dv, err = s.d.Get(ctx, key, version)
+		return err
+	})
+	if err != nil {
+		return nil, s.wrap("get", key, err)
+	}
+	v := &Value{Key: key, Secret: NewSecret(dv.Data), Version: dv.Version}
+	s.store(key, version, v)
+	return v, nil
+}
+
+func (s *Store) store(key, version string, v *Value) {
+	if s.opts.TTL <= 0 {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		s.cache[cacheKey{key, version}] = &cacheEntry{val: v, fetched: s.now()}
+	}
+	s.mu.Unlock()
+}
+
+// retry runs call, retrying Unavailable errors with jittered exponential
+// backoff (or the server's Retry-After), never other codes.
+func (s *Store) retry(ctx context.Context, call func(context.Context) error) error {
+	for attempt := 0; ; attempt++ {
+		err := call(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || s.code(ctx, err) != Unavailable || attempt >= s.opts.Retries {
+			return err
+		}
+		delay := s.opts.RetryBase << attempt
+		delay = delay/2 + rand.N(delay/2+1)
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			delay = ra.RetryAfter()
+		}
+		delay = min(delay, maxRetryDelay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) code(ctx context.Context, err error) Code {
+	var ke *Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	if errors.Is(err, context.Canceled) {
+		return Canceled
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return DeadlineExceeded
+	}
+	c := s.d.ErrorCode(err)
+	if c == OK {
+		c = Unknown
+	}
+	if ctx != nil && ctx.Err() != nil && (c == Unknown || c == Unavailable) {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return Canceled
+		}
+		return DeadlineExceeded
+	}
+	return c
+}
+
+// wrap turns a driver error into an *Error, once.
+func (s *Store) wrap(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ke *Error
+	if errors.As(err, &ke) {
+		return err
+	}
+	return &Error{Code: s.code(nil, err), Op: op, Key: key, Store: s.opts.URL, err: err}
+}
+
+func (s *Store) fail(ctx context.Context, op, key, version string, err error) error {
+	err = s.wrap(op, key, err)
+	_ = s.audit(ctx, &Event{Action: op, Key: key, Version: version, Code: ErrorCode(err)})
+	return err
+}
+
+func (s *Store) audit(ctx context.Context, e *Event) error {
+	if s.opts.Audit == nil {
+		return nil
+	}
+	e.Time = s.now()
+	e.Store = s.opts.URL
+	e.Environment = s.opts.Environment
+	if err := s.opts.Audit(ctx, e); err != nil && s.opts.AuditRequired && e.Code == OK {
+		return &Error{Code: FailedPrecondition, Op: e.Action, Key: e.Key, Store: s.opts.URL,
+			err: errors.Join(errors.New("audit is required and the record could not be written"), err)}
+	}
+	return nil
+}
+
+func (s *Store) checkOpen(op, key string) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return s.closedErr(op, key)
+	}
+	return nil
+}
+
+func (s *Store) closedErr(op, key string) error {
+	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: errors.New("store is closed")}
+}
+
+func (s *Store) unimplemented(ctx context.Context, op, key string) error {
+	return s.fail(ctx, op, key, "", &Error{Code: Unimplemented, Op: op, Key: key, Store: s.opts.URL,
+		err: errors.New("this provider cannot " + op)})
+}
+
+// withTimeout bounds ctx by the store's Timeout unless it has an earlier deadline.
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < s.opts.Timeout {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.opts.Timeout)
+}
+
+// GetMany returns the current values of keys, fetched concurrently (or in one
+// round trip when the provider can batch). Keys that failed are absent from
+// the map; their errors are returned together as a MultiError.
+func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, error) {
+	out := make(map[string]*Value, len(keys))
+	var missing []string
+	if s.opts.TTL > 0 {
+		now := s.now()
+		s.mu.RLock()
+		for _, k := range keys {
+			if e := s.cache[cacheKey{k, ""}]; e != nil && now.Sub(e.fetched) < s.opts.TTL {
+				out[k] = e.val
+			} else {
+				missing = append(missing, k)
+			}
+		}
+		s.mu.RUnlock()
+	} else {
+		missing = keys
+	}
+	if err := s.checkOpen("get", ""); err != nil {
+		return nil, err
+	}
+	if bg, ok := s.d.(driver.BatchGetter); ok && len(missing) > 1 {
+		cctx, cancel := s.withTimeout(ctx)
+		var got map[string]*driver.Value
+		err := s.retry(cctx, func(ctx context.Context) error {
+			var err error
+			got, err = bg.GetMany(ctx, missing)
+			return err
+		})
+		cancel()
+		if err == nil {
+			var errs MultiError
+			for _, k := range missing {
+				dv, ok := got[k]
+				if !ok {
+					errs = append(errs, s.fail(ctx, "get", k, "", &Error{Code: NotFound, Op: "get", Key: k, Store: s.opts.URL}))
+					continue
+				}
+				v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
+				s.store(k, "", v)
+				if aerr := s.audit(ctx, &Event{Action: "get", Key: k, Version: v.Version.ID, Value: v.Secret}); aerr != nil {
+					errs = append(errs, aerr)
+					continue
+				}
+				out[k] = v
+			}
+			if len(errs) > 0 {
+				return out, errs
+			}
+			return out, nil
+		}
+		// Fall through to per-key fetches, which can serve stale values.
+	}
+	var (
+		mu   sync.Mutex
+		errs MultiError
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, batchParallelism)
+	)
+	for _, k := range missing {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(k string) {
+			defer func() { <-sem; wg.Done() }()
+			v, err := s.get(ctx, k, "")
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[k] = v
+		}(k)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return out, errs
+	}
+	return out, nil
+}
+
+// List returns the secrets in the store, sorted by key. Never values.
+func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
+	if err := s.checkOpen("list", ""); err != nil {
+		return nil, err
+	}
+	l, ok := s.d.(driver.Lister)
+	if !ok {
+		return nil, s.unimplemented(ctx, "list", "")
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var infos []KeyInfo
+	err := s.retry(cctx, func(ctx context.Context) error {
+		var err error
+		infos, err = l.List(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "list", "", "", err)
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Key < infos[j].Key })
+	if err := s.audit(ctx, &Event{Action: "list"}); err != nil {
+		return nil, err
+	}
+	return infos, nil
+}
+
+// Put writes data as a new version of key and returns that version. Writes
+// are not retried (a write may have landed before the error); use
+// PutOptions.IfVersion for check-and-set.
+func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOptions) (Version, error) {
+	if err := s.checkOpen("put", key); err != nil {
+		return Version{}, err
+	}
+	if key == "" {
+		return Version{}, s.fail(ctx, "put", key, "", &Error{Code: InvalidArgument, Op: "put", Store: s.opts.URL, err: errors.New("empty key")})
+	}
+	w, ok := s.d.(driver.Writer)
+	if !ok {
+		return Version{}, s.unimplemented(ctx, "put", key)
+	}
+	// Fail closed before the write, not after it.
+	if s.opts.AuditRequired {
+		if err := s.audit(ctx, &Event{Action: "put.begin", Key: key}); err != nil {
+			return Version{}, err
+		}
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	ver, err := w.Put(cctx, key, value.Reveal(), opts)
+	s.invalidate(key)
+	if err != nil {
+		return Version{}, s.fail(ctx, "put", key, "", err)
+	}
+	_ = s.audit(ctx, &Event{Action: "put", Key: key, Version: ver.ID, Value: value})
+	return ver, nil
+}
+
+// Delete removes key and all its versions.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.checkOpen("delete", key); err != nil {
+		return err
+	}
+	d, ok := s.d.(driver.Deleter)
+	if !ok {
+		return s.unimplemented(ctx, "delete", key)
+	}
+	if s.opts.AuditRequired {
+		if err := s.audit(ctx, &Event{Action: "delete.begin", Key: key}); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	err := d.Delete(cctx, key)
+	s.invalidate(key)
+	if err != nil {
+		return s.fail(ctx, "delete", key, "", err)
+	}
+	_ = s.audit(ctx, &Event{Action: "delete", Key: key})
+	return nil
+}
+
+// History returns the versions of key, oldest first. Never values.
+func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
+	if err := s.checkOpen("history", key); err != nil {
+		return nil, err
+	}
+	vr, ok := s.d.(driver.Versioner)
+	if !ok {
+		return nil, s.unimplemented(ctx, "history", key)
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var vs []Version
+	err := s.retry(cctx, func(ctx context.Context) error {
+		var err error
+		vs, err = vr.Versions(ctx, key)
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "history", key, "", err)
+	}
+	if err := s.audit(ctx, &Event{Action: "history", Key: key}); err != nil {
+		return nil, err
+	}
+	return vs, nil
+}
+
+// Can reports whether the provider has an ability: "list", "put",
+// "delete", "history" or "batch".
+func (s *Store) Can(ability string) bool {
+	var ok bool
+	switch ability {
+	case "list":
+		_, ok = s.d.(driver.Lister)
+	case "put", "write":
+		_, ok = s.d.(driver.Writer)
+	case "delete":
+		_, ok = s.d.(driver.Deleter)
+	case "history", "versions":
+		_, ok = s.d.(driver.Versioner)
+	case "batch":
+		_, ok = s.d.(driver.BatchGetter)
+	}
+	return ok
+}
+
+func (s *Store) invalidate(key string) {
+	s.mu.Lock()
+	for k := range s.cache {
+		if k.key == key {
+			delete(s.cache, k)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Purge empties the cache.
+func (s *Store) Purge() {
+	s.mu.Lock()
+	clear(s.cache)
+	s.mu.Unlock()
+}
+
+// As exposes driver-specific types; see each provider's documentation.
+func (s *Store) As(i any) bool {
+	if a, ok := s.d.(driver.As); ok {
+		return a.As(i)
+	}
+	return false
+}
+
+// ErrorAs finds the provider's own error type inside err, like errors.As.
+func (s *Store) ErrorAs(err error, target any) bool {
+	return errors.As(err, target)
+}
+
+// Close releases the driver and empties the cache. Later calls fail with
+// FailedPrecondition.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	clear(s.cache)
+	s.mu.Unlock()
+	if err := s.d.Close(); err != nil {
+		return s.wrap("close", "", err)
+	}
+	return nil
+}
