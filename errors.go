@@ -44,7 +44,7 @@ var (
 
 type codeSentinel struct{ code Code }
 
-func sentinel(c Code) error         { return &codeSentinel{c} }
+func sentinel(c Code) error           { return &codeSentinel{c} }
 func (s *codeSentinel) Error() string { return "keyward: " + s.code.String() }
 
 // Error is the error type returned by every Store method. It is wrapped

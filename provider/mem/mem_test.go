@@ -17,8 +17,10 @@ func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
 	_, err := h.b.Driver().(driver.Writer).Put(ctx, key, data, nil)
 	return err
 }
-func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{BinaryValues: true, CheckAndSet: true} }
-func (h *harness) Close()                {}
+func (h *harness) Caps() drivertest.Caps {
+	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
+}
+func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
