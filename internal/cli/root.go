@@ -30,6 +30,10 @@ var verbs []verbFunc
 // register adds a verb; verb_*.go files call it from init.
 func register(v verbFunc) { verbs = append(verbs, v) }
 
+// factoryHooks configure every Factory before the verbs are built (keyward.yaml
+// environments, audit). Files in this package append to it from init.
+var factoryHooks []func(*cmdutil.Factory)
+
 // Main runs keyward with the process's arguments and returns the exit code.
 func Main() int {
 	f := cmdutil.New()
@@ -92,6 +96,9 @@ guide's SECRET_PROVIDER variables.`,
 	root.PersistentFlags().StringVarP(&f.EnvName, "env", "e", "", "Environment from keyward.yaml")
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
+	for _, h := range factoryHooks {
+		h(f)
+	}
 	cmds := make([]*cobra.Command, 0, len(verbs))
 	for _, v := range verbs {
 		cmds = append(cmds, v(f))
