@@ -1,0 +1,174 @@
+package audit
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the `audit:` section of keyward.yaml (the project) and of the
+// user's own config file ($XDG_CONFIG_HOME/keyward/config.yaml).
+type Config struct {
+	// Enabled turns auditing on or off. Default on. Only the user (their
+	// config or KEYWARD_AUDIT=off) can turn it off, never a repository.
+	Enabled *bool `yaml:"enabled"`
+	// File is the log location. Only the user's config or KEYWARD_AUDIT_FILE
+	// may move it; a repository cannot point it at /dev/null.
+	File string `yaml:"file"`
+	// Required denies any access whose record cannot be written.
+	Required bool `yaml:"required"`
+	// HMACValues adds an HMAC-SHA256 of each value under the audit key.
+	HMACValues bool `yaml:"hmac_values"`
+	// KeyFile holds the audit HMAC key (hex). Default: next to the user config.
+	KeyFile string `yaml:"key_file"`
+	// Fsync after every record (default true).
+	Fsync *bool `yaml:"fsync"`
+	// Stderr also writes records to stderr.
+	Stderr bool `yaml:"stderr"`
+}
+
+// Effective is a Config after merging the user's, the project's and the
+// environment's settings.
+type Effective struct {
+	Enabled    bool
+	File       string
+	Required   bool
+	HMACValues bool
+	KeyFile    string
+	Fsync      bool
+	Stderr     bool
+}
+
+// Merge combines the user's config, the project's and the environment. A
+// project may switch protections on (required, hmac_values, stderr) but not
+// off, and may not move the log or disable it.
+func Merge(user, project Config, getenv func(string) string) Effective {
+	e := Effective{Enabled: true, Fsync: true, File: DefaultPath(getenv), KeyFile: DefaultKeyPath(getenv)}
+	if user.Enabled != nil {
+		e.Enabled = *user.Enabled
+	}
+	if v := strings.ToLower(getenv("KEYWARD_AUDIT")); v == "off" || v == "0" || v == "false" {
+		e.Enabled = false
+	}
+	if project.Required {
+		// A project that requires audit turns it back on.
+		e.Enabled = true
+	}
+	if user.File != "" && getenv("KEYWARD_AUDIT_FILE") == "" {
+		e.File = expandHome(user.File, getenv)
+	}
+	if user.KeyFile != "" {
+		e.KeyFile = expandHome(user.KeyFile, getenv)
+	}
+	e.Required = user.Required || project.Required || getenv("KEYWARD_AUDIT_REQUIRED") == "1"
+	e.HMACValues = user.HMACValues || project.HMACValues
+	e.Stderr = user.Stderr || project.Stderr
+	if user.Fsync != nil {
+		e.Fsync = *user.Fsync
+	}
+	if project.Fsync != nil && *project.Fsync {
+		e.Fsync = true
+	}
+	return e
+}
+
+func expandHome(p string, getenv func(string) string) string {
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(homeDir(getenv), p[2:])
+	}
+	return p
+}
+
+func homeDir(getenv func(string) string) string {
+	if h := getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// DefaultPath is where the audit log lives: $KEYWARD_AUDIT_FILE, else
+// $XDG_STATE_HOME/keyward/audit.log, else ~/.local/state/keyward/audit.log.
+func DefaultPath(getenv func(string) string) string {
+	if p := getenv("KEYWARD_AUDIT_FILE"); p != "" {
+		return p
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "keyward", "audit.log")
+	}
+	return filepath.Join(homeDir(getenv), ".local", "state", "keyward", "audit.log")
+}
+
+// UserConfigPath is $XDG_CONFIG_HOME/keyward/config.yaml (or ~/.config/…).
+func UserConfigPath(getenv func(string) string) string {
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "keyward", "config.yaml")
+	}
+	return filepath.Join(homeDir(getenv), ".config", "keyward", "config.yaml")
+}
+
+// DefaultKeyPath is audit.key next to the user config.
+func DefaultKeyPath(getenv func(string) string) string {
+	return filepath.Join(filepath.Dir(UserConfigPath(getenv)), "audit.key")
+}
+
+// LoadSection reads the `audit:` section of a YAML file. A missing file is
+// an empty Config.
+func LoadSection(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, nil
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	var doc struct {
+		Audit Config `yaml:"audit"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return doc.Audit, nil
+}
+
+// LoadOrCreateKey reads the hex audit key at path, creating a random 32-byte
+// key (0600) if there is none.
+func LoadOrCreateKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(k) < 16 {
+			return nil, fmt.Errorf("%s: not a hex audit key of at least 16 bytes", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateKey(path) // another process made it first
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		return nil, err
+	}
+	return k, f.Sync()
+}

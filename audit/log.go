@@ -1,0 +1,329 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// Options configures a Logger.
+type Options struct {
+	// Path is the log file. Empty means no file (only Sinks).
+	Path string
+	// NoFsync skips the fsync after each append. The default (fsync every
+	// record) survives a power cut; NoFsync is several times faster.
+	NoFsync bool
+	// Sinks receive every record after it is appended to the file.
+	Sinks []Sink
+	// Key is the audit HMAC key; nil means records carry no value HMACs.
+	Key []byte
+	// Actor overrides CurrentActor(os.Getenv).
+	Actor *Actor
+	// Clock replaces time.Now (tests).
+	Clock func() time.Time
+}
+
+// Sink receives finished records (stderr, a slog handler, …).
+type Sink interface {
+	Write(ctx context.Context, r *Record) error
+}
+
+// Logger appends records. It is safe for concurrent use, also across
+// processes sharing one file.
+type Logger struct {
+	opts  Options
+	actor Actor
+	mu    sync.Mutex
+	f     *os.File
+	// last remembers the tail this Logger wrote and the file size after it,
+	// so an append that finds the size unchanged need not re-read the tail.
+	last     tailInfo
+	lastSize int64
+}
+
+// Open opens (creating 0600, and its directory 0700) the log at o.Path.
+func Open(o Options) (*Logger, error) {
+	l := &Logger{opts: o}
+	if o.Actor != nil {
+		l.actor = *o.Actor
+	} else {
+		l.actor = CurrentActor(os.Getenv)
+	}
+	if o.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(o.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create the audit log directory: %w", err)
+		}
+		f, err := os.OpenFile(o.Path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("failed to open the audit log: %w", err)
+		}
+		l.f = f
+	}
+	return l, nil
+}
+
+// Close closes the file.
+func (l *Logger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// ValueHMAC returns the hex HMAC-SHA256 of value under the audit key, or ""
+// without a key.
+func (l *Logger) ValueHMAC(value []byte) string {
+	return ValueHMAC(l.opts.Key, value)
+}
+
+// ValueHMAC returns the hex HMAC-SHA256 of value under key ("" for a nil key).
+func ValueHMAC(key, value []byte) string {
+	if len(key) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(value)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Hook adapts the Logger to keyward.StoreOptions.Audit.
+func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
+	r := &Record{Action: e.Action, Env: e.Environment, Store: e.Store, Key: e.Key, Version: e.Version,
+		Cached: e.Cached, Stale: e.Stale, Time: e.Time}
+	if e.Code == keyward.OK {
+		r.Outcome = "ok"
+	} else {
+		r.Outcome = "error"
+		r.Code = e.Code.String()
+		if e.Code == keyward.PermissionDenied {
+			r.Outcome = "denied"
+		}
+	}
+	if !e.Value.IsZero() {
+		r.ValueHMAC = l.ValueHMAC(e.Value.Reveal())
+	}
+	return l.Append(ctx, r)
+}
+
+// Append completes r (version, actor, time, chain fields) and writes it.
+func (l *Logger) Append(ctx context.Context, r *Record) error {
+	r.V = FormatVersion
+	if r.Time.IsZero() {
+		if l.opts.Clock != nil {
+			r.Time = l.opts.Clock()
+		} else {
+			r.Time = time.Now()
+		}
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	if r.Actor == (Actor{}) {
+		r.Actor = l.actor
+	}
+	if r.Outcome == "" {
+		r.Outcome = "ok"
+	}
+	var errs []error
+	if l.opts.Path != "" {
+		if err := l.appendFile(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range l.opts.Sinks {
+		if err := s.Write(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *Logger) appendFile(r *Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return errors.New("audit log is closed")
+	}
+	fd := int(l.f.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("failed to lock the audit log: %w", err)
+	}
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	st, err := l.f.Stat()
+	if err != nil {
+		return fmt.Errorf("failed to stat the audit log: %w", err)
+	}
+	tail := l.last
+	if l.lastSize == 0 || st.Size() != l.lastSize {
+		if tail, err = readTail(l.f, st.Size()); err != nil {
+			return err
+		}
+	}
+	r.Seq = tail.seq + 1
+	r.Prev = tail.hash
+	sealed, err := seal(r)
+	if err != nil {
+		return err
+	}
+	line := sealed
+	if tail.partial {
+		// A writer died mid-line; end that line so ours stays whole.
+		// Verify reports the partial line.
+		line = append([]byte{'\n'}, line...)
+	}
+	line = append(line, '\n')
+	if _, err := l.f.Write(line); err != nil {
+		l.lastSize = 0
+		return fmt.Errorf("failed to write the audit log: %w", err)
+	}
+	l.last = tailInfo{seq: r.Seq, hash: lineHash(sealed)}
+	l.lastSize = st.Size() + int64(len(line))
+	if !l.opts.NoFsync {
+		if err := l.f.Sync(); err != nil {
+			return fmt.Errorf("failed to sync the audit log: %w", err)
+		}
+	}
+	return nil
+}
+
+// seal sets r.Hash and returns the record's line (no newline).
+func seal(r *Record) ([]byte, error) {
+	r.Hash = ""
+	body, err := marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	r.Hash = hex.EncodeToString(sum[:])
+	return marshal(r)
+}
+
+func marshal(r *Record) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+func lineHash(line []byte) string {
+	sum := sha256.Sum256(line)
+	return hex.EncodeToString(sum[:])
+}
+
+type tailInfo struct {
+	seq     uint64
+	hash    string
+	partial bool
+}
+
+// readTail finds the last line of f: its hash and the last parsable seq.
+func readTail(f *os.File, size int64) (tailInfo, error) {
+	if size == 0 {
+		return tailInfo{}, nil
+	}
+	const chunk = 4 << 10
+	var buf []byte
+	off := size
+	for {
+		n := int64(chunk)
+		if off < n {
+			n = off
+		}
+		off -= n
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+			return tailInfo{}, fmt.Errorf("failed to read the audit log: %w", err)
+		}
+		buf = append(b, buf...)
+		body := buf
+		partial := body[len(body)-1] != '\n'
+		if !partial {
+			body = body[:len(body)-1]
+		}
+		if i := bytes.LastIndexByte(body, '\n'); i >= 0 || off == 0 {
+			last := body[i+1:]
+			t := tailInfo{hash: lineHash(last), partial: partial}
+			var rec Record
+			if json.Unmarshal(last, &rec) == nil {
+				t.seq = rec.Seq
+			} else if off == 0 || i >= 0 {
+				// Find the last parsable record for the sequence number.
+				lines := bytes.Split(body[:max(i, 0)], []byte{'\n'})
+				for j := len(lines) - 1; j >= 0; j-- {
+					if json.Unmarshal(lines[j], &rec) == nil {
+						t.seq = rec.Seq + uint64(len(lines)-j)
+						break
+					}
+				}
+			}
+			return t, nil
+		}
+		if off == 0 {
+			return tailInfo{}, nil
+		}
+	}
+}
+
+// WriterSink writes each record as a JSON line to w (stderr, stdout).
+type WriterSink struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+// Write implements Sink.
+func (s *WriterSink) Write(_ context.Context, r *Record) error {
+	b, err := marshal(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err = s.W.Write(append(b, '\n'))
+	return err
+}
+
+// SlogSink sends each record to a slog.Handler, for services that already
+// ship structured logs. Records arrive at level Info with message "keyward audit".
+type SlogSink struct{ Handler slog.Handler }
+
+// Write implements Sink.
+func (s SlogSink) Write(ctx context.Context, r *Record) error {
+	if !s.Handler.Enabled(ctx, slog.LevelInfo) {
+		return nil
+	}
+	rec := slog.NewRecord(r.Time, slog.LevelInfo, "keyward audit", 0)
+	rec.AddAttrs(
+		slog.Uint64("seq", r.Seq), slog.String("action", r.Action), slog.String("outcome", r.Outcome),
+		slog.String("actor", r.Actor.String()), slog.String("env", r.Env), slog.String("store", r.Store),
+		slog.String("key", r.Key), slog.String("version", r.Version),
+	)
+	if r.Code != "" {
+		rec.AddAttrs(slog.String("code", r.Code))
+	}
+	if r.Stale {
+		rec.AddAttrs(slog.Bool("stale", true))
+	}
+	if r.ValueHMAC != "" {
+		rec.AddAttrs(slog.String("value_hmac", r.ValueHMAC))
+	}
+	return s.Handler.Handle(ctx, rec)
+}
