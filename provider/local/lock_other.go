@@ -1,0 +1,14 @@
+//go:build !unix
+
+package local
+
+import "os"
+
+// On systems without flock (Windows), writers in one process are still
+// serialised; across processes keyward relies on the atomic rename and
+// check-and-set. See docs/local-store.md.
+func tryLockFile(f *os.File) (bool, error) { return true, nil }
+
+func unlockFile(f *os.File) error { return nil }
+
+func isSyncUnsupported(err error) bool { return true }
