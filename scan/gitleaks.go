@@ -1,0 +1,193 @@
+package scan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// gitleaks' configuration file shape (v8), the parts keyward honours.
+type glConfig struct {
+	Title      string        `toml:"title"`
+	Rules      []glRule      `toml:"rules"`
+	Allowlist  *glAllowlist  `toml:"allowlist"`
+	Allowlists []glAllowlist `toml:"allowlists"`
+	Extend     *struct {
+		UseDefault bool   `toml:"useDefault"`
+		Path       string `toml:"path"`
+	} `toml:"extend"`
+}
+
+type glRule struct {
+	ID          string        `toml:"id"`
+	Description string        `toml:"description"`
+	Regex       string        `toml:"regex"`
+	SecretGroup int           `toml:"secretGroup"`
+	Entropy     float64       `toml:"entropy"`
+	Keywords    []string      `toml:"keywords"`
+	Path        string        `toml:"path"`
+	Tags        []string      `toml:"tags"`
+	Allowlist   *glAllowlist  `toml:"allowlist"`
+	Allowlists  []glAllowlist `toml:"allowlists"`
+}
+
+type glAllowlist struct {
+	Description string   `toml:"description"`
+	RegexTarget string   `toml:"regexTarget"`
+	Regexes     []string `toml:"regexes"`
+	Paths       []string `toml:"paths"`
+	StopWords   []string `toml:"stopwords"`
+	Commits     []string `toml:"commits"`
+}
+
+// RulesFileError is a malformed rules file; it names the file and line.
+type RulesFileError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *RulesFileError) Error() string {
+	return fmt.Sprintf("keyward: failed to load rules: %s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// LoadRulesFile reads a gitleaks-format (v8) TOML rule file.
+func LoadRulesFile(path string) ([]*Rule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keyward: failed to read rules: %w", err)
+	}
+	return ParseRules(path, b)
+}
+
+// ParseRules parses a gitleaks-format rule file. Each [[rules]] entry
+// becomes a Rule: regex, secretGroup, entropy, keywords (anchors; rules
+// without keywords run over whole files), path, and the rule's and the
+// file's allowlists (regexes, paths, stopwords). [extend] useDefault adds
+// keyward's built-in rules. Errors name name:line.
+func ParseRules(name string, data []byte) ([]*Rule, error) {
+	var c glConfig
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &RulesFileError{File: name, Line: pe.Position.Line, Msg: firstLine(pe.Message)}
+		}
+		return nil, &RulesFileError{File: name, Line: 1, Msg: firstLine(err.Error())}
+	}
+	_ = md
+	ruleLines := sectionLines(data, "[[rules]]")
+	lineOf := func(i int) int {
+		if i < len(ruleLines) {
+			return ruleLines[i]
+		}
+		return 1
+	}
+	var global []glAllowlist
+	if c.Allowlist != nil {
+		global = append(global, *c.Allowlist)
+	}
+	global = append(global, c.Allowlists...)
+	var rules []*Rule
+	if c.Extend != nil && c.Extend.UseDefault {
+		rules = append(rules, BuiltinRules()...)
+	}
+	ids := map[string]bool{}
+	for i, gr := range c.Rules {
+		fail := func(msg string) error { return &RulesFileError{File: name, Line: lineOf(i), Msg: msg} }
+		if gr.ID == "" {
+			return nil, fail("rule has no id")
+		}
+		if ids[gr.ID] {
+			return nil, fail(fmt.Sprintf("rule %q is defined twice", gr.ID))
+		}
+		ids[gr.ID] = true
+		r := &Rule{ID: gr.ID, Description: gr.Description, SecretGroup: gr.SecretGroup, Entropy: gr.Entropy,
+			Before: 256, After: 1024}
+		if gr.Regex == "" {
+			if gr.Path == "" {
+				return nil, fail(fmt.Sprintf("rule %q has neither regex nor path", gr.ID))
+			}
+			return nil, fail(fmt.Sprintf("rule %q: path-only rules are not supported", gr.ID))
+		}
+		re, err := regexp.Compile(gr.Regex)
+		if err != nil {
+			return nil, fail(fmt.Sprintf("rule %q: bad regex: %v", gr.ID, err))
+		}
+		r.Regex = re
+		if gr.SecretGroup < 0 || gr.SecretGroup > re.NumSubexp() {
+			return nil, fail(fmt.Sprintf("rule %q: secretGroup %d, but the regex has %d groups", gr.ID, gr.SecretGroup, re.NumSubexp()))
+		}
+		if gr.Path != "" {
+			if r.Path, err = regexp.Compile(gr.Path); err != nil {
+				return nil, fail(fmt.Sprintf("rule %q: bad path regex: %v", gr.ID, err))
+			}
+		}
+		for _, k := range gr.Keywords {
+			if k = strings.TrimSpace(k); k != "" {
+				r.Keywords = append(r.Keywords, k)
+			}
+		}
+		if len(r.Keywords) == 0 {
+			// Anchor on the regexp's literal prefix when it has one.
+			if p, _ := re.LiteralPrefix(); len(p) >= 3 {
+				r.Keywords, r.CaseSensitive = []string{p}, true
+			}
+		}
+		als := append([]glAllowlist(nil), global...)
+		if gr.Allowlist != nil {
+			als = append(als, *gr.Allowlist)
+		}
+		als = append(als, gr.Allowlists...)
+		for _, al := range als {
+			for _, x := range al.Regexes {
+				are, err := regexp.Compile(x)
+				if err != nil {
+					return nil, fail(fmt.Sprintf("rule %q: bad allowlist regex: %v", gr.ID, err))
+				}
+				r.Allow = append(r.Allow, are)
+				if al.RegexTarget == "match" || al.RegexTarget == "line" {
+					r.AllowMatch = true
+				}
+			}
+			for _, x := range al.Paths {
+				are, err := regexp.Compile(x)
+				if err != nil {
+					return nil, fail(fmt.Sprintf("rule %q: bad allowlist path: %v", gr.ID, err))
+				}
+				r.AllowPaths = append(r.AllowPaths, are)
+			}
+			for _, sw := range al.StopWords {
+				r.Stopwords = append(r.Stopwords, strings.ToLower(sw))
+			}
+		}
+		rules = append(rules, r)
+	}
+	if len(rules) == 0 {
+		return nil, &RulesFileError{File: name, Line: 1, Msg: "no [[rules]] (and no [extend] useDefault = true)"}
+	}
+	return rules, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// sectionLines returns the 1-based lines where each header occurs.
+func sectionLines(data []byte, header string) []int {
+	var out []int
+	for i, line := range bytes.Split(data, []byte{'\n'}) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte(header)) {
+			out = append(out, i+1)
+		}
+	}
+	return out
+}

@@ -1,0 +1,407 @@
+package scan
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"sort"
+
+	"github.com/coregx/ahocorasick"
+)
+
+// DefaultFingerprintKey keys fingerprints when Options.FingerprintKey is
+// empty. Fingerprints must be stable across runs for baselines to work, so
+// the default key is fixed; set your own (KEYWARD_SCAN_KEY for the CLI) to
+// make fingerprints useless to anyone without it.
+var DefaultFingerprintKey = []byte("keyward-scan-fingerprint-v1")
+
+// AllowMarkers are the inline comments that suppress a finding on their
+// line.
+var AllowMarkers = []string{"keyward:allow", "gitleaks:allow"}
+
+// Options configure a Scanner.
+type Options struct {
+	// Managed are the values to find (with their encoded forms).
+	Managed []Managed
+	// Rules are the format rules. Nil means BuiltinRules(); an empty
+	// non-nil slice means none.
+	Rules []*Rule
+	// FingerprintKey keys the HMAC behind each finding's fingerprint.
+	FingerprintKey []byte
+}
+
+// Scanner finds managed values and credential formats in bytes. It is safe
+// for concurrent use.
+type Scanner struct {
+	ac      *ahocorasick.Automaton
+	pats    []patInfo
+	managed []Managed
+	rules   []*Rule
+	whole   []int // rules without keywords: run over whole files
+	skipped []Managed
+	key     []byte
+	mfp     []string // fingerprints of managed values
+}
+
+type owner struct {
+	managed int
+	enc     string
+}
+
+type patInfo struct {
+	owners []owner // managed-value pattern
+	rules  []int   // anchor of these rules
+}
+
+// New builds a Scanner: one Aho–Corasick automaton holding every encoded
+// form of every managed value and every rule keyword.
+func New(o Options) (*Scanner, error) {
+	s := &Scanner{key: o.FingerprintKey}
+	if len(s.key) == 0 {
+		s.key = DefaultFingerprintKey
+	}
+	s.rules = o.Rules
+	if s.rules == nil {
+		s.rules = BuiltinRules()
+	}
+	index := map[string]int{}
+	var patterns [][]byte
+	pat := func(p []byte) *patInfo {
+		i, ok := index[string(p)]
+		if !ok {
+			i = len(s.pats)
+			index[string(p)] = i
+			s.pats = append(s.pats, patInfo{})
+			patterns = append(patterns, p)
+		}
+		return &s.pats[i]
+	}
+	for _, m := range o.Managed {
+		v := m.Value.Reveal()
+		if len(v) < MinValueLen {
+			s.skipped = append(s.skipped, m)
+			continue
+		}
+		mi := len(s.managed)
+		s.managed = append(s.managed, m)
+		s.mfp = append(s.mfp, s.Fingerprint(v))
+		for _, e := range encodedForms(v) {
+			p := pat(e.pat)
+			dup := false
+			for _, ow := range p.owners {
+				if ow.managed == mi {
+					dup = true
+				}
+			}
+			if !dup {
+				p.owners = append(p.owners, owner{mi, e.enc})
+			}
+		}
+	}
+	for ri, r := range s.rules {
+		if r.Regex == nil {
+			return nil, errors.New("keyward: rule " + r.ID + " has no regex")
+		}
+		if len(r.Keywords) == 0 {
+			s.whole = append(s.whole, ri)
+			continue
+		}
+		for _, k := range r.Keywords {
+			for _, v := range keywordVariants(k, r.CaseSensitive) {
+				if v == "" {
+					continue
+				}
+				p := pat([]byte(v))
+				if len(p.rules) == 0 || p.rules[len(p.rules)-1] != ri {
+					p.rules = append(p.rules, ri)
+				}
+			}
+		}
+	}
+	if len(patterns) > 0 {
+		ac, err := ahocorasick.NewBuilder().AddPatterns(patterns).Build()
+		if err != nil {
+			return nil, err
+		}
+		s.ac = ac
+	}
+	return s, nil
+}
+
+// Skipped returns the managed values not searched because they are shorter
+// than MinValueLen.
+func (s *Scanner) Skipped() []Managed { return s.skipped }
+
+// Searched is the number of managed values searched.
+func (s *Scanner) Searched() int { return len(s.managed) }
+
+// Rules returns the scanner's rules.
+func (s *Scanner) Rules() []*Rule { return s.rules }
+
+// Fingerprint is the short keyed fingerprint of a secret: the first 12 hex
+// digits of HMAC-SHA256(key, secret). It identifies a secret across files,
+// encodings and runs without revealing it.
+func (s *Scanner) Fingerprint(secret []byte) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write(secret)
+	return hex.EncodeToString(m.Sum(nil))[:12]
+}
+
+// Match is one hit in a buffer, before it is placed in a file or commit.
+type Match struct {
+	Kind        string // KindManaged or KindRule
+	RuleID      string
+	Description string
+	Key, Env    string
+	Version     string
+	Encoding    string
+	Start, End  int // byte offsets of the whole match
+	Fingerprint string
+}
+
+// Kinds of finding.
+const (
+	KindManaged = "managed"
+	KindRule    = "rule"
+)
+
+type window struct{ lo, hi int }
+
+// BinarySniffLen is how many leading bytes decide whether data is binary
+// (a NUL byte among them).
+const BinarySniffLen = 8000
+
+// IsBinary reports whether data looks binary.
+func IsBinary(data []byte) bool {
+	n := len(data)
+	if n > BinarySniffLen {
+		n = BinarySniffLen
+	}
+	return bytes.IndexByte(data[:n], 0) >= 0
+}
+
+// ScanBytes finds every managed value and rule match in data, in one pass
+// of the automaton plus regexps on small windows. path is used only for
+// rules limited to (or excluding) paths. Binary data is searched for
+// managed values only. Matches on lines carrying an allow marker are
+// dropped.
+func (s *Scanner) ScanBytes(data []byte, path string) []Match {
+	var out []Match
+	binary := IsBinary(data)
+	var wins map[int][]window
+	if s.ac != nil {
+		for _, m := range s.ac.FindAllOverlapping(data) {
+			p := &s.pats[m.PatternID]
+			for _, ow := range p.owners {
+				mv := &s.managed[ow.managed]
+				out = append(out, Match{Kind: KindManaged, Key: mv.Key, Env: mv.Env, Version: mv.Version,
+					Encoding: ow.enc, Start: m.Start, End: m.End, Fingerprint: s.mfp[ow.managed]})
+			}
+			if binary {
+				continue
+			}
+			for _, ri := range p.rules {
+				r := s.rules[ri]
+				lo, hi := m.Start-r.before(), m.End+r.after()
+				if wins == nil {
+					wins = map[int][]window{}
+				}
+				w := wins[ri]
+				if n := len(w); n > 0 && lo <= w[n-1].hi {
+					if hi > w[n-1].hi {
+						w[n-1].hi = hi
+					}
+				} else {
+					w = append(w, window{lo, hi})
+				}
+				wins[ri] = w
+			}
+		}
+	}
+	if !binary {
+		ris := make([]int, 0, len(wins)+len(s.whole))
+		for ri := range wins {
+			ris = append(ris, ri)
+		}
+		sort.Ints(ris)
+		for _, ri := range ris {
+			out = s.runRule(out, ri, data, path, wins[ri])
+		}
+		for _, ri := range s.whole {
+			out = s.runRule(out, ri, data, path, []window{{0, len(data)}})
+		}
+	}
+	out = dedupe(out)
+	return filterAllowed(out, data)
+}
+
+func (s *Scanner) runRule(out []Match, ri int, data []byte, path string, ws []window) []Match {
+	r := s.rules[ri]
+	if r.Path != nil && !r.Path.MatchString(path) {
+		return out
+	}
+	for _, ap := range r.AllowPaths {
+		if ap.MatchString(path) {
+			return out
+		}
+	}
+	// Widen each window to whole lines (bounded), then merge.
+	const maxWiden = 1024
+	merged := ws[:0:0]
+	for _, w := range ws {
+		lo, hi := w.lo, w.hi
+		if lo < 0 {
+			lo = 0
+		}
+		if hi > len(data) {
+			hi = len(data)
+		}
+		if i := bytes.LastIndexByte(data[max(0, lo-maxWiden):lo], '\n'); i >= 0 {
+			lo = max(0, lo-maxWiden) + i + 1
+		} else {
+			lo = max(0, lo-maxWiden)
+		}
+		if i := bytes.IndexByte(data[hi:min(len(data), hi+maxWiden)], '\n'); i >= 0 {
+			hi += i
+		} else {
+			hi = min(len(data), hi+maxWiden)
+		}
+		if n := len(merged); n > 0 && lo <= merged[n-1].hi {
+			merged[n-1].hi = max(hi, merged[n-1].hi)
+			continue
+		}
+		merged = append(merged, window{lo, hi})
+	}
+	for _, w := range merged {
+		win := data[w.lo:w.hi]
+		for _, loc := range r.Regex.FindAllSubmatchIndex(win, -1) {
+			ss, se := secretSpan(r, loc)
+			if ss < 0 {
+				continue
+			}
+			secret := win[ss:se]
+			if !s.accept(r, secret, win[loc[0]:loc[1]]) {
+				continue
+			}
+			out = append(out, Match{Kind: KindRule, RuleID: r.ID, Description: r.Description,
+				Start: w.lo + loc[0], End: w.lo + loc[1], Fingerprint: s.Fingerprint(secret)})
+		}
+	}
+	return out
+}
+
+func secretSpan(r *Rule, loc []int) (int, int) {
+	g := r.SecretGroup
+	if g > 0 {
+		if 2*g+1 < len(loc) && loc[2*g] >= 0 {
+			return loc[2*g], loc[2*g+1]
+		}
+		return -1, -1
+	}
+	for i := 1; 2*i+1 < len(loc); i++ {
+		if loc[2*i] >= 0 && loc[2*i+1] > loc[2*i] {
+			return loc[2*i], loc[2*i+1]
+		}
+	}
+	return loc[0], loc[1]
+}
+
+func (s *Scanner) accept(r *Rule, secret, whole []byte) bool {
+	if len(secret) == 0 {
+		return false
+	}
+	if r.Entropy > 0 && Entropy(secret) < r.Entropy {
+		return false
+	}
+	if r.Check != nil && !r.Check(secret) {
+		return false
+	}
+	for _, a := range r.Allow {
+		t := secret
+		if r.AllowMatch {
+			t = whole
+		}
+		if a.Match(t) {
+			return false
+		}
+	}
+	if len(r.Stopwords) > 0 {
+		l := bytes.ToLower(secret)
+		for _, sw := range r.Stopwords {
+			if sw != "" && bytes.Contains(l, []byte(sw)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func dedupe(ms []Match) []Match {
+	if len(ms) < 2 {
+		return ms
+	}
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].Start != ms[j].Start {
+			return ms[i].Start < ms[j].Start
+		}
+		return ms[i].End > ms[j].End
+	})
+	type k struct {
+		kind, id, key, env, version string
+		start                       int
+	}
+	seen := map[k]bool{}
+	out := ms[:0]
+	for _, m := range ms {
+		kk := k{m.Kind, m.RuleID, m.Key, m.Env, m.Version, m.Start}
+		if seen[kk] {
+			continue
+		}
+		seen[kk] = true
+		out = append(out, m)
+	}
+	return out
+}
+
+func filterAllowed(ms []Match, data []byte) []Match {
+	out := ms[:0]
+	for _, m := range ms {
+		if !allowed(data, m.Start, m.End) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// allowed reports whether the line holding start, or the one holding end,
+// carries an allow marker.
+func allowed(data []byte, start, end int) bool {
+	for _, at := range []int{start, max(start, end-1)} {
+		lo := bytes.LastIndexByte(data[:at], '\n') + 1
+		hi := bytes.IndexByte(data[at:], '\n')
+		if hi < 0 {
+			hi = len(data)
+		} else {
+			hi += at
+		}
+		line := data[lo:hi]
+		for _, mk := range AllowMarkers {
+			if bytes.Contains(line, []byte(mk)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Position converts a byte offset to a 1-based line and column (bytes).
+func Position(data []byte, off int) (line, col int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line = bytes.Count(data[:off], []byte{'\n'}) + 1
+	col = off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
+	return line, col
+}
