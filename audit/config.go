@@ -172,3 +172,19 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 	}
 	return k, f.Sync()
 }
+
+// Resolve merges the user's config file, the project's keyward.yaml (if
+// projectPath is not empty) and the environment.
+func Resolve(getenv func(string) string, projectPath string) (Effective, error) {
+	user, err := LoadSection(UserConfigPath(getenv))
+	if err != nil {
+		return Effective{}, err
+	}
+	var project Config
+	if projectPath != "" {
+		if project, err = LoadSection(projectPath); err != nil {
+			return Effective{}, err
+		}
+	}
+	return Merge(user, project, getenv), nil
+}

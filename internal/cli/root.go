@@ -51,6 +51,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	cmd, err := root.ExecuteContextC(ctx)
+	if f.AfterCommand != nil && cmd != nil && cmd != root {
+		if aerr := f.AfterCommand(ctx, cmd, err); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
 	if err != nil {
 		var fe *cmdutil.FlagError
 		var se *cmdutil.SilentError

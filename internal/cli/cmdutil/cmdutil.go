@@ -63,6 +63,10 @@ type Factory struct {
 	// StoreOptions, if set, adjusts options (audit hook) for each opened store.
 	StoreOptions func(f *Factory, o *keyward.StoreOptions) error
 
+	// AfterCommand, if set, runs after every command with its outcome
+	// (the audit trail records verb-level actions through it).
+	AfterCommand func(ctx context.Context, cmd *cobra.Command, err error) error
+
 	opened []*keyward.Store
 }
 
@@ -144,6 +148,29 @@ func (f *Factory) Close() {
 		_ = s.Close()
 	}
 	f.opened = nil
+}
+
+// ProjectConfigPath finds keyward.yaml: --config, else the nearest one
+// upward from the working directory; "" if there is none.
+func (f *Factory) ProjectConfigPath() string {
+	if f.ConfigPath != "" {
+		return f.ConfigPath
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(dir, "keyward.yaml")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // Path resolves p against the working directory (for messages).

@@ -1,0 +1,312 @@
+// Package auditcmd implements `keyward audit`: tail, search, verify, anchor,
+// hash and path over the audit log.
+package auditcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+)
+
+// Options are shared by the audit subcommands.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Config func() (audit.Effective, error)
+	Now    func() time.Time
+
+	File   string // --file overrides the configured log
+	JSON   bool
+	Limit  int
+	Filter audit.Filter
+	Since  string
+	Anchor string
+}
+
+// NewCmd builds `keyward audit` and its subcommands.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, string, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Now: f.Now,
+		Config: func() (audit.Effective, error) { return audit.Resolve(f.Getenv, f.ProjectConfigPath()) }}
+	if runF == nil {
+		runF = run
+	}
+	cmd := &cobra.Command{
+		Use:   "audit <command>",
+		Short: "Read and verify the audit log of who read, wrote and rotated which secret",
+		Long: `Every keyward command and every store operation appends one JSON record to
+the audit log: time, actor (user, host, pid, CI job, Kubernetes service
+account), action, environment, store, key, version, outcome. Never a value;
+with audit.hmac_values, an HMAC of it under your audit key.
+
+Records are hash-chained: 'keyward audit verify' finds an edited, deleted,
+inserted, reordered or truncated record and names the first bad line.
+
+The log is $KEYWARD_AUDIT_FILE, else $XDG_STATE_HOME/keyward/audit.log, else
+~/.local/state/keyward/audit.log (see docs/audit.md).`,
+		Example: `  keyward audit tail -n 20
+  keyward audit search --key JWT_SECRET_KEY --since 24h --action get
+  keyward audit verify
+  keyward audit anchor > /secure/elsewhere/anchor.txt
+  keyward audit verify --anchor "$(cat /secure/elsewhere/anchor.txt)"
+  printf %s "$LEAKED_VALUE" | keyward audit hash`,
+	}
+	cmd.PersistentFlags().StringVar(&opts.File, "file", "", "Audit log to read (default: the configured one)")
+
+	tail := &cobra.Command{
+		Use:   "tail",
+		Short: "Show the newest records",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "tail", opts) },
+	}
+	tail.Flags().IntVarP(&opts.Limit, "lines", "n", 20, "How many records")
+	cmdutil.AddJSONFlag(tail, &opts.JSON)
+
+	search := &cobra.Command{
+		Use:   "search",
+		Short: "Find records by key, actor, action, environment, outcome and age",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "search", opts) },
+	}
+	search.Flags().StringVar(&opts.Filter.Key, "key", "", "Secret name")
+	search.Flags().StringVar(&opts.Filter.Actor, "actor", "", "User name, or part of user@host / ci:system/actor")
+	search.Flags().StringVar(&opts.Filter.Action, "action", "", "Action (get, list, put, delete, history, rotate, cli.run, …; a prefix like cli matches cli.*)")
+	search.Flags().StringVar(&opts.Filter.Env, "environment", "", "Environment name")
+	search.Flags().StringVar(&opts.Filter.Outcome, "outcome", "", "ok, error or denied")
+	search.Flags().StringVar(&opts.Since, "since", "", "Only records newer than this (24h, 7d, or an RFC 3339 time)")
+	search.Flags().IntVarP(&opts.Limit, "lines", "n", 0, "At most this many (newest) records; 0 for all")
+	cmdutil.AddJSONFlag(search, &opts.JSON)
+
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the hash chain; name the first bad line",
+		Long: `Check every record's hash, its link to the previous record and the
+sequence numbers. Exit 0 when the log is intact, 1 when it is not.
+
+With --anchor SEQ:HASH (from 'keyward audit anchor', stored somewhere the
+log's writer cannot change), also detect truncation and wholesale rewrites.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runF(c.Context(), "verify", opts) },
+	}
+	verify.Flags().StringVar(&opts.Anchor, "anchor", "", "A chain head SEQ:HASH recorded earlier")
+	cmdutil.AddJSONFlag(verify, &opts.JSON)
+
+	anchor := &cobra.Command{
+		Use:   "anchor",
+		Short: "Print the chain head (SEQ:HASH) to store elsewhere",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "anchor", opts) },
+	}
+	cmdutil.AddJSONFlag(anchor, &opts.JSON)
+
+	hash := &cobra.Command{
+		Use:   "hash",
+		Short: "Read a value on stdin and list the records of whoever read or wrote it",
+		Long: `Read a value (for example one found in a leak) on stdin, compute its HMAC
+under your audit key, and list the records that carry the same HMAC: who
+read or wrote that exact value, when, and from which store. Needs
+audit.hmac_values: true when the records were written.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runF(c.Context(), "hash", opts) },
+	}
+	cmdutil.AddJSONFlag(hash, &opts.JSON)
+
+	path := &cobra.Command{
+		Use:   "path",
+		Short: "Print where the audit log is",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "path", opts) },
+	}
+	cmd.AddCommand(tail, search, verify, anchor, hash, path)
+	return cmd
+}
+
+func (o *Options) logPath() (string, audit.Effective, error) {
+	cfg, err := o.Config()
+	if err != nil {
+		return "", cfg, err
+	}
+	if o.File != "" {
+		return o.File, cfg, nil
+	}
+	return cfg.File, cfg, nil
+}
+
+func (o *Options) openLog() (*os.File, error) {
+	p, _, err := o.logPath()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, cmdutil.WithHint(keyward.Errorf(keyward.NotFound, "read the audit log", "%s does not exist", p),
+			"no keyward command has written a record yet, or the log is elsewhere: see 'keyward audit path'")
+	}
+	return f, err
+}
+
+func run(ctx context.Context, verb string, o *Options) error {
+	switch verb {
+	case "path":
+		p, _, err := o.logPath()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(o.IO.Out, p)
+		return nil
+	case "tail":
+		return o.list(audit.Filter{}, o.Limit)
+	case "search":
+		if o.Since != "" {
+			t, err := parseSince(o.Since, o.now())
+			if err != nil {
+				return cmdutil.FlagErrorf("--since: %v", err)
+			}
+			o.Filter.Since = t
+		}
+		return o.list(o.Filter, o.Limit)
+	case "hash":
+		_, cfg, err := o.logPath()
+		if err != nil {
+			return err
+		}
+		value, err := cmdutil.ReadSecretInput(o.IO.In, cmdutil.MaxSecretSize, true)
+		if err != nil {
+			return err
+		}
+		key, err := audit.LoadOrCreateKey(cfg.KeyFile)
+		if err != nil {
+			return err
+		}
+		return o.list(audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
+	case "verify", "anchor":
+		f, err := o.openLog()
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var anchor *audit.Anchor
+		if o.Anchor != "" {
+			a, err := audit.ParseAnchor(o.Anchor)
+			if err != nil {
+				return cmdutil.FlagErrorf("--anchor: %v", err)
+			}
+			anchor = &a
+		}
+		res, verr := audit.Verify(f, anchor)
+		var p *audit.Problem
+		if verr != nil && !errors.As(verr, &p) {
+			return verr
+		}
+		if verb == "anchor" {
+			if verr != nil {
+				return verr
+			}
+			if o.JSON {
+				return cmdutil.WriteJSON(o.IO.Out, map[string]any{"seq": res.Head.Seq, "hash": res.Head.Hash, "anchor": res.Head.String()})
+			}
+			fmt.Fprintln(o.IO.Out, res.Head.String())
+			return nil
+		}
+		if o.JSON {
+			out := map[string]any{"intact": verr == nil, "records": res.Records, "head": res.Head.String()}
+			if p != nil {
+				out["line"], out["reason"] = p.Line, p.Reason
+			}
+			if err := cmdutil.WriteJSON(o.IO.Out, out); err != nil {
+				return err
+			}
+			if verr != nil {
+				return &cmdutil.SilentError{Code: cmdutil.ExitError}
+			}
+			return nil
+		}
+		if verr != nil {
+			fmt.Fprintf(o.IO.ErrOut, "keyward: %v\n", verr)
+			fmt.Fprintf(o.IO.ErrOut, "keyward: hint: %d records before it are intact; keep the log as evidence and see docs/audit.md\n", res.Records)
+			return &cmdutil.SilentError{Code: cmdutil.ExitError}
+		}
+		fmt.Fprintf(o.IO.Out, "ok: %d records intact, head %s\n", res.Records, res.Head.String())
+		return nil
+	}
+	return fmt.Errorf("unknown audit command %q", verb)
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Options) list(filter audit.Filter, limit int) error {
+	f, err := o.openLog()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	recs, err := audit.Search(f, filter, limit)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if recs == nil {
+			recs = []audit.Record{}
+		}
+		return cmdutil.WriteJSON(o.IO.Out, recs)
+	}
+	return writeTable(o.IO.Out, recs, o.IO.IsStdoutTTY())
+}
+
+func writeTable(w io.Writer, recs []audit.Record, tty bool) error {
+	t := cmdutil.Table(w)
+	if tty {
+		fmt.Fprintln(t, "TIME\tACTOR\tACTION\tENV\tKEY\tVERSION\tOUTCOME")
+	}
+	for _, r := range recs {
+		outcome := r.Outcome
+		if r.Code != "" {
+			outcome += " (" + r.Code + ")"
+		}
+		if r.Stale {
+			outcome += " stale"
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.RFC3339), r.Actor.String(), r.Action,
+			dash(r.Env), dash(r.Key), dash(r.Version), outcome)
+	}
+	return t.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// parseSince accepts Go durations, a day suffix (7d) or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if strings.HasSuffix(s, "d") {
+		if n, err := strconv.Atoi(strings.TrimSuffix(s, "d")); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a duration (24h, 7d) or an RFC 3339 time", s)
+}
