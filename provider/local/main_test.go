@@ -1,0 +1,53 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+)
+
+// The crash and multi-process tests re-run this test binary as a child
+// writer; childEnv selects the child's job.
+const (
+	childEnv     = "KEYWARD_LOCAL_TEST_CHILD" // "crash" or "writer"
+	childPath    = "KEYWARD_LOCAL_TEST_PATH"
+	childStep    = "KEYWARD_LOCAL_TEST_STEP"
+	childName    = "KEYWARD_LOCAL_TEST_NAME"
+	childWrites  = "KEYWARD_LOCAL_TEST_WRITES"
+	childCrashed = 86 // never reached: the child kills itself
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "crash":
+		os.Exit(crashChild())
+	case "writer":
+		os.Exit(writerChild())
+	default:
+		fmt.Fprintln(os.Stderr, "unknown child mode")
+		os.Exit(2)
+	}
+}
+
+// writerChild does N Puts of KEY, each value naming the child and write.
+func writerChild() int {
+	n, _ := strconv.Atoi(os.Getenv(childWrites))
+	d, err := NewDriver(os.Getenv(childPath), nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	w := d.(*localDriver)
+	for i := range n {
+		v := fmt.Sprintf("%s-%d", os.Getenv(childName), i)
+		if _, err := w.Put(context.Background(), "COUNTER", []byte(v), nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return 0
+}
