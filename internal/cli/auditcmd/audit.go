@@ -64,13 +64,17 @@ The log is $KEYWARD_AUDIT_FILE, else $XDG_STATE_HOME/keyward/audit.log, else
 	}
 	cmd.PersistentFlags().StringVar(&opts.File, "file", "", "Audit log to read (default: the configured one)")
 
+	var tailN int
 	tail := &cobra.Command{
 		Use:   "tail",
 		Short: "Show the newest records",
 		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "tail", opts) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			opts.Limit = tailN
+			return runF(c.Context(), "tail", opts)
+		},
 	}
-	tail.Flags().IntVarP(&opts.Limit, "lines", "n", 20, "How many records")
+	tail.Flags().IntVarP(&tailN, "lines", "n", 20, "How many records")
 	cmdutil.AddJSONFlag(tail, &opts.JSON)
 
 	search := &cobra.Command{
