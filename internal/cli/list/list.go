@@ -1,0 +1,112 @@
+// Package list implements `keyward list`.
+package list
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+)
+
+// Options are list's inputs.
+type Options struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (*keyward.Store, error)
+
+	JSON bool
+}
+
+// NewCmd builds the command; runF replaces the run function in tests.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the secrets in a store (names, never values)",
+		Long: `List the secrets in the store: name, current version and when it was last
+updated. Values are never printed.
+
+On a terminal the output is a table; when stdout is piped it is one name per
+line, for scripts. --json prints an array of {key, version, updated}.`,
+		Example: `  keyward list
+  keyward list --store dotenv://.env
+  keyward list --json
+  for k in $(keyward list); do keyward history "$k"; done`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	return cmd
+}
+
+// Item is one element of list's --json output.
+type Item struct {
+	Key     string     `json:"key"`
+	Version string     `json:"version,omitempty"`
+	Updated *time.Time `json:"updated,omitempty"`
+}
+
+func run(ctx context.Context, opts *Options) error {
+	s, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	infos, err := s.List(ctx)
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		items := make([]Item, 0, len(infos))
+		for _, in := range infos {
+			it := Item{Key: in.Key, Version: in.Version}
+			if !in.Updated.IsZero() {
+				u := in.Updated.UTC()
+				it.Updated = &u
+			}
+			items = append(items, it)
+		}
+		return cmdutil.WriteJSON(opts.IO.Out, items)
+	}
+	if !opts.IO.IsStdoutTTY() {
+		for _, in := range infos {
+			if _, err := fmt.Fprintln(opts.IO.Out, in.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(infos) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "No secrets in %s\n", s.URL())
+		return nil
+	}
+	tw := cmdutil.Table(opts.IO.Out)
+	fmt.Fprintln(tw, "KEY\tVERSION\tUPDATED")
+	for _, in := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", in.Key, dash(in.Version), when(in.Updated))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

@@ -1,0 +1,319 @@
+// Package run implements `keyward run`: execute a command with the store's
+// secrets in its environment.
+//
+// The command is executed directly with os/exec, never through a shell, so
+// no argument is ever re-parsed, globbed or expanded. Its stdin, stdout and
+// stderr are the Options' streams: with the real process streams (files) the
+// child inherits the file descriptors and keyward copies nothing. To filter
+// the child's output later (redaction), set Options.Stdout/Stderr to a
+// writer; os/exec then copies through it.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+)
+
+// Exit codes of run besides cmdutil's, following the shell conventions.
+const (
+	ExitCannotExecute   = 126 // the command exists but could not be executed
+	ExitCommandNotFound = 127 // the command was not found
+)
+
+// Options are run's inputs.
+type Options struct {
+	IO        *iostreams.IOStreams
+	OpenStore func(context.Context) (*keyward.Store, error)
+	// Environ is the environment the child starts from (os.Environ).
+	Environ func() []string
+
+	// Stdout and Stderr, when set, receive the child's output instead of
+	// IO.Out and IO.ErrOut (the slot for an output filter).
+	Stdout, Stderr io.Writer
+
+	Only       []string
+	Prefix     string
+	NoOverride bool
+	Command    []string
+}
+
+// NewCmd builds the command; runF replaces the run function in tests.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ}
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARGS...]",
+		Short: "Run a command with the store's secrets in its environment",
+		Long: `Run COMMAND with every secret in the store added to its environment as
+KEY=value (or only the keys given with --only). keyward stays in front of the
+child and exits with its exit code.
+
+COMMAND is executed directly, never through a shell: write
+'keyward run -- sh -c "…"' when you want one.
+
+A secret replaces a variable of the same name already in the environment
+(the store is the source of truth); --no-override keeps the existing
+variable instead. --prefix P names each variable P+KEY.
+
+SIGINT, SIGTERM and SIGHUP sent to keyward are forwarded to the child. run
+exits with the child's exit code, or 128+N when the child was killed by
+signal N; 127 when COMMAND is not found and 126 when it cannot be executed.
+Errors before the child starts (store, missing --only key) use keyward's
+usual exit codes.
+
+Keys that cannot be environment variable names (empty, or containing "="
+or a NUL byte) are skipped with a warning when listing the whole store and
+are an error with --only; so is a value containing a NUL byte.`,
+		Example: `  keyward run -- ./server --port 8080
+  keyward run --only DATABASE_URL,JWT_SECRET_KEY -- python app.py
+  keyward run --env production -- npm start
+  keyward run --prefix APP_ -- env
+  keyward run -- sh -c 'echo "token has ${#API_TOKEN} characters"'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmdutil.FlagErrorf("run needs a command: keyward run [flags] -- COMMAND [ARGS...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Command = args
+			for i, k := range opts.Only {
+				opts.Only[i] = strings.TrimSpace(k)
+				if opts.Only[i] == "" {
+					return cmdutil.FlagErrorf("--only has an empty key name")
+				}
+			}
+			if strings.ContainsAny(opts.Prefix, "=\x00") {
+				return cmdutil.FlagErrorf("--prefix must not contain '=' or NUL")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	// Everything after the command name belongs to the command, even without "--".
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringSliceVar(&opts.Only, "only", nil, "Only these keys (comma-separated or repeated)")
+	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Prefix each variable name with this string")
+	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
+	return cmd
+}
+
+func run(ctx context.Context, opts *Options) error {
+	s, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	vars, err := secretEnv(ctx, opts, s)
+	if err != nil {
+		return err
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	env := mergeEnv(environ(), vars, opts.NoOverride)
+	return execChild(opts, env)
+}
+
+// secretEnv fetches the secrets and returns them as NAME=value entries.
+func secretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, error) {
+	keys := opts.Only
+	explicit := len(keys) > 0
+	if !explicit {
+		infos, err := s.List(ctx)
+		if err != nil {
+			if keyward.ErrorCode(err) == keyward.Unimplemented {
+				return nil, cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
+			}
+			return nil, err
+		}
+		for _, in := range infos {
+			if !validName(in.Key) {
+				fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: skipping key %q: not a valid environment variable name\n", in.Key)
+				continue
+			}
+			keys = append(keys, in.Key)
+		}
+	} else {
+		seen := map[string]bool{}
+		uniq := keys[:0:0]
+		for _, k := range keys {
+			if !validName(k) {
+				return nil, cmdutil.FlagErrorf("--only: %q is not a valid environment variable name", k)
+			}
+			if !seen[k] {
+				seen[k] = true
+				uniq = append(uniq, k)
+			}
+		}
+		keys = uniq
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	vals, err := s.GetMany(ctx, keys)
+	if err != nil {
+		if keyward.ErrorCode(err) == keyward.NotFound || isAllNotFound(err) {
+			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
+		}
+		return nil, err
+	}
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		v, ok := vals[k]
+		if !ok {
+			// Listed a moment ago, deleted since.
+			if explicit {
+				return nil, keyward.Errorf(keyward.NotFound, "get", "%q disappeared from the store", k)
+			}
+			continue
+		}
+		if strings.IndexByte(v.Secret.RevealString(), 0) >= 0 {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "run",
+				"the value of %q contains a NUL byte and cannot be put in an environment variable", k)
+		}
+		out = append(out, opts.Prefix+k+"="+v.Secret.RevealString())
+	}
+	return out, nil
+}
+
+func isAllNotFound(err error) bool {
+	var m keyward.MultiError
+	if !errors.As(err, &m) || len(m) == 0 {
+		return false
+	}
+	for _, e := range m {
+		if keyward.ErrorCode(e) != keyward.NotFound {
+			return false
+		}
+	}
+	return true
+}
+
+func validName(k string) bool {
+	return k != "" && !strings.ContainsAny(k, "=\x00")
+}
+
+// mergeEnv adds vars (NAME=value) to base. A var replaces every entry of
+// base with the same name unless noOverride, in which case the base entry
+// wins. The result has one entry per name.
+func mergeEnv(base, vars []string, noOverride bool) []string {
+	name := func(kv string) string {
+		n, _, _ := strings.Cut(kv, "=")
+		return n
+	}
+	set := make(map[string]bool, len(vars))
+	for _, v := range vars {
+		set[name(v)] = true
+	}
+	out := make([]string, 0, len(base)+len(vars))
+	have := make(map[string]bool, len(base))
+	for _, kv := range base {
+		n := name(kv)
+		if set[n] && !noOverride {
+			continue
+		}
+		have[n] = true
+		out = append(out, kv)
+	}
+	for _, v := range vars {
+		if noOverride && have[name(v)] {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// execChild runs the command, forwards signals, and turns its exit status
+// into keyward's.
+func execChild(opts *Options, env []string) error {
+	path, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		code := ExitCommandNotFound
+		if errors.Is(err, os.ErrPermission) {
+			code = ExitCannotExecute
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
+		return &cmdutil.SilentError{Code: code}
+	}
+	c := exec.Command(path, opts.Command[1:]...)
+	c.Args[0] = opts.Command[0]
+	c.Env = env
+	c.Stdin = opts.IO.In
+	c.Stdout, c.Stderr = opts.IO.Out, opts.IO.ErrOut
+	if opts.Stdout != nil {
+		c.Stdout = opts.Stdout
+	}
+	if opts.Stderr != nil {
+		c.Stderr = opts.Stderr
+	}
+
+	// Catch the signals before the child exists, so none is lost between
+	// Start and the forwarding loop. (The root command also turns SIGINT and
+	// SIGTERM into a cancelled context; the child is deliberately not tied to
+	// that context: it decides itself how to handle the forwarded signal.)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	if err := c.Start(); err != nil {
+		code := ExitCannotExecute
+		if errors.Is(err, os.ErrNotExist) {
+			code = ExitCommandNotFound
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
+		return &cmdutil.SilentError{Code: code}
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				_ = c.Process.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = c.Wait()
+	close(done)
+	if err == nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &cmdutil.SilentError{Code: 128 + int(ws.Signal())}
+		}
+		return &cmdutil.SilentError{Code: ee.ExitCode()}
+	}
+	// An I/O error copying the child's output (a closed pipe, say).
+	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", opts.Command[0]), err)
+}
+
+func unwrapExec(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
