@@ -2,6 +2,8 @@ package local
 
 import (
 	"context"
+	"flag"
+	"log"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,6 +24,10 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "":
+		flag.Parse()
+		if *updateVectors {
+			generateVectors(fatalf{})
+		}
 		os.Exit(m.Run())
 	case "crash":
 		os.Exit(crashChild())
@@ -51,3 +57,7 @@ func writerChild() int {
 	}
 	return 0
 }
+
+type fatalf struct{}
+
+func (fatalf) Fatal(args ...any) { log.Fatal(args...) }
