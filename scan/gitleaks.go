@@ -76,7 +76,11 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &RulesFileError{File: name, Line: pe.Position.Line, Msg: firstLine(pe.Message)}
+			line := pe.Position.Line
+			if st := pe.Position.Start; st > 0 && st <= len(data) {
+				line = bytes.Count(data[:st], []byte{'\n'}) + 1
+			}
+			return nil, &RulesFileError{File: name, Line: line, Msg: firstLine(pe.Message)}
 		}
 		return nil, &RulesFileError{File: name, Line: 1, Msg: firstLine(err.Error())}
 	}

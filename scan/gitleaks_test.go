@@ -1,0 +1,115 @@
+package scan
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseRulesGitleaksFile(t *testing.T) {
+	rules, err := LoadRulesFile("testdata/gitleaks.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 2 || rules[0].ID != "acme-token" || rules[1].Keywords[0] != "ZZTOP-" {
+		t.Fatalf("rules: %d", len(rules))
+	}
+	s, err := New(Options{Rules: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := "acme_" + rep("k3x9", 20)
+	for _, tc := range []struct {
+		text, path string
+		want       int
+	}{
+		{"t=" + tok + "\n", "a.go", 1},
+		{"t=" + tok + "\n", "vendor/a.go", 0},
+		{"t=acme_" + rep("example", 20) + "\n", "a.go", 0},
+		{"ZZTOP-123456", "a.go", 1},
+		{"sk_live_" + mixed(24), "a.go", 0}, // built-ins not included
+	} {
+		if got := len(s.ScanBytes([]byte(tc.text), tc.path)); got != tc.want {
+			t.Errorf("%s: %d findings, want %d", tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestParseRulesErrorsNameLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		line       int
+	}{
+		{"syntax", "title = \"x\"\n\n[[rules]\nid = 1\n", 3},
+		{"bad regex", "[[rules]]\nid = \"a\"\nregex = \"x\"\n\n[[rules]]\nid = \"b\"\nregex = '''(unclosed'''\n", 5},
+		{"no id", "[[rules]]\nregex = \"x\"\n", 1},
+		{"dup", "[[rules]]\nid = \"a\"\nregex = \"x\"\n[[rules]]\nid = \"a\"\nregex = \"y\"\n", 4},
+		{"group", "[[rules]]\nid = \"a\"\nregex = \"x\"\nsecretGroup = 2\n", 1},
+		{"empty", "title = \"x\"\n", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRules("r.toml", []byte(tc.text))
+			var re *RulesFileError
+			if !errors.As(err, &re) || re.Line != tc.line || !strings.Contains(err.Error(), "r.toml:") {
+				t.Fatalf("got %v, want an error at line %d", err, tc.line)
+			}
+		})
+	}
+}
+
+func TestExtendUseDefault(t *testing.T) {
+	rules, err := ParseRules("r.toml", []byte("[extend]\nuseDefault = true\n"))
+	if err != nil || len(rules) != len(BuiltinRules()) {
+		t.Fatalf("useDefault: %v, %d rules", err, len(rules))
+	}
+}
+
+func FuzzParseRules(f *testing.F) {
+	b, _ := os.ReadFile("testdata/gitleaks.toml")
+	f.Add(b)
+	f.Add([]byte("[[rules]]\nid='x'\nregex='''a(b)c'''\nsecretGroup=1\nentropy=2.5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rules, err := ParseRules("f.toml", data)
+		if err != nil {
+			var re *RulesFileError
+			if !errors.As(err, &re) || re.Line < 1 {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		s, err := New(Options{Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ScanBytes(data, "f.toml")
+	})
+}
+
+// The scanner never panics, and a planted managed value is always found,
+// whatever surrounds it.
+func FuzzScan(f *testing.F) {
+	f.Add([]byte("password = \"abc\"\n"), uint16(3))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\x00eyJ://a:b@c"), uint16(0))
+	f.Add([]byte(""), uint16(0))
+	v := "kwfuzz-" + rep("v4l", 17)
+	s, err := New(Options{Managed: []Managed{managed("FUZZ", "t", v)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at uint16) {
+		s.ScanBytes(data, "f")
+		i := int(at) % (len(data) + 1)
+		planted := append(append(append([]byte{}, data[:i]...), v...), data[i:]...)
+		for _, m := range s.ScanBytes(planted, "f") {
+			if m.Kind == KindManaged && m.Start == i {
+				return
+			}
+		}
+		// An allow marker on the same line legitimately hides it.
+		if allowed(planted, i, i+len(v)) {
+			return
+		}
+		t.Fatalf("planted value at %d of %d bytes not found", i, len(planted))
+	})
+}

@@ -1,0 +1,5 @@
+package scan
+
+import "os"
+
+func readAll(p string) ([]byte, error) { return os.ReadFile(p) }
