@@ -3,8 +3,8 @@ package local
 import (
 	"context"
 	"flag"
-	"log"
 	"fmt"
+	"log"
 	"os"
 	"strconv"
 	"testing"
