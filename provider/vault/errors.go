@@ -1,0 +1,200 @@
+//go:build !keyward_omit_vault
+
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/keyward/keyward/driver"
+)
+
+// Error is a failed Vault request. It carries Vault's own error messages
+// (scrubbed of tokens, secret IDs and values) but never a request or
+// response body.
+type Error struct {
+	Op       string   // "read", "write", "list", "delete", "log in with approle"
+	Path     string   // the API path, e.g. "dharmamind/data/production"
+	Status   int      // the HTTP status, 0 when no response arrived
+	Messages []string // Vault's "errors", scrubbed
+
+	code       driver.Code
+	retryAfter time.Duration
+	err        error // the transport cause, when there is no response
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("vault: ")
+	b.WriteString(e.Op)
+	if e.Path != "" {
+		b.WriteString(" " + e.Path)
+	}
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": %d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
+	}
+	if len(e.Messages) > 0 {
+		b.WriteString(": " + strings.Join(e.Messages, "; "))
+	}
+	if e.err != nil {
+		b.WriteString(": " + e.err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the transport cause (network or context error), if any.
+func (e *Error) Unwrap() error { return e.err }
+
+// Code is the keyward code of the failure.
+func (e *Error) Code() driver.Code { return e.code }
+
+// RetryAfter is the server's Retry-After, if it sent one.
+func (e *Error) RetryAfter() time.Duration { return e.retryAfter }
+
+// scrubbedError carries a cause's text with secrets removed, keeping the
+// cause reachable for errors.Is (context errors, syscall errors).
+type scrubbedError struct {
+	msg   string
+	cause error
+}
+
+func (s *scrubbedError) Error() string { return s.msg }
+func (s *scrubbedError) Unwrap() error { return s.cause }
+
+// wrap turns an api client error into an *Error with a code.
+func (d *Driver) wrap(op, path string, resp *api.Response, err error, scrub ...string) error {
+	if err == nil {
+		return nil
+	}
+	var ve *Error
+	if errors.As(err, &ve) {
+		return err
+	}
+	d.secMu.Lock()
+	secrets := append(append([]string(nil), d.secrets...), scrub...)
+	d.secMu.Unlock()
+	clean := func(s string) string {
+		for _, x := range secrets {
+			if len(x) >= 4 {
+				s = strings.ReplaceAll(s, x, "[REDACTED]")
+			}
+		}
+		if len(s) > 300 {
+			s = s[:300] + "…"
+		}
+		return s
+	}
+	e := &Error{Op: op, Path: path, code: driver.Unknown}
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		e.Status = re.StatusCode
+		if re.RawError {
+			// A non-JSON body (a proxy's page, or an echo of the request)
+			// is never copied into the error.
+			n := 0
+			for _, m := range re.Errors {
+				n += len(m)
+			}
+			e.Messages = []string{fmt.Sprintf("non-JSON error body (%d bytes)", n)}
+		} else {
+			for _, m := range re.Errors {
+				if m = strings.TrimSpace(m); m != "" {
+					e.Messages = append(e.Messages, clean(strings.Join(strings.Fields(m), " ")))
+				}
+			}
+		}
+		e.code = statusCode(re.StatusCode, e.Messages)
+		if resp != nil && resp.Response != nil {
+			e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		}
+		return e
+	}
+	e.err = &scrubbedError{msg: clean(causeText(err)), cause: err}
+	switch {
+	case errors.Is(err, errCrossHost):
+		e.code = driver.FailedPrecondition
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		e.code = driver.Unavailable // the Store reclassifies by the caller's context
+	case isTransient(err):
+		e.code = driver.Unavailable
+	}
+	return e
+}
+
+// causeText drops the URL the net/http client repeats in front of a cause
+// (it names only the server and path, but the cause is what matters).
+func causeText(err error) string {
+	var ue interface{ Unwrap() error }
+	s := err.Error()
+	if errors.As(err, &ue) {
+		if i := strings.LastIndex(s, "\": "); i >= 0 && strings.Contains(s[:i], "http") {
+			return s[i+3:]
+		}
+	}
+	return s
+}
+
+func statusCode(status int, msgs []string) driver.Code {
+	switch {
+	case status == http.StatusNotFound:
+		return driver.NotFound
+	case status == http.StatusBadRequest:
+		for _, m := range msgs {
+			if strings.Contains(m, "check-and-set") {
+				return driver.FailedPrecondition
+			}
+		}
+		return driver.InvalidArgument
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return driver.PermissionDenied
+	case status == http.StatusTooManyRequests, status == http.StatusPreconditionFailed, status >= 500:
+		// 412: Vault's "required index state not present" (replication lag).
+		return driver.Unavailable
+	}
+	return driver.Unknown
+}
+
+func isTransient(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &oe), errors.As(err, &ne):
+		return true
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	return false
+}
+
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// ErrorCode classifies an error the driver returned.
+func (d *Driver) ErrorCode(err error) driver.Code {
+	var ve *Error
+	if errors.As(err, &ve) {
+		return ve.code
+	}
+	return driver.Unknown
+}
