@@ -1,0 +1,306 @@
+// Package env reads secrets from the process environment, with Docker's
+// KEY_FILE convention: when KEY is unset and KEY_FILE names a file (a Docker
+// or Compose secret at /run/secrets/NAME, say), the secret is that file's
+// contents with one trailing newline removed.
+//
+//	store, err := keyward.Open(ctx, "env://")
+//	jwt, err := store.Get(ctx, "JWT_SECRET_KEY") // $JWT_SECRET_KEY, or the file $JWT_SECRET_KEY_FILE names
+//
+// The provider is read-only: Put and Delete answer Unimplemented. It keeps
+// no versions.
+//
+// # URLs
+//
+// env:// reads the environment as it is. env://?prefix=APP_ reads APP_KEY
+// for KEY (and APP_KEY_FILE), and lists only variables that start with
+// APP_, without the prefix. The guide's SECRET_PROVIDER=env selects env://.
+//
+// # The KEY_FILE convention
+//
+//   - KEY wins when it is set, even to the empty string.
+//   - Otherwise a non-empty KEY_FILE is read: it must be a regular file (or a
+//     symlink to one) of at most 1 MiB (Options.MaxFileSize). FIFOs, devices,
+//     sockets and directories are refused, so a misconfigured path can never
+//     block the reader or stream a device.
+//   - One trailing "\n" or "\r\n" is removed, because such files are usually
+//     written by echo or an editor. Other bytes are returned exactly.
+//   - List reports KEY once for KEY_FILE (never KEY_FILE itself, and never
+//     KEY twice when both are set). So a variable such as CONFIG_FILE that
+//     is a plain path is listed as CONFIG; Get("CONFIG_FILE") still returns
+//     the path itself.
+//
+// # Errors
+//
+// A key that is neither set nor has a KEY_FILE is NotFound. A KEY_FILE that
+// names a missing file is NotFound, and the message names the variable and
+// the path; an unreadable file is PermissionDenied; a directory, FIFO,
+// device or over-large file is InvalidArgument. Asking for a version is
+// Unimplemented. Errors never contain a value.
+//
+// # As
+//
+// env exposes no driver-specific types.
+package env
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+)
+
+// Scheme is the URL scheme env registers.
+const Scheme = "env"
+
+// DefaultMaxFileSize is the largest KEY_FILE the provider reads.
+const DefaultMaxFileSize = 1 << 20
+
+// FileSuffix is the suffix of the variable that names a secret's file.
+const FileSuffix = "_FILE"
+
+func init() {
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+}
+
+func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
+	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
+		return nil, fmt.Errorf("env:// takes no host or path (use env:// or env://?prefix=APP_)")
+	}
+	o := &Options{}
+	for k, v := range u.Query() {
+		switch k {
+		case "prefix":
+			o.Prefix = v[0]
+		default:
+			return nil, fmt.Errorf("unknown query parameter %q for env:// (known: prefix)", k)
+		}
+	}
+	return New(o), nil
+}
+
+// Options configures the driver. The zero value reads the real process
+// environment.
+type Options struct {
+	// Prefix is prepended to every key on reads and stripped in List.
+	Prefix string
+	// LookupEnv replaces os.LookupEnv (tests inject a private environment
+	// so they need not change the process's).
+	LookupEnv func(string) (string, bool)
+	// Environ replaces os.Environ for List.
+	Environ func() []string
+	// MaxFileSize bounds a KEY_FILE; zero means DefaultMaxFileSize.
+	MaxFileSize int64
+}
+
+// New returns a driver over the environment.
+func New(opts *Options) driver.Store {
+	d := &envDriver{lookup: os.LookupEnv, environ: os.Environ, max: DefaultMaxFileSize}
+	if opts != nil {
+		d.prefix = opts.Prefix
+		if opts.LookupEnv != nil {
+			d.lookup = opts.LookupEnv
+		}
+		if opts.Environ != nil {
+			d.environ = opts.Environ
+		}
+		if opts.MaxFileSize > 0 {
+			d.max = opts.MaxFileSize
+		}
+	}
+	return d
+}
+
+type envDriver struct {
+	prefix  string
+	lookup  func(string) (string, bool)
+	environ func() []string
+	max     int64
+}
+
+var (
+	_ driver.Lister      = (*envDriver)(nil)
+	_ driver.BatchGetter = (*envDriver)(nil)
+)
+
+// codedError carries its classification; its text never holds a value.
+type codedError struct {
+	code   driver.Code
+	msg    string
+	err    error
+	absent bool // the key is simply not set (GetMany skips it)
+}
+
+func (e *codedError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+func (e *codedError) Unwrap() error { return e.err }
+
+func errorf(code driver.Code, format string, args ...any) error {
+	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if key == "" || strings.ContainsAny(key, "=\x00") {
+		return nil, errorf(driver.InvalidArgument, "%q is not a valid environment variable name", key)
+	}
+	if version != "" {
+		return nil, errorf(driver.Unimplemented, "the environment keeps no versions")
+	}
+	name := d.prefix + key
+	if v, ok := d.lookup(name); ok {
+		return &driver.Value{Data: []byte(v)}, nil
+	}
+	fileVar := name + FileSuffix
+	path, ok := d.lookup(fileVar)
+	if !ok || path == "" {
+		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s is not set (nor is %s)", name, fileVar), absent: true}
+	}
+	data, err := readSecretFile(path, d.max)
+	if err != nil {
+		var ce *codedError
+		if errors.As(err, &ce) {
+			ce.msg = fileVar + " names " + path + ", which " + ce.msg
+			return nil, ce
+		}
+		return nil, err
+	}
+	return &driver.Value{Data: data}, nil
+}
+
+// readSecretFile reads a regular file of at most max bytes and removes one
+// trailing newline. It opens without blocking and checks the opened file,
+// so a FIFO swapped in after a check cannot hang the reader.
+func readSecretFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fileErr(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fileErr(err)
+	}
+	if msg := notRegular(fi.Mode()); msg != "" {
+		return nil, errorf(driver.InvalidArgument, "is %s, not a regular file", msg)
+	}
+	if fi.Size() > max {
+		return nil, errorf(driver.InvalidArgument, "is larger than the %d-byte limit", max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fileErr(err)
+	}
+	if int64(len(data)) > max {
+		return nil, errorf(driver.InvalidArgument, "is larger than the %d-byte limit", max)
+	}
+	return trimNewline(data), nil
+}
+
+func fileErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is added by the caller
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &codedError{code: driver.NotFound, msg: "does not exist"}
+	case errors.Is(err, fs.ErrPermission):
+		return &codedError{code: driver.PermissionDenied, msg: "cannot be read", err: err}
+	}
+	return &codedError{code: driver.Unknown, msg: "cannot be read", err: err}
+}
+
+func notRegular(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return ""
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+func (d *envDriver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
+	out := make(map[string]*driver.Value, len(keys))
+	for _, k := range keys {
+		v, err := d.Get(ctx, k, "")
+		if err != nil {
+			var ce *codedError
+			if errors.As(err, &ce) && ce.absent {
+				continue // absent keys are not an error; a missing KEY_FILE target is
+			}
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// List returns the variable names (without the prefix), with KEY_FILE
+// reported as KEY.
+func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, kv := range d.environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if name == "" || !strings.HasPrefix(name, d.prefix) {
+			continue
+		}
+		key := strings.TrimPrefix(name, d.prefix)
+		if base, ok := strings.CutSuffix(key, FileSuffix); ok && base != "" && val != "" {
+			key = base
+		}
+		if key != "" {
+			seen[key] = true
+		}
+	}
+	out := make([]driver.KeyInfo, 0, len(seen))
+	for k := range seen {
+		out = append(out, driver.KeyInfo{Key: k})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (d *envDriver) ErrorCode(err error) driver.Code {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return keyward.ErrorCode(err)
+}
+
+func (d *envDriver) Close() error { return nil }
