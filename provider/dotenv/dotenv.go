@@ -1,0 +1,247 @@
+// Package dotenv reads secrets from a .env file, with the quoting, escaping,
+// export, comment, multi-line and ${VAR} rules of Docker Compose.
+//
+//	store, err := keyward.Open(ctx, "dotenv://.env")
+//	dsn, err := store.Get(ctx, "DATABASE_URL")
+//
+// The provider is read-only (Put and Delete answer Unimplemented; edit the
+// file, or use the local provider for a store keyward writes). It keeps no
+// versions. The file is read again on every fetch, so edits show up as soon
+// as the Store's cache expires.
+//
+// # URLs
+//
+//	dotenv://.env                 .env in the current directory
+//	dotenv://./config/app.env     a path relative to the current directory
+//	dotenv:///abs/path/app.env    an absolute path
+//	dotenv://.env?interpolate=false   leave $VAR and ${VAR} as written
+//
+// # The file format
+//
+// See internal/dotenv and docs/providers/dotenv.md: KEY=VALUE and
+// export KEY=VALUE; # comments (and " #" after an unquoted value);
+// single quotes are literal; double quotes take \n \t \\ \" \$ escapes and
+// may span lines; unquoted values are trimmed. ${VAR}, ${VAR:-default} and
+// friends are expanded in unquoted and double-quoted values, from the
+// process environment first and then from keys defined earlier in the file,
+// exactly as Docker Compose does. A repeated key keeps its last value.
+//
+// # Errors
+//
+// A malformed file is InvalidArgument, and the message names
+// file:line:column and what is wrong (unterminated quote, NUL byte, invalid
+// UTF-8, an over-long line, a line that is not KEY=VALUE), never the text
+// of the line. A missing file is NotFound when the store is opened or read;
+// an unreadable one is PermissionDenied. A missing key is NotFound. Asking
+// for a version is Unimplemented.
+//
+// # As
+//
+// dotenv exposes no driver-specific types.
+package dotenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+	dotenvfmt "github.com/keyward/keyward/internal/dotenv"
+)
+
+// Scheme is the URL scheme dotenv registers.
+const Scheme = "dotenv"
+
+func init() {
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+}
+
+// PathFromURL returns the file a dotenv:// URL names: the host and path
+// together, so dotenv://.env is ".env" and dotenv:///etc/app.env is
+// "/etc/app.env".
+func PathFromURL(u *url.URL) string {
+	if u.Opaque != "" {
+		return u.Opaque
+	}
+	return u.Host + u.Path
+}
+
+func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
+	path := PathFromURL(u)
+	if path == "" {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// needs a file, as in dotenv://.env or dotenv:///abs/path/app.env")
+	}
+	o := &Options{}
+	for k, v := range u.Query() {
+		switch k {
+		case "interpolate":
+			b, err := strconv.ParseBool(v[0])
+			if err != nil {
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// interpolate=%q is not true or false", v[0])
+			}
+			o.NoInterpolate = !b
+		default:
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "unknown query parameter %q for dotenv:// (known: interpolate)", k)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		code := keyward.Unknown
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, keyward.Errorf(keyward.NotFound, "open", "%s does not exist", path)
+		case errors.Is(err, fs.ErrPermission):
+			code = keyward.PermissionDenied
+		}
+		return nil, keyward.Errorf(code, "open", "%s cannot be read: %v", path, unwrapPath(err))
+	}
+	return New(path, o), nil
+}
+
+// Options configures the driver.
+type Options struct {
+	// NoInterpolate leaves $VAR and ${VAR} in values as written.
+	NoInterpolate bool
+	// LookupEnv resolves ${VAR} and bare KEY lines before the file's own
+	// keys, as Docker Compose does. nil means os.LookupEnv; tests inject a
+	// private environment.
+	LookupEnv func(string) (string, bool)
+}
+
+// New returns a driver over the .env file at path.
+func New(path string, opts *Options) driver.Store {
+	d := &dotenvDriver{path: path, lookup: os.LookupEnv}
+	if opts != nil {
+		d.noInterp = opts.NoInterpolate
+		if opts.LookupEnv != nil {
+			d.lookup = opts.LookupEnv
+		}
+	}
+	return d
+}
+
+type dotenvDriver struct {
+	path     string
+	noInterp bool
+	lookup   func(string) (string, bool)
+}
+
+var (
+	_ driver.Lister      = (*dotenvDriver)(nil)
+	_ driver.BatchGetter = (*dotenvDriver)(nil)
+)
+
+type codedError struct {
+	code driver.Code
+	msg  string
+	err  error
+}
+
+func (e *codedError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+func (e *codedError) Unwrap() error { return e.err }
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// load reads and parses the file.
+func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(d.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, nil, &codedError{code: driver.NotFound, msg: d.path + " does not exist"}
+		case errors.Is(err, fs.ErrPermission):
+			return nil, nil, &codedError{code: driver.PermissionDenied, msg: d.path + " cannot be read", err: unwrapPath(err)}
+		}
+		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file"}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, dotenvfmt.MaxFileBytes+1))
+	if err != nil {
+		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+	}
+	m, err := dotenvfmt.ParseMap(data, &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp})
+	if err != nil {
+		return nil, nil, &codedError{code: driver.InvalidArgument, msg: "malformed .env file", err: err}
+	}
+	return m, fi, nil
+}
+
+func (d *dotenvDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
+	if version != "" {
+		return nil, &codedError{code: driver.Unimplemented, msg: "a .env file keeps no versions"}
+	}
+	m, fi, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := m[key]
+	if !ok {
+		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s has no key %s", d.path, key)}
+	}
+	return &driver.Value{Data: []byte(v), Version: driver.Version{Created: fi.ModTime().UTC()}}, nil
+}
+
+func (d *dotenvDriver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
+	m, fi, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*driver.Value, len(keys))
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = &driver.Value{Data: []byte(v), Version: driver.Version{Created: fi.ModTime().UTC()}}
+		}
+	}
+	return out, nil
+}
+
+func (d *dotenvDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
+	m, fi, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]driver.KeyInfo, 0, len(m))
+	for k := range m {
+		out = append(out, driver.KeyInfo{Key: k, Updated: fi.ModTime().UTC()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (d *dotenvDriver) ErrorCode(err error) driver.Code {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return keyward.ErrorCode(err)
+}
+
+func (d *dotenvDriver) Close() error { return nil }
