@@ -1,0 +1,663 @@
+//go:build !keyward_omit_gcpsm
+
+// Package gcpsm reads and writes secrets in Google Cloud Secret Manager.
+//
+// Most users name the store by the guide's variables and never import this
+// package directly (provider/all links it in):
+//
+//	SECRET_PROVIDER=gcp GCP_PROJECT=dharmamind-prod keyward get JWT_SECRET_KEY
+//
+// reads the latest version of secret "jwt-secret-key" in project
+// dharmamind-prod, exactly as the guide's get_secret does. From Go:
+//
+//	store, err := keyward.Open(ctx, "gcpsm://projects/dharmamind-prod")
+//	jwt, err := store.Get(ctx, "JWT_SECRET_KEY")
+//
+// # URLs
+//
+// gcpsm://projects/PROJECT and gcpsm://PROJECT name a project (its id or
+// number). gcpsm:// with no project uses $GCP_PROJECT. Query parameters:
+//
+//   - names=guide (default) maps keys as the guide does: JWT_SECRET_KEY →
+//     secret id jwt-secret-key (lower-case, "_" → "-"). names=exact uses keys
+//     as secret ids unchanged.
+//   - endpoint=HOST:PORT talks to another endpoint (an emulator or the
+//     in-process test server). A loopback endpoint (127.0.0.1, ::1,
+//     localhost) without "https://" is plaintext and unauthenticated: no
+//     credential is ever sent to it. Any other endpoint uses TLS and
+//     Application Default Credentials; "http://" with a non-loopback host is
+//     refused. $KEYWARD_GCPSM_ENDPOINT sets the endpoint when the URL has
+//     none.
+//
+// Credentials never go in the URL: the client uses Application Default
+// Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's user credentials, or
+// the metadata server), resolved on first use, not when the store opens.
+//
+// # Names
+//
+// In names=guide mode any key made of letters, digits, "_" and "-" maps to a
+// secret id by lower-casing it and turning "_" into "-", so JWT_SECRET_KEY and
+// jwt-secret-key name the same secret. The reverse mapping is lossy: List
+// reports a secret id made of lower-case letters, digits and "-" in
+// environment-variable form (jwt-secret-key → JWT_SECRET_KEY), which Get maps
+// back to the same id; other ids (with capitals or "_") are listed as they
+// are and can only be read with names=exact.
+//
+// # Versions
+//
+// Version ids are the service's version numbers ("1", "2", …); "latest" (and
+// "") is the newest version. A disabled or destroyed version is reported
+// with Version.Disabled and reading it fails with FailedPrecondition — also
+// when it is the newest version, as the service does. Put adds a version
+// (creating the secret, with automatic replication, on first write); it never
+// changes an existing one. Put's IfVersion is checked before the write but
+// not atomically: Secret Manager has no conditional AddSecretVersion.
+// Delete deletes the secret and all its versions. PutOptions.Meta is not
+// stored.
+//
+// Every read verifies the payload's CRC32C checksum and fails (Unavailable,
+// so the Store retries) rather than return corrupt data; every write sends
+// the checksum so the service can verify it.
+//
+// # Errors
+//
+// gRPC status codes map to keyward codes: NotFound, AlreadyExists,
+// PermissionDenied (and Unauthenticated), InvalidArgument, FailedPrecondition
+// (and Aborted); Unavailable, ResourceExhausted, Internal and a
+// server-reported DeadlineExceeded are Unavailable and retried by the Store.
+// The client library's own retries are turned off so the Store's bounded,
+// jittered retry policy is the only one.
+//
+// # As
+//
+// Store.As accepts **secretmanager.Client (the client, created on first
+// use). Store.ErrorAs reaches *apierror.APIError and the gRPC status
+// (interface{ GRPCStatus() *status.Status }).
+package gcpsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+)
+
+// Scheme is the URL scheme gcpsm registers.
+const Scheme = "gcpsm"
+
+// EndpointEnv names the variable that overrides the endpoint when the URL
+// has no endpoint= parameter (emulators, tests).
+const EndpointEnv = "KEYWARD_GCPSM_ENDPOINT"
+
+// ProjectEnv is the guide's variable naming the project, used by gcpsm://.
+const ProjectEnv = "GCP_PROJECT"
+
+func init() {
+	keyward.DefaultURLMux().Register(Scheme, &URLOpener{})
+}
+
+// URLOpener opens gcpsm:// URLs.
+type URLOpener struct {
+	// Options are the defaults; URL parameters override them.
+	Options Options
+	// Getenv reads GCP_PROJECT and KEYWARD_GCPSM_ENDPOINT; nil is os.Getenv.
+	Getenv func(string) string
+}
+
+// OpenStoreURL implements keyward.URLOpener.
+func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	opts := o.Options
+	var project string
+	switch {
+	case u.Host == "projects":
+		project = strings.Trim(u.Path, "/")
+	case u.Host == "" && strings.Trim(u.Path, "/") == "":
+		project = strings.TrimSpace(getenv(ProjectEnv))
+		if project == "" {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm:// names no project and %s is not set", ProjectEnv)
+		}
+	default:
+		if strings.Trim(u.Path, "/") != "" {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
+		}
+		project = u.Host
+	}
+	q := u.Query()
+	for k := range q {
+		switch k {
+		case "endpoint":
+			opts.Endpoint = q.Get(k)
+		case "names":
+			switch q.Get(k) {
+			case "guide":
+				opts.ExactNames = false
+			case "exact":
+				opts.ExactNames = true
+			default:
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: names=%q must be guide or exact", q.Get(k))
+			}
+		default:
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: unknown query parameter %q", k)
+		}
+	}
+	if opts.Endpoint == "" {
+		opts.Endpoint = strings.TrimSpace(getenv(EndpointEnv))
+	}
+	return New(project, &opts)
+}
+
+// Options configure a driver.
+type Options struct {
+	// Endpoint overrides the service endpoint (see the package doc for the
+	// loopback-plaintext rule).
+	Endpoint string
+	// ExactNames uses keys as secret ids unchanged instead of the guide's
+	// mapping.
+	ExactNames bool
+	// ClientOptions are passed to secretmanager.NewClient (after keyward's
+	// own), for callers that bring their own credentials or connection.
+	ClientOptions []option.ClientOption
+}
+
+var projectRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,99}$`)
+
+// New returns a driver for project. No network call or credential lookup
+// happens until the first operation.
+func New(project string, opts *Options) (driver.Store, error) {
+	if !projectRe.MatchString(project) {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: %q is not a project id or number", project)
+	}
+	d := &store{project: project, parent: "projects/" + project}
+	if opts != nil {
+		d.opts = *opts
+	}
+	ep, err := parseEndpoint(d.opts.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	d.ep = ep
+	return d, nil
+}
+
+type endpoint struct {
+	addr      string // host:port, "" for the default
+	plaintext bool
+}
+
+// parseEndpoint applies the rule: plaintext (and no credentials) only for
+// loopback hosts; https:// or a bare non-loopback host is TLS with ADC.
+func parseEndpoint(raw string) (endpoint, error) {
+	if raw == "" {
+		return endpoint{}, nil
+	}
+	scheme, rest, hasScheme := strings.Cut(raw, "://")
+	if !hasScheme {
+		rest, scheme = raw, ""
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	host, port, err := net.SplitHostPort(rest)
+	if err != nil || host == "" || port == "" || strings.ContainsAny(rest, "/?#@") {
+		return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint %q must be HOST:PORT (optionally with http:// or https://)", raw)
+	}
+	loop := isLoopback(host)
+	switch scheme {
+	case "https":
+		return endpoint{addr: rest}, nil
+	case "http":
+		if !loop {
+			return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: refusing plaintext endpoint %q: only loopback endpoints may be plaintext (use https://)", raw)
+		}
+		return endpoint{addr: rest, plaintext: true}, nil
+	case "":
+		return endpoint{addr: rest, plaintext: loop}, nil
+	}
+	return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint %q has unsupported scheme %q", raw, scheme)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+type store struct {
+	project string
+	parent  string
+	opts    Options
+	ep      endpoint
+
+	mu     sync.Mutex
+	client *secretmanager.Client
+	conn   *grpc.ClientConn
+	closed bool
+}
+
+var (
+	_ driver.Lister    = (*store)(nil)
+	_ driver.Writer    = (*store)(nil)
+	_ driver.Deleter   = (*store)(nil)
+	_ driver.Versioner = (*store)(nil)
+	_ driver.As        = (*store)(nil)
+)
+
+// Errors of the driver's own making.
+var (
+	errClosed   = errors.New("gcpsm: store is closed")
+	errConflict = errors.New("gcpsm: check-and-set conflict: the current version is not the expected one")
+	errExists   = errors.New("gcpsm: the secret already exists")
+)
+
+type invalidKeyError struct{ key string }
+
+func (e *invalidKeyError) Error() string {
+	return fmt.Sprintf("gcpsm: %q cannot be a secret id (letters, digits, _ and - only, at most 255)", e.key)
+}
+
+// checksumError reports a payload whose CRC32C does not match: the data was
+// corrupted in transit and is not returned.
+type checksumError struct{ name string }
+
+func (e *checksumError) Error() string {
+	return "gcpsm: payload checksum mismatch for " + e.name + ": data corrupted in transit, not returned"
+}
+
+type clientError struct{ err error }
+
+func (e *clientError) Error() string { return "gcpsm: failed to create the client: " + e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
+
+// rpcError adds the server's RetryInfo hint to a gRPC error.
+type rpcError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *rpcError) Error() string              { return e.err.Error() }
+func (e *rpcError) Unwrap() error              { return e.err }
+func (e *rpcError) RetryAfter() time.Duration  { return e.delay }
+func (e *rpcError) GRPCStatus() *status.Status { s, _ := status.FromError(e.err); return s }
+
+// ctxError marks an RPC error that happened because the caller's context
+// ended, so it classifies as Canceled or DeadlineExceeded, not as an outage.
+type ctxError struct{ ctx, err error }
+
+func (e *ctxError) Error() string   { return e.err.Error() }
+func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
+
+func wrapRPC(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return &ctxError{ctx: cerr, err: err}
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return &rpcError{err: err, delay: ri.GetRetryDelay().AsDuration()}
+		}
+	}
+	return err
+}
+
+var secretIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
+
+// SecretID maps a key to a secret id the way the guide does
+// (JWT_SECRET_KEY → jwt-secret-key).
+func SecretID(key string) string {
+	return strings.ReplaceAll(strings.ToLower(key), "_", "-")
+}
+
+// KeyName is List's reverse of SecretID for canonical ids
+// (jwt-secret-key → JWT_SECRET_KEY); other ids are returned unchanged.
+func KeyName(id string) string {
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return id
+		}
+	}
+	return strings.ReplaceAll(strings.ToUpper(id), "-", "_")
+}
+
+func (d *store) secretName(key string) (string, error) {
+	if !secretIDRe.MatchString(key) {
+		return "", &invalidKeyError{key}
+	}
+	id := key
+	if !d.opts.ExactNames {
+		id = SecretID(key)
+	}
+	return d.parent + "/secrets/" + id, nil
+}
+
+func (d *store) getClient(ctx context.Context) (*secretmanager.Client, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errClosed
+	}
+	if d.client != nil {
+		return d.client, nil
+	}
+	var opts []option.ClientOption
+	if d.ep.plaintext {
+		conn, err := grpc.NewClient(d.ep.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, &clientError{err}
+		}
+		d.conn = conn
+		opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
+	} else if d.ep.addr != "" {
+		opts = append(opts, option.WithEndpoint(d.ep.addr))
+	}
+	opts = append(opts, d.opts.ClientOptions...)
+	c, err := secretmanager.NewClient(ctx, opts...)
+	if err != nil {
+		if d.conn != nil {
+			_ = d.conn.Close()
+			d.conn = nil
+		}
+		return nil, &clientError{err}
+	}
+	// The Store retries (bounded, jittered, Unavailable only) and sets
+	// deadlines; the library's own retries and timeouts would multiply them.
+	*c.CallOptions = secretmanager.CallOptions{}
+	d.client = c
+	return c, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func versionID(name string) string { return name[strings.LastIndex(name, "/")+1:] }
+
+func (d *store) Get(ctx context.Context, key, ver string) (*driver.Value, error) {
+	name, err := d.secretName(key)
+	if err != nil {
+		return nil, err
+	}
+	if ver == "" {
+		ver = "latest"
+	}
+	if strings.ContainsAny(ver, "/?#") {
+		return nil, status.Errorf(codes.InvalidArgument, "gcpsm: invalid version %q", ver)
+	}
+	c, err := d.getClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: name + "/versions/" + ver})
+	if err != nil {
+		return nil, wrapRPC(ctx, err)
+	}
+	p := resp.GetPayload()
+	if p.DataCrc32C != nil && int64(crc32.Checksum(p.GetData(), castagnoli)) != p.GetDataCrc32C() {
+		return nil, &checksumError{name: resp.GetName()}
+	}
+	return &driver.Value{Data: p.GetData(), Version: driver.Version{ID: versionID(resp.GetName())}}, nil
+}
+
+func (d *store) List(ctx context.Context) ([]driver.KeyInfo, error) {
+	c, err := d.getClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []driver.KeyInfo
+	it := c.ListSecrets(ctx, &secretmanagerpb.ListSecretsRequest{Parent: d.parent})
+	for {
+		s, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, wrapRPC(ctx, err)
+		}
+		id := versionID(s.GetName())
+		if !d.opts.ExactNames {
+			id = KeyName(id)
+		}
+		ki := driver.KeyInfo{Key: id}
+		if t := s.GetCreateTime(); t != nil {
+			ki.Updated = t.AsTime()
+		}
+		out = append(out, ki)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+func (d *store) Put(ctx context.Context, key string, data []byte, opts *driver.PutOptions) (driver.Version, error) {
+	name, err := d.secretName(key)
+	if err != nil {
+		return driver.Version{}, err
+	}
+	c, err := d.getClient(ctx)
+	if err != nil {
+		return driver.Version{}, err
+	}
+	if opts != nil && opts.IfVersion != "" {
+		if err := d.checkVersion(ctx, c, name, opts.IfVersion); err != nil {
+			return driver.Version{}, err
+		}
+	}
+	crc := int64(crc32.Checksum(data, castagnoli))
+	add := func() (*secretmanagerpb.SecretVersion, error) {
+		return c.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: name,
+			Payload: &secretmanagerpb.SecretPayload{Data: data, DataCrc32C: &crc}})
+	}
+	v, err := add()
+	if status.Code(err) == codes.NotFound {
+		_, cerr := c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
+			Parent:   d.parent,
+			SecretId: versionID(name),
+			Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{
+				Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}},
+		})
+		if cerr != nil && status.Code(cerr) != codes.AlreadyExists {
+			return driver.Version{}, wrapRPC(ctx, cerr)
+		}
+		v, err = add()
+	}
+	if err != nil {
+		return driver.Version{}, wrapRPC(ctx, err)
+	}
+	return toVersion(v), nil
+}
+
+// checkVersion is Put's IfVersion check: best effort, not atomic.
+func (d *store) checkVersion(ctx context.Context, c *secretmanager.Client, name, want string) error {
+	v, err := c.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: name + "/versions/latest"})
+	cur := "0"
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return wrapRPC(ctx, err)
+	default:
+		cur = versionID(v.GetName())
+	}
+	if cur == want {
+		return nil
+	}
+	if want == "0" {
+		return errExists
+	}
+	return errConflict
+}
+
+func toVersion(v *secretmanagerpb.SecretVersion) driver.Version {
+	dv := driver.Version{ID: versionID(v.GetName())}
+	if t := v.GetCreateTime(); t != nil {
+		dv.Created = t.AsTime()
+	}
+	switch v.GetState() {
+	case secretmanagerpb.SecretVersion_ENABLED:
+	case secretmanagerpb.SecretVersion_DESTROYED:
+		dv.Disabled = true
+		dv.Meta = map[string]string{"state": "destroyed"}
+	default:
+		dv.Disabled = true
+		dv.Meta = map[string]string{"state": strings.ToLower(v.GetState().String())}
+	}
+	return dv
+}
+
+func (d *store) Versions(ctx context.Context, key string) ([]driver.Version, error) {
+	name, err := d.secretName(key)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.getClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []driver.Version
+	it := c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: name})
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, wrapRPC(ctx, err)
+		}
+		out = append(out, toVersion(v))
+	}
+	if len(out) == 0 {
+		// A secret with no versions has nothing to read; Get says NotFound too.
+		return nil, status.Errorf(codes.NotFound, "gcpsm: secret %s has no versions", versionID(name))
+	}
+	num := func(id string) int { n, _ := strconv.Atoi(id); return n }
+	sort.Slice(out, func(i, j int) bool { return num(out[i].ID) < num(out[j].ID) })
+	out[len(out)-1].Labels = []string{"latest"}
+	return out, nil
+}
+
+func (d *store) Delete(ctx context.Context, key string) error {
+	name, err := d.secretName(key)
+	if err != nil {
+		return err
+	}
+	c, err := d.getClient(ctx)
+	if err != nil {
+		return err
+	}
+	return wrapRPC(ctx, c.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: name}))
+}
+
+func (d *store) ErrorCode(err error) driver.Code {
+	var ike *invalidKeyError
+	var ce *clientError
+	switch {
+	case err == nil:
+		return driver.OK
+	case errors.As(err, &ike):
+		return driver.InvalidArgument
+	case errors.Is(err, errConflict), errors.Is(err, errClosed):
+		return driver.FailedPrecondition
+	case errors.Is(err, errExists):
+		return driver.AlreadyExists
+	case errors.As(err, new(*checksumError)):
+		return driver.Unavailable
+	case errors.As(err, &ce):
+		if strings.Contains(ce.err.Error(), "credentials") {
+			return driver.PermissionDenied
+		}
+		return driver.InvalidArgument
+	case errors.Is(err, context.Canceled):
+		return driver.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		return driver.DeadlineExceeded
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return driver.Unknown
+	}
+	return codeOf(st.Code())
+}
+
+func codeOf(c codes.Code) driver.Code {
+	switch c {
+	case codes.OK:
+		return driver.OK
+	case codes.NotFound:
+		return driver.NotFound
+	case codes.AlreadyExists:
+		return driver.AlreadyExists
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return driver.PermissionDenied
+	case codes.InvalidArgument, codes.OutOfRange:
+		return driver.InvalidArgument
+	case codes.FailedPrecondition, codes.Aborted:
+		return driver.FailedPrecondition
+	case codes.Unimplemented:
+		return driver.Unimplemented
+	case codes.Unavailable, codes.ResourceExhausted, codes.Internal, codes.DeadlineExceeded:
+		// A DeadlineExceeded while the caller's context is still live came
+		// from the server; the Store reclassifies it when its own deadline
+		// passed.
+		return driver.Unavailable
+	case codes.Canceled:
+		return driver.Canceled
+	}
+	return driver.Unknown
+}
+
+func (d *store) As(i any) bool {
+	p, ok := i.(**secretmanager.Client)
+	if !ok {
+		return false
+	}
+	c, err := d.getClient(context.Background())
+	if err != nil {
+		return false
+	}
+	*p = c
+	return true
+}
+
+func (d *store) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var err error
+	if d.client != nil {
+		err = d.client.Close()
+	}
+	if d.conn != nil {
+		_ = d.conn.Close()
+	}
+	return err
+}

@@ -1,0 +1,400 @@
+//go:build !keyward_omit_gcpsm
+
+package gcpsm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/testing/gcpserver"
+	"github.com/keyward/keyward/provider/gcpsm"
+)
+
+const project = "keyward-test"
+
+type harness struct {
+	srv *gcpserver.Server
+}
+
+func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
+	return gcpsm.New(project, &gcpsm.Options{Endpoint: h.srv.Addr()})
+}
+
+func (h *harness) Seed(_ context.Context, key string, data []byte) error {
+	_, err := h.srv.Seed(project, gcpsm.SecretID(key), data)
+	return err
+}
+
+func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{BinaryValues: true} }
+func (h *harness) Close()                {}
+
+func TestConformance(t *testing.T) {
+	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
+		srv := gcpserver.New(t)
+		srv.PageSize = 1 // every listing crosses pages
+		return &harness{srv: srv}, nil
+	})
+}
+
+func newStore(t *testing.T, srv *gcpserver.Server, opts *keyward.StoreOptions) *keyward.Store {
+	t.Helper()
+	d, err := gcpsm.New(project, &gcpsm.Options{Endpoint: srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, opts)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestGuideNameMapping(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	if _, err := srv.Seed(project, "jwt-secret-key", []byte("guide-jwt")); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
+	for _, key := range []string{"JWT_SECRET_KEY", "jwt-secret-key", "jwt_secret_key"} {
+		v, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", key, err)
+		}
+		if v.RevealString() != "guide-jwt" {
+			t.Fatalf("Get(%s) read another secret's value (%d bytes)", key, v.Len())
+		}
+	}
+	if _, err := s.Put(ctx, "DATABASE_URL", keyward.NewSecretString("postgresql://x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, ki := range infos {
+		keys = append(keys, ki.Key)
+	}
+	if got := strings.Join(keys, ","); got != "DATABASE_URL,JWT_SECRET_KEY" {
+		t.Fatalf("List = %s, want DATABASE_URL,JWT_SECRET_KEY", got)
+	}
+	if srv.Calls("CreateSecret") != 1 { // Put's first write creates the secret (Seed bypasses gRPC)
+		t.Fatalf("CreateSecret called %d times, want 1", srv.Calls("CreateSecret"))
+	}
+	_, err = s.Get(ctx, "bad.key")
+	if keyward.ErrorCode(err) != keyward.InvalidArgument {
+		t.Fatalf("Get of a key that cannot be a secret id: code %v, want InvalidArgument", keyward.ErrorCode(err))
+	}
+}
+
+func TestExactNames(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	if _, err := srv.Seed(project, "Legacy_Secret", []byte("legacy")); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("gcpsm://projects/" + project + "?names=exact&endpoint=" + srv.Addr())
+	d, err := (&gcpsm.URLOpener{}).OpenStoreURL(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, nil)
+	defer s.Close()
+	if v, err := s.Get(ctx, "Legacy_Secret"); err != nil || v.RevealString() != "legacy" {
+		t.Fatalf("names=exact Get: %v", err)
+	}
+	infos, err := s.List(ctx)
+	if err != nil || len(infos) != 1 || infos[0].Key != "Legacy_Secret" {
+		t.Fatalf("names=exact List = %v, %v", infos, err)
+	}
+}
+
+func TestURLs(t *testing.T) {
+	env := map[string]string{"GCP_PROJECT": "from-env", gcpsm.EndpointEnv: "127.0.0.1:1"}
+	op := &gcpsm.URLOpener{Getenv: func(k string) string { return env[k] }}
+	for _, tc := range []struct {
+		url     string
+		wantErr string
+	}{
+		{url: "gcpsm://projects/dharmamind-prod"},
+		{url: "gcpsm://dharmamind-prod"},
+		{url: "gcpsm://projects/123456789012/"},
+		{url: "gcpsm://"},
+		{url: "gcpsm://p1234?endpoint=https://secretmanager.example.com:443"},
+		{url: "gcpsm://p1234?endpoint=[::1]:8085"},
+		{url: "gcpsm://p1234?endpoint=http://localhost:8085"},
+		{url: "gcpsm://p1234?endpoint=http://10.0.0.1:8085", wantErr: "refusing plaintext endpoint"},
+		{url: "gcpsm://p1234?endpoint=secretmanager.example.com", wantErr: "must be HOST:PORT"},
+		{url: "gcpsm://p1234?endpoint=ftp://127.0.0.1:1", wantErr: "unsupported scheme"},
+		{url: "gcpsm://projects/a/b", wantErr: "not a project"},
+		{url: "gcpsm://Bad_Project", wantErr: "not a project"},
+		{url: "gcpsm://p1234?bogus=1", wantErr: "unknown query parameter"},
+		{url: "gcpsm://p1234?names=other", wantErr: "names="},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := op.OpenStoreURL(context.Background(), u)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.url, err)
+				continue
+			}
+			d.Close()
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want one containing %q", tc.url, err, tc.wantErr)
+		}
+	}
+	delete(env, "GCP_PROJECT")
+	u, _ := url.Parse("gcpsm://")
+	if _, err := op.OpenStoreURL(context.Background(), u); err == nil || !strings.Contains(err.Error(), "GCP_PROJECT") {
+		t.Errorf("gcpsm:// without GCP_PROJECT: %v, want an error naming GCP_PROJECT", err)
+	}
+}
+
+func TestDisabledVersions(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
+	for _, v := range []string{"one", "two", "three"} {
+		if _, err := srv.Seed(project, "rotating", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.SetVersionState(project, "rotating", "2", secretmanagerpb.SecretVersion_DISABLED); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.History(ctx, "ROTATING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 3 || vs[0].ID != "1" || vs[1].ID != "2" || vs[2].ID != "3" || !vs[1].Disabled || vs[0].Disabled || vs[2].Disabled {
+		t.Fatalf("History = %+v, want versions 1,2,3 oldest first with 2 disabled", vs)
+	}
+	_, err = s.GetValue(ctx, "ROTATING", &keyward.GetOptions{Version: "2"})
+	if keyward.ErrorCode(err) != keyward.FailedPrecondition {
+		t.Fatalf("reading a disabled version: code %v, want FailedPrecondition", keyward.ErrorCode(err))
+	}
+	// A disabled newest version fails `latest` too, as the service does.
+	if err := srv.SetVersionState(project, "rotating", "3", secretmanagerpb.SecretVersion_DESTROYED); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Get(ctx, "ROTATING")
+	if keyward.ErrorCode(err) != keyward.FailedPrecondition {
+		t.Fatalf("reading latest when it is destroyed: code %v, want FailedPrecondition", keyward.ErrorCode(err))
+	}
+	if v, err := s.GetValue(ctx, "ROTATING", &keyward.GetOptions{Version: "1"}); err != nil || v.Secret.RevealString() != "one" {
+		t.Fatalf("reading version 1: %v", err)
+	}
+}
+
+func TestChecksumMismatchIsNeverReturned(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	if _, err := srv.Seed(project, "crc", []byte("intact-value")); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(gcpserver.Fault{Method: "AccessSecretVersion", CorruptCRC: true})
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1, Retries: 2, RetryBase: time.Millisecond})
+	v, err := s.Get(ctx, "CRC")
+	if err == nil {
+		t.Fatalf("a payload with a bad checksum was returned (%d bytes)", v.Len())
+	}
+	if !strings.Contains(err.Error(), "checksum mismatch") || keyward.ErrorCode(err) != keyward.Unavailable {
+		t.Fatalf("error = %v (code %v), want a checksum mismatch classified Unavailable", err, keyward.ErrorCode(err))
+	}
+	if n := srv.Calls("AccessSecretVersion"); n != 3 {
+		t.Fatalf("AccessSecretVersion called %d times, want 3 (1 + 2 retries)", n)
+	}
+	// A single corrupted transfer is retried and the intact value served.
+	srv.ClearFaults()
+	srv.InjectFault(gcpserver.Fault{Method: "AccessSecretVersion", CorruptCRC: true, Times: 1})
+	if v, err := s.Get(ctx, "CRC"); err != nil || v.RevealString() != "intact-value" {
+		t.Fatalf("after one corrupted transfer: %v", err)
+	}
+}
+
+func TestWriteSendsChecksum(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, nil)
+	ver, err := s.Put(ctx, "WRITTEN", keyward.NewSecretString("w"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ver.ID != "1" || ver.Created.IsZero() {
+		t.Fatalf("Put returned version %+v, want id 1 with a creation time", ver)
+	}
+	c, err := grpcClientFor(t, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := c.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: "projects/" + project + "/secrets/written/versions/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sv.GetClientSpecifiedPayloadChecksum() {
+		t.Fatalf("the write did not send a CRC32C checksum")
+	}
+}
+
+func TestCheckAndSetBestEffort(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, nil)
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("a"), &keyward.PutOptions{IfVersion: "0"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "0"})
+	if c := keyward.ErrorCode(err); c != keyward.AlreadyExists {
+		t.Fatalf("create-only Put of an existing secret: code %v, want AlreadyExists", c)
+	}
+	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "7"})
+	if c := keyward.ErrorCode(err); c != keyward.FailedPrecondition {
+		t.Fatalf("Put with a stale version: code %v, want FailedPrecondition", c)
+	}
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Fault injection through keyward.Store: the Store's retry policy, not the
+// client library's, is in force.
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	canary := "KWCANARY-gcp-fault-" + fmt.Sprint(time.Now().UnixNano())
+	for _, tc := range []struct {
+		name      string
+		fault     gcpserver.Fault
+		opts      keyward.StoreOptions
+		wantCode  keyward.Code
+		wantCalls int
+	}{
+		{name: "unavailable then success is retried", fault: gcpserver.Fault{Code: codes.Unavailable, Times: 2},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 3},
+		{name: "throttling is retried", fault: gcpserver.Fault{Code: codes.ResourceExhausted, Times: 1},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 2},
+		{name: "internal error is retried", fault: gcpserver.Fault{Code: codes.Internal, Times: 1},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 2},
+		{name: "persistent outage gives up after the Store's retries", fault: gcpserver.Fault{Code: codes.Unavailable},
+			opts: keyward.StoreOptions{Retries: 2}, wantCode: keyward.Unavailable, wantCalls: 3},
+		{name: "permission denied is not retried", fault: gcpserver.Fault{Code: codes.PermissionDenied},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.PermissionDenied, wantCalls: 1},
+		{name: "unauthenticated is permission denied", fault: gcpserver.Fault{Code: codes.Unauthenticated},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.PermissionDenied, wantCalls: 1},
+		{name: "hang ends at the Store's deadline", fault: gcpserver.Fault{Hang: true},
+			opts: keyward.StoreOptions{Retries: 1, Timeout: 200 * time.Millisecond}, wantCode: keyward.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := gcpserver.New(t)
+			if _, err := srv.Seed(project, "jwt-secret-key", []byte(canary)); err != nil {
+				t.Fatal(err)
+			}
+			srv.InjectFault(tc.fault)
+			o := tc.opts
+			o.TTL = -1
+			o.RetryBase = time.Millisecond
+			s := newStore(t, srv, &o)
+			v, err := s.Get(ctx, "JWT_SECRET_KEY")
+			if got := keyward.ErrorCode(err); got != tc.wantCode {
+				t.Fatalf("code %v (%v), want %v", got, err, tc.wantCode)
+			}
+			if err == nil && v.RevealString() != canary {
+				t.Fatalf("read a different value (%d bytes)", v.Len())
+			}
+			if err != nil && strings.Contains(err.Error(), canary) {
+				t.Fatalf("the error carries the secret value")
+			}
+			if tc.wantCalls > 0 && srv.Calls("AccessSecretVersion") != tc.wantCalls {
+				t.Fatalf("AccessSecretVersion called %d times, want %d", srv.Calls("AccessSecretVersion"), tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestStaleIfErrorDuringOutage(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	if _, err := srv.Seed(project, "jwt-secret-key", []byte("cached-value")); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: time.Minute, MaxStale: time.Hour, Retries: 1,
+		RetryBase: time.Millisecond, Clock: func() time.Time { return now }})
+	if _, err := s.Get(ctx, "JWT_SECRET_KEY"); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(gcpserver.Fault{Code: codes.Unavailable})
+	now = now.Add(10 * time.Minute)
+	v, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil)
+	if err != nil {
+		t.Fatalf("during an outage, within MaxStale: %v", err)
+	}
+	if !v.Stale || v.Secret.RevealString() != "cached-value" {
+		t.Fatalf("want the cached value marked stale (stale=%v)", v.Stale)
+	}
+	// A denial is not an outage: no stale value.
+	srv.ClearFaults()
+	srv.InjectFault(gcpserver.Fault{Code: codes.PermissionDenied})
+	if _, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil); keyward.ErrorCode(err) != keyward.PermissionDenied {
+		t.Fatalf("permission denied during staleness: %v, want PermissionDenied", err)
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	srv := gcpserver.New(t)
+	addr := srv.Addr()
+	srv.Close()
+	d, err := gcpsm.New(project, &gcpsm.Options{Endpoint: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1, Timeout: 5 * time.Second})
+	defer s.Close()
+	_, err = s.Get(context.Background(), "K")
+	if c := keyward.ErrorCode(err); c != keyward.Unavailable && c != keyward.DeadlineExceeded {
+		t.Fatalf("refused connection: code %v (%v), want Unavailable", c, err)
+	}
+}
+
+func TestAs(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, nil)
+	var c *secretmanager.Client
+	if !s.As(&c) || c == nil {
+		t.Fatalf("As(**secretmanager.Client) = false")
+	}
+	_, err := s.GetValue(ctx, "K", &keyward.GetOptions{Version: "9"})
+	if !errors.Is(err, keyward.ErrNotFound) {
+		t.Fatalf("missing secret: %v, want NotFound", err)
+	}
+	var st interface{ GRPCStatus() *status.Status }
+	if !s.ErrorAs(err, &st) || st.GRPCStatus().Code() != codes.NotFound {
+		t.Fatalf("ErrorAs does not reach the gRPC status")
+	}
+}
+
+func grpcClientFor(t *testing.T, srv *gcpserver.Server) (*secretmanager.Client, error) {
+	s := newStore(t, srv, nil)
+	var c *secretmanager.Client
+	if !s.As(&c) {
+		return nil, errors.New("As(**secretmanager.Client) = false")
+	}
+	return c, nil
+}
