@@ -103,7 +103,7 @@ func init() {
 		}})
 	addFormat(Format{Name: "url",
 		Description: "absolute URL with a scheme and a host",
-		check: func(v string, _ bool) *problem { return checkURL(v, nil, false) }})
+		check:       func(v string, _ bool) *problem { return checkURL(v, nil, false) }})
 	addFormat(Format{Name: "email",
 		Description: "a bare e-mail address, user@domain",
 		check: func(v string, _ bool) *problem {

@@ -259,7 +259,11 @@ func TestJSONSchemaMatches(t *testing.T) {
 		}
 		return cur
 	}
-	sorted := func(l []string) string { c := append([]string(nil), l...); sort.Strings(c); return strings.Join(c, ",") }
+	sorted := func(l []string) string {
+		c := append([]string(nil), l...)
+		sort.Strings(c)
+		return strings.Join(c, ",")
+	}
 	strs := func(v any) []string {
 		var out []string
 		for _, x := range v.([]any) {

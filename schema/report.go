@@ -278,4 +278,3 @@ func sarifLevel(s Severity) string {
 	}
 	return "none"
 }
-
