@@ -104,6 +104,9 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 	ids := map[string]bool{}
 	for i, gr := range c.Rules {
 		fail := func(msg string) error { return &RulesFileError{File: name, Line: lineOf(i), Msg: msg} }
+		failAt := func(field, msg string) error {
+			return &RulesFileError{File: name, Line: fieldLine(data, lineOf(i), field), Msg: msg}
+		}
 		if gr.ID == "" {
 			return nil, fail("rule has no id")
 		}
@@ -121,15 +124,15 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		}
 		re, err := regexp.Compile(gr.Regex)
 		if err != nil {
-			return nil, fail(fmt.Sprintf("rule %q: bad regex: %v", gr.ID, err))
+			return nil, failAt("regex", fmt.Sprintf("rule %q: bad regex: %v", gr.ID, err))
 		}
 		r.Regex = re
 		if gr.SecretGroup < 0 || gr.SecretGroup > re.NumSubexp() {
-			return nil, fail(fmt.Sprintf("rule %q: secretGroup %d, but the regex has %d groups", gr.ID, gr.SecretGroup, re.NumSubexp()))
+			return nil, failAt("secretGroup", fmt.Sprintf("rule %q: secretGroup %d, but the regex has %d groups", gr.ID, gr.SecretGroup, re.NumSubexp()))
 		}
 		if gr.Path != "" {
 			if r.Path, err = regexp.Compile(gr.Path); err != nil {
-				return nil, fail(fmt.Sprintf("rule %q: bad path regex: %v", gr.ID, err))
+				return nil, failAt("path", fmt.Sprintf("rule %q: bad path regex: %v", gr.ID, err))
 			}
 		}
 		for _, k := range gr.Keywords {
@@ -183,6 +186,22 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// fieldLine finds the line of "field =" in the section starting at line
+// from (1-based), or returns from.
+func fieldLine(data []byte, from int, field string) int {
+	lines := bytes.Split(data, []byte{'\n'})
+	for i := from; i < len(lines); i++ {
+		l := bytes.TrimSpace(lines[i])
+		if bytes.HasPrefix(l, []byte("[")) {
+			break
+		}
+		if rest, ok := bytes.CutPrefix(l, []byte(field)); ok && bytes.HasPrefix(bytes.TrimSpace(rest), []byte("=")) {
+			return i + 1
+		}
+	}
+	return from
 }
 
 // sectionLines returns the 1-based lines where each header occurs.

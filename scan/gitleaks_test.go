@@ -42,10 +42,10 @@ func TestParseRulesErrorsNameLine(t *testing.T) {
 		line       int
 	}{
 		{"syntax", "title = \"x\"\n\n[[rules]\nid = 1\n", 3},
-		{"bad regex", "[[rules]]\nid = \"a\"\nregex = \"x\"\n\n[[rules]]\nid = \"b\"\nregex = '''(unclosed'''\n", 5},
+		{"bad regex", "[[rules]]\nid = \"a\"\nregex = \"x\"\n\n[[rules]]\nid = \"b\"\nregex = '''(unclosed'''\n", 7},
 		{"no id", "[[rules]]\nregex = \"x\"\n", 1},
 		{"dup", "[[rules]]\nid = \"a\"\nregex = \"x\"\n[[rules]]\nid = \"a\"\nregex = \"y\"\n", 4},
-		{"group", "[[rules]]\nid = \"a\"\nregex = \"x\"\nsecretGroup = 2\n", 1},
+		{"group", "[[rules]]\nid = \"a\"\nregex = \"x\"\nsecretGroup = 2\n", 4},
 		{"empty", "title = \"x\"\n", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/keyward/keyward"
 )
 
 // DefaultMaxFileSize is the largest file or blob scanned by default.
@@ -174,7 +176,7 @@ func (s *Scanner) ScanTree(ctx context.Context, paths []string, o SourceOptions)
 	}
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err != nil {
-			return nil, fmt.Errorf("keyward: failed to scan %s: %w", p, unwrapPathError(err))
+			return nil, pathError(p, err)
 		}
 	}
 	err := r.pool(func(jobs chan<- job) error {
@@ -189,6 +191,19 @@ func (s *Scanner) ScanTree(ctx context.Context, paths []string, o SourceOptions)
 		return nil, err
 	}
 	return r.report(), nil
+}
+
+// pathError is a scan root that cannot be read: NotFound when it does not
+// exist (exit 3 in the CLI).
+func pathError(p string, err error) error {
+	code := keyward.Unknown
+	switch {
+	case os.IsNotExist(err):
+		code = keyward.NotFound
+	case os.IsPermission(err):
+		code = keyward.PermissionDenied
+	}
+	return keyward.Errorf(code, "scan "+p, "%v", unwrapPathError(err))
 }
 
 func unwrapPathError(err error) error {
@@ -281,7 +296,7 @@ func (r *runner) file(p string, fi fs.FileInfo, jobs chan<- job) {
 // gitDir checks dir is in a git repository and returns its top level.
 func (r *runner) topLevel(ctx context.Context, dir string) (string, error) {
 	if _, err := os.Stat(dir); err != nil {
-		return "", fmt.Errorf("keyward: failed to scan %s: %w", dir, unwrapPathError(err))
+		return "", pathError(dir, err)
 	}
 	out, err := r.git(ctx, dir, "rev-parse", "--show-toplevel")
 	if err != nil {

@@ -1,0 +1,332 @@
+// Package scan implements `keyward scan`.
+package scan
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/scan"
+)
+
+// Environments, when set (by the keyward.yaml support), lists every
+// environment of the project; scan then searches the values of all of them
+// unless --store or --env picks one store.
+var Environments func(f *cmdutil.Factory) ([]string, error)
+
+// Options are scan's inputs.
+type Options struct {
+	IO *iostreams.IOStreams
+	// LoadManaged returns the managed values to search for, and notes
+	// (for stderr) about stores that could not be read.
+	LoadManaged func(ctx context.Context) ([]scan.Managed, []string, error)
+	Getenv      func(string) string
+	Version     string
+
+	Paths         []string
+	Staged        bool
+	History       bool
+	NoIgnore      bool
+	NoManaged     bool
+	Format        string
+	JSON          bool
+	RulesFile     string
+	Baseline      string
+	WriteBaseline string
+	MaxFileSize   int64
+}
+
+// NewCmd builds the command; runF replaces the run function in tests.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Getenv: f.Getenv, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
+		return LoadManaged(ctx, f)
+	}}
+	cmd := &cobra.Command{
+		Use:   "scan [PATH...]",
+		Short: "Find leaked secrets in files and git history",
+		Long: `Search files, staged changes or the whole git history for the secret values
+keyward manages, in clear or encoded (hex, base64 and base64url at any byte
+alignment, percent-, JSON- and Go-escaped), and for well-known credential
+formats (AWS, Stripe, GitHub, Slack, Google, SendGrid, Twilio, private keys,
+JWTs, passwords in URLs, password=/secret= assignments).
+
+Managed values come from the current store (--store, --env, KEYWARD_STORE…),
+or from every environment in keyward.yaml; values shorter than 8 bytes are
+not searched. Findings name the key and environment, or the rule, and a
+short keyed fingerprint; never the value.
+
+With no PATH the current directory is scanned. Files git ignores are skipped
+(--no-ignore includes them); symbolic links are never followed.
+--staged scans what is staged for the next commit (for a pre-commit hook:
+see 'keyward hook install'); --history scans every commit of every ref,
+each distinct file version once, and names the commit and author that
+introduced each finding.
+
+Suppress a finding with a 'keyward:allow' comment on its line, or accept the
+current ones with --write-baseline FILE and later runs with --baseline FILE.
+
+Exit status: 0 clean, 1 findings, 2 usage error.`,
+		Example: `  keyward scan
+  keyward scan --staged
+  keyward scan --history --format sarif > keyward.sarif
+  keyward scan --env production --rules .gitleaks.toml src/
+  keyward scan --write-baseline .keyward-baseline.json
+  keyward scan --baseline .keyward-baseline.json --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			opts.Version = cmd.Root().Version
+			if opts.JSON {
+				if opts.Format != "" && opts.Format != "json" {
+					return cmdutil.FlagErrorf("--json and --format %s disagree", opts.Format)
+				}
+				opts.Format = "json"
+			}
+			switch opts.Format {
+			case "":
+				opts.Format = "text"
+			case "text", "json", "sarif":
+			default:
+				return cmdutil.FlagErrorf("unknown --format %q (want text, json or sarif)", opts.Format)
+			}
+			if opts.Staged && opts.History {
+				return cmdutil.FlagErrorf("--staged and --history cannot be combined")
+			}
+			if (opts.Staged || opts.History) && len(args) > 1 {
+				return cmdutil.FlagErrorf("--staged and --history take at most one PATH (the repository)")
+			}
+			if opts.MaxFileSize < 0 {
+				return cmdutil.FlagErrorf("--max-file-size must be positive")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Staged, "staged", false, "Scan the changes staged for the next commit")
+	fl.BoolVar(&opts.History, "history", false, "Scan every commit of every ref")
+	fl.BoolVar(&opts.NoIgnore, "no-ignore", false, "Also scan files git ignores")
+	fl.BoolVar(&opts.NoManaged, "no-managed", false, "Do not read the store; search for known formats only")
+	fl.StringVar(&opts.Format, "format", "", "Output format: text, json or sarif (SARIF 2.1.0)")
+	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	fl.StringVar(&opts.RulesFile, "rules", "", "Load format rules from a gitleaks-format TOML FILE (replaces the built-ins unless it says [extend] useDefault = true)")
+	fl.StringVar(&opts.Baseline, "baseline", "", "Ignore the findings recorded in FILE")
+	fl.StringVar(&opts.WriteBaseline, "write-baseline", "", "Record the current findings in FILE and exit 0")
+	fl.Int64Var(&opts.MaxFileSize, "max-file-size", scan.DefaultMaxFileSize, "Skip files and blobs larger than this many bytes (reported)")
+	return cmd
+}
+
+// LoadManaged reads every version of every key from the stores the command
+// works on: every keyward.yaml environment when Environments is set and no
+// --store/--env was given, else the current store. Missing default stores
+// are notes, not errors.
+func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []string, error) {
+	var notes []string
+	if Environments != nil && f.StoreURL == "" && f.EnvName == "" && f.ResolveEnv != nil {
+		names, err := Environments(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(names) > 0 {
+			var all []scan.Managed
+			for _, n := range names {
+				u, err := f.ResolveEnv(f, n)
+				if err != nil {
+					return nil, nil, err
+				}
+				s, err := f.OpenURL(ctx, u, n)
+				if err != nil {
+					notes = append(notes, fmt.Sprintf("environment %s: %v", n, err))
+					continue
+				}
+				ms, err := ReadStore(ctx, s, n)
+				if err != nil {
+					notes = append(notes, fmt.Sprintf("environment %s: %v", n, err))
+				}
+				all = append(all, ms...)
+			}
+			return all, notes, nil
+		}
+	}
+	u, env, source, err := f.ResolveStoreURL()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := f.OpenURL(ctx, u, env)
+	if err != nil {
+		if source == "default" {
+			return nil, []string{"no store found (" + cmdutil.DefaultStoreURL + "); searching for known formats only"}, nil
+		}
+		return nil, nil, err
+	}
+	ms, err := ReadStore(ctx, s, env)
+	return ms, nil, err
+}
+
+// ReadStore returns every readable version of every key in s.
+func ReadStore(ctx context.Context, s *keyward.Store, env string) ([]scan.Managed, error) {
+	keys, err := s.List(ctx)
+	if err != nil {
+		return nil, cmdutil.WithHint(err, "scan needs a store that can list its keys; use --no-managed to search for known formats only")
+	}
+	var out []scan.Managed
+	for _, k := range keys {
+		v, err := s.GetValue(ctx, k.Key, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scan.Managed{Key: k.Key, Env: env, Version: v.Version.ID, Value: v.Secret})
+		if !s.Can("history") {
+			continue
+		}
+		hist, err := s.History(ctx, k.Key)
+		if err != nil {
+			continue
+		}
+		for _, h := range hist {
+			if h.ID == v.Version.ID {
+				continue
+			}
+			old, err := s.GetValue(ctx, k.Key, &keyward.GetOptions{Version: h.ID})
+			if err != nil {
+				continue // destroyed or disabled: nothing stored to leak
+			}
+			out = append(out, scan.Managed{Key: k.Key, Env: env, Version: h.ID, Value: old.Secret})
+		}
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, opts *Options) error {
+	var managed []scan.Managed
+	if !opts.NoManaged && opts.LoadManaged != nil {
+		ms, notes, err := opts.LoadManaged(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(opts.IO.ErrOut, "keyward: note: "+n)
+		}
+		managed = ms
+	}
+	so := scan.Options{Managed: managed}
+	if opts.RulesFile != "" {
+		rules, err := scan.LoadRulesFile(opts.RulesFile)
+		if err != nil {
+			return cmdutil.FlagErrorf("%v", err)
+		}
+		so.Rules = rules
+	}
+	if opts.Getenv != nil {
+		if k := opts.Getenv("KEYWARD_SCAN_KEY"); k != "" {
+			so.FingerprintKey = []byte(k)
+		}
+	}
+	s, err := scan.New(so)
+	if err != nil {
+		return err
+	}
+	for _, m := range s.Skipped() {
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: note: %s not searched: its value is shorter than %d bytes\n", name(m), scan.MinValueLen)
+	}
+	var base scan.Baseline
+	if opts.Baseline != "" {
+		if base, err = scan.ReadBaseline(opts.Baseline); err != nil {
+			return err
+		}
+	}
+	src := scan.SourceOptions{NoIgnore: opts.NoIgnore, MaxFileSize: opts.MaxFileSize}
+	stop := func() {}
+	if opts.IO.ShowProgress() {
+		src.Progress, stop = progress(opts.IO.ErrOut)
+	}
+	dir := "."
+	if len(opts.Paths) > 0 {
+		dir = opts.Paths[0]
+	}
+	var rep *scan.Report
+	switch {
+	case opts.Staged:
+		rep, err = s.ScanStaged(ctx, dir, src)
+	case opts.History:
+		rep, err = s.ScanHistory(ctx, dir, src)
+	default:
+		rep, err = s.ScanTree(ctx, opts.Paths, src)
+	}
+	stop()
+	if err != nil {
+		return err
+	}
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(opts.IO.ErrOut, "keyward: warning: "+w)
+	}
+	fs := rep.Findings
+	if base != nil {
+		fs = base.Filter(fs)
+	}
+	if opts.WriteBaseline != "" {
+		if err := scan.WriteBaseline(opts.WriteBaseline, fs); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d findings to %s\n", len(fs), opts.WriteBaseline)
+		return nil
+	}
+	switch opts.Format {
+	case "json":
+		err = scan.WriteJSON(opts.IO.Out, fs)
+	case "sarif":
+		err = scan.WriteSARIF(opts.IO.Out, fs, s.Rules(), opts.Version)
+	default:
+		err = scan.WriteText(opts.IO.Out, fs)
+	}
+	if err != nil {
+		return err
+	}
+	if opts.Format == "text" && opts.IO.IsStderrTTY() {
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: scanned %d files (%.1f MB): %d findings\n", rep.Files, float64(rep.Bytes)/1e6, len(fs))
+	}
+	if len(fs) > 0 {
+		return &cmdutil.SilentError{Code: cmdutil.ExitError}
+	}
+	return nil
+}
+
+func name(m scan.Managed) string {
+	if m.Env != "" {
+		return m.Key + "@" + m.Env
+	}
+	return m.Key
+}
+
+// progress draws a one-line counter on w at most ten times a second.
+func progress(w io.Writer) (func(files, bytes int64), func()) {
+	var mu sync.Mutex
+	var last time.Time
+	drawn := false
+	update := func(files, bytes int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		drawn = true
+		fmt.Fprintf(w, "\r\033[Kscanning: %d files, %.1f MB", files, float64(bytes)/1e6)
+	}
+	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if drawn {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+	return update, stop
+}
