@@ -1,0 +1,73 @@
+package local_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/provider/local"
+)
+
+func benchStore(b *testing.B, n int) (*keyward.Store, string) {
+	b.Helper()
+	ctx := context.Background()
+	id := newIdentity(b)
+	path := filepath.Join(b.TempDir(), "keyward.age")
+	// The cache is off: every Get reads and decrypts the file (a cold key).
+	s, err := local.OpenStore(path, &local.Options{Identity: id}, &keyward.StoreOptions{TTL: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		if _, err := s.Put(ctx, fmt.Sprintf("SECRET_%02d", i), keyward.NewSecretString(fmt.Sprintf("bench-value-%02d-0123456789abcdef0123456789abcdef", i)), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, path
+}
+
+// BenchmarkGetCold reads one key from a 50-secret store with no cache: one
+// file read, one X25519 unwrap and a decrypt of the whole payload.
+func BenchmarkGetCold(b *testing.B) {
+	s, _ := benchStore(b, 50)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Get(ctx, "SECRET_25"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetMany50 reads all 50 keys at once (what keyward run does).
+func BenchmarkGetMany50(b *testing.B) {
+	s, _ := benchStore(b, 50)
+	ctx := context.Background()
+	keys := make([]string, 50)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("SECRET_%02d", i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetMany(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPut writes a new version into a 50-secret store: lock, decrypt,
+// encrypt, temp file, two fsyncs, rename. Versions accumulate, so the file
+// grows during the run.
+func BenchmarkPut(b *testing.B) {
+	s, _ := benchStore(b, 50)
+	ctx := context.Background()
+	val := keyward.NewSecretString("bench-put-value-0123456789abcdef")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Put(ctx, "SECRET_25", val, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
