@@ -43,7 +43,7 @@ func Example_openFromURL() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(jwt)                 // a Secret prints redacted
+	fmt.Println(jwt)                // a Secret prints redacted
 	fmt.Println(jwt.Len(), "bytes") // the plaintext is only behind Reveal
 	// Output:
 	// [REDACTED]
