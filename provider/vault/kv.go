@@ -90,7 +90,7 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 		if d.o.KVVersion != 0 {
 			v2 = d.o.KVVersion
 		}
-		return &target{mount: mount, version: v2, sub: strings.Trim(strings.TrimPrefix(p, mount), "/")}, nil
+		return &target{mount: mount, version: v2, sub: strings.Trim(strings.TrimPrefix(p+"/", mount), "/")}, nil
 	}
 	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied,
 		err: fmt.Errorf("Vault's mount detection (sys/internal/ui/mounts) found no KV mount the token may use at %s; check the token's policy, or name the mount with ?mount= (%v)",
@@ -487,10 +487,16 @@ func (d *Driver) modify(ctx context.Context, t *target, ifVersion string, change
 			cur, _ = strconv.Atoi(r.version.ID)
 		case d.ErrorCode(err) == driver.NotFound:
 			if t.version == 2 {
-				// The latest version may be deleted: CAS must name it.
-				if n, merr := d.currentVersion(ctx, t); merr == nil {
+				// The latest version may be deleted: CAS must name it. If
+				// it is live, another writer created the secret meanwhile:
+				// read again.
+				n, live, merr := d.currentVersion(ctx, t)
+				switch {
+				case merr == nil && live && attempt < casAttempts:
+					continue
+				case merr == nil:
 					cur = n
-				} else if d.ErrorCode(merr) != driver.NotFound {
+				case d.ErrorCode(merr) != driver.NotFound:
 					return driver.Version{}, merr
 				}
 			}
@@ -528,17 +534,22 @@ func (d *Driver) modify(ctx context.Context, t *target, ifVersion string, change
 	}
 }
 
-func (d *Driver) currentVersion(ctx context.Context, t *target) (int, error) {
+func (d *Driver) currentVersion(ctx context.Context, t *target) (n int, live bool, err error) {
 	sec, err := d.call(ctx, http.MethodGet, t.metadataPath(t.sub), nil, nil, nil)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if sec == nil || sec.Data == nil {
-		return 0, &Error{Op: "read", Path: t.metadataPath(t.sub), code: driver.NotFound}
+		return 0, false, &Error{Op: "read", Path: t.metadataPath(t.sub), code: driver.NotFound}
 	}
-	n, _ := sec.Data["current_version"].(json.Number)
-	v, _ := strconv.Atoi(n.String())
-	return v, nil
+	num, _ := sec.Data["current_version"].(json.Number)
+	n, _ = strconv.Atoi(num.String())
+	if vs, ok := sec.Data["versions"].(map[string]any); ok {
+		if md, ok := vs[num.String()].(map[string]any); ok {
+			live = !versionFrom(md).Disabled
+		}
+	}
+	return n, live, nil
 }
 
 func (d *Driver) writeV2(ctx context.Context, path string, body map[string]any, scrub []string) (driver.Version, error) {

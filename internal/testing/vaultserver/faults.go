@@ -38,6 +38,8 @@ type Fault struct {
 	N int
 	// PathPrefix restricts the fault to paths (without /v1/) that start with it.
 	PathPrefix string
+	// Method restricts the fault to one method (GET, POST, LIST, DELETE).
+	Method string
 }
 
 // Inject queues a fault. Faults are consumed in the order injected.
@@ -63,9 +65,9 @@ func (s *Server) ClearFaults() {
 }
 
 // takeFault returns the fault for this request, if any (s.mu held).
-func (s *Server) takeFault(path string) *Fault {
+func (s *Server) takeFault(method, path string) *Fault {
 	for i, f := range s.faults {
-		if !strings.HasPrefix(path, f.PathPrefix) {
+		if !strings.HasPrefix(path, f.PathPrefix) || (f.Method != "" && f.Method != method) {
 			continue
 		}
 		f.N--

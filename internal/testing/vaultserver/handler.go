@@ -31,7 +31,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.log = append(s.log, Request{Method: method, Path: path, Query: r.URL.RawQuery, Namespace: ns, HasToken: r.Header.Get(headerToken) != ""})
 	latency := s.latency
-	f := s.takeFault(path)
+	f := s.takeFault(method, path)
 	s.mu.Unlock()
 
 	if latency > 0 {
