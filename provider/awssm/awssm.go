@@ -252,6 +252,32 @@ type awsDriver struct {
 	client *secretsmanager.Client
 
 	reads singleflight.Group // bundle reads, by version
+
+	// listed is the bundle List just read, handed once to the GetMany that
+	// usually follows (keyward run, export) so that listing and reading the
+	// values cost one request and see one version. Writes clear it.
+	listed   *bundle
+	listedAt time.Time
+}
+
+// listedReuse is how long a bundle read by List may serve the next GetMany.
+const listedReuse = 2 * time.Second
+
+func (d *awsDriver) takeListed() *bundle {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := d.listed
+	d.listed = nil
+	if b == nil || time.Since(d.listedAt) > listedReuse {
+		return nil
+	}
+	return b
+}
+
+func (d *awsDriver) setListed(b *bundle) {
+	d.mu.Lock()
+	d.listed, d.listedAt = b, time.Now()
+	d.mu.Unlock()
 }
 
 var (
@@ -676,12 +702,15 @@ func (d *awsDriver) GetMany(ctx context.Context, keys []string) (map[string]*dri
 	}
 	out := make(map[string]*driver.Value, len(keys))
 	if d.opts.Mode == ModeBundle {
-		b, err := d.readBundle(ctx, "")
-		if err != nil {
-			if errorCode(err) == driver.NotFound {
-				return out, nil
+		b := d.takeListed()
+		if b == nil {
+			var err error
+			if b, err = d.readBundle(ctx, ""); err != nil {
+				if errorCode(err) == driver.NotFound {
+					return out, nil
+				}
+				return nil, err
 			}
-			return nil, err
 		}
 		for _, k := range keys {
 			if data, _, ok := b.lookup(k); ok {
@@ -769,6 +798,7 @@ func (d *awsDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 			}
 			return nil, err
 		}
+		d.setListed(b)
 		out := make([]driver.KeyInfo, 0, len(b.fields))
 		for f := range b.fields {
 			out = append(out, driver.KeyInfo{Key: displayKey(f), Version: b.ver.ID, Updated: b.ver.Created})
@@ -1104,6 +1134,14 @@ func marshalNoEscape(v any) (json.RawMessage, error) {
 // apply change, write a new version with a compare-and-swap on AWSCURRENT,
 // and on a lost race re-read and try again (unless ifv pins a version).
 func (d *awsDriver) modifyBundle(ctx context.Context, key, ifv string, change func(*bundle) error) (driver.Version, error) {
+	d.mu.Lock()
+	d.listed = nil
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.listed = nil
+		d.mu.Unlock()
+	}()
 	c, err := d.api(ctx)
 	if err != nil {
 		return driver.Version{}, err
