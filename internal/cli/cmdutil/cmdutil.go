@@ -273,17 +273,18 @@ func PrintError(w io.Writer, err error) {
 }
 
 func autoHints(err error) []string {
+	ph := providerHints(err)
 	var he *HintError
 	if errors.As(err, &he) {
-		return nil
+		return ph
 	}
 	switch keyward.ErrorCode(err) {
 	case keyward.Unimplemented:
-		return []string{"this store's provider cannot do that; see docs/providers.md for what each provider supports"}
+		return append(ph, "this store's provider cannot do that; see docs/providers.md for what each provider supports")
 	case keyward.Unavailable:
-		return []string{"the backend did not answer; check the address and network, then try again"}
+		return append(ph, "the backend did not answer; check the address and network, then try again")
 	}
-	return nil
+	return ph
 }
 
 // AddJSONFlag adds --json to a read verb.
