@@ -24,7 +24,7 @@ const (
 
 // Top-level, environment, secret, override and rotation field names.
 var (
-	topFields      = []string{"version", "default_environment", "example", "environments", "secrets", "validate"}
+	topFields      = []string{"version", "default_environment", "example", "environments", "secrets", "validate", "audit"}
 	envFields      = []string{"store", "production"}
 	secretFields   = []string{"description", "required", "min_length", "format", "pattern", "generate", "rotation", "environments"}
 	overrideFields = []string{"required", "min_length", "format", "pattern", "generate"}
@@ -313,6 +313,11 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 			}
 		case "validate":
 			d.validateSettings(v, c)
+		case "audit":
+			// Read and checked by package audit (docs/audit.md).
+			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+				d.errf(v, "", "audit must be a mapping, not %s", kindName(v))
+			}
 		}
 	})
 	if c.DefaultEnvironment != "" && c.Environments[c.DefaultEnvironment] == nil && !d.stop {

@@ -318,3 +318,30 @@ func TestDocsMentionEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreURLRelativeToProject(t *testing.T) {
+	c := mustParse(t, `
+environments:
+  dev: dotenv://.env
+  sub: dotenv://./config/app.env?interpolate=false
+  abs: dotenv:///etc/app.env
+  loc: secrets/dev.age
+  prod: awssm://dharmamind/production?region=us-east-1
+secrets: {}
+`)
+	c.Dir = "/proj"
+	for env, want := range map[string]string{
+		"dev":  "dotenv:///proj/.env",
+		"sub":  "dotenv:///proj/config/app.env?interpolate=false",
+		"abs":  "dotenv:///etc/app.env",
+		"loc":  "/proj/secrets/dev.age",
+		"prod": "awssm://dharmamind/production?region=us-east-1",
+	} {
+		if got, err := c.StoreURL(env); err != nil || got != want {
+			t.Errorf("StoreURL(%s) = %q, %v; want %q", env, got, err, want)
+		}
+	}
+	if _, err := c.StoreURL("staging"); keyward.ErrorCode(err) != keyward.InvalidArgument {
+		t.Errorf("unknown environment: %v", err)
+	}
+}

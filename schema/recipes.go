@@ -1,27 +1,27 @@
 package schema
 
 import (
-	"fmt"
-	"strconv"
+	"errors"
 	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/gen"
 )
 
-// knownRecipes mirrors package gen's recipe names until schema can use
-// gen directly.
-var knownRecipes = []string{"urlsafe", "base64", "hex", "uuid", "uuid-dashed", "alnum", "passphrase"}
+func recipeNames() []string { return gen.Names() }
 
-func recipeNames() []string { return knownRecipes }
-
-// checkRecipe checks a generate spec, "RECIPE" or "RECIPE:SIZE".
+// checkRecipe checks a generate spec, "RECIPE" or "RECIPE:SIZE", with
+// package gen's rules (known recipe, allowed size).
 func checkRecipe(spec string) error {
-	name, size, hasSize := strings.Cut(strings.TrimSpace(spec), ":")
-	if !containsStr(knownRecipes, name) {
-		return fmt.Errorf("unknown recipe %q (known: %s)", name, strings.Join(knownRecipes, ", "))
+	if strings.TrimSpace(spec) == "" {
+		return errors.New("empty recipe")
 	}
-	if hasSize {
-		if n, err := strconv.Atoi(size); err != nil || n <= 0 {
-			return fmt.Errorf("size %q is not a positive whole number", size)
+	if _, err := gen.Parse(spec); err != nil {
+		var ke *keyward.Error
+		if errors.As(err, &ke) && ke.Unwrap() != nil {
+			return ke.Unwrap()
 		}
+		return err
 	}
 	return nil
 }

@@ -111,6 +111,9 @@ type ValidateOptions struct {
 	// skips the reuse check. Compare, if set, limits it to those names.
 	OpenEnv func(ctx context.Context, env string) (*keyward.Store, error)
 	Compare []string
+	// CompareTimeout bounds opening and reading each other environment
+	// (zero: no bound beyond the stores' own timeouts).
+	CompareTimeout time.Duration
 	// Dir is where .env files are looked for; "" means the config's Dir.
 	Dir string
 	// NoFiles skips the .env file checks.
@@ -408,20 +411,38 @@ func (v *validation) checkReuse(ctx context.Context, vals map[string]*keyward.Va
 		if other == v.env || (len(v.o.Compare) > 0 && !containsStr(v.o.Compare, other)) {
 			continue
 		}
-		s, err := v.o.OpenEnv(ctx, other)
+		if err := v.compareWith(ctx, other, names, mine, byName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *validation) compareWith(ctx context.Context, other string, names []string, mine map[string][]byte, byName map[string]*SecretResult) error {
+	cctx := ctx
+	if v.o.CompareTimeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, v.o.CompareTimeout)
+		defer cancel()
+	}
+	{
+		s, err := v.o.OpenEnv(cctx, other)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if keyward.ErrorCode(err) == keyward.NotFound {
+				return nil // no store there (a .env that does not exist): nothing to compare
+			}
 			v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
 				Message: fmt.Sprintf("could not open environment %q to compare values: %s", other, keyward.ErrorCode(err))})
-			continue
+			return nil
 		}
-		got, gerr := s.GetMany(ctx, names)
+		got, gerr := s.GetMany(cctx, names)
 		if gerr != nil && len(got) == 0 && !allNotFound(gerr) {
 			v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
 				Message: fmt.Sprintf("could not read environment %q to compare values: %s", other, keyward.ErrorCode(gerr))})
-			continue
+			return nil
 		}
 		for _, name := range names {
 			ov := got[name]
