@@ -1,0 +1,385 @@
+//go:build !keyward_omit_azurekv
+
+package azurekv_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/testing/azureserver"
+	"github.com/keyward/keyward/provider/azurekv"
+)
+
+const vaultHost = "keyward-test.vault.azure.net"
+
+type harness struct{ srv *azureserver.Server }
+
+func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
+	return azurekv.New(vaultHost, &azurekv.Options{Endpoint: h.srv.URL()})
+}
+
+func (h *harness) Seed(_ context.Context, key string, data []byte) error {
+	_, err := h.srv.Seed(azurekv.SecretName(key), string(data))
+	return err
+}
+
+func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{} } // text values only
+func (h *harness) Close()                {}
+
+func TestConformance(t *testing.T) {
+	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
+		srv := azureserver.New(t)
+		srv.PageSize = 1 // every listing follows nextLink
+		return &harness{srv: srv}, nil
+	})
+}
+
+func newStore(t *testing.T, srv *azureserver.Server, opts *keyward.StoreOptions) *keyward.Store {
+	t.Helper()
+	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, opts)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestGuideNameMapping(t *testing.T) {
+	ctx := context.Background()
+	srv := azureserver.New(t)
+	if _, err := srv.Seed("jwt-secret-key", "guide-jwt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Seed("Stripe-Secret-Key", "stripe"); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
+	for _, key := range []string{"JWT_SECRET_KEY", "jwt-secret-key", "Jwt_Secret_Key"} {
+		v, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatalf("Get(%s): %v", key, err)
+		}
+		if v.RevealString() != "guide-jwt" {
+			t.Fatalf("Get(%s) read another secret's value (%d bytes)", key, v.Len())
+		}
+	}
+	infos, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, ki := range infos {
+		keys = append(keys, ki.Key)
+		if _, err := s.Get(ctx, ki.Key); err != nil {
+			t.Fatalf("a listed key does not read back: %s: %v", ki.Key, err)
+		}
+	}
+	if got := strings.Join(keys, ","); got != "JWT_SECRET_KEY,STRIPE_SECRET_KEY" {
+		t.Fatalf("List = %s", got)
+	}
+	_, err = s.Get(ctx, "bad.key")
+	if keyward.ErrorCode(err) != keyward.InvalidArgument {
+		t.Fatalf("Get of a key that cannot be a name: code %v, want InvalidArgument", keyward.ErrorCode(err))
+	}
+}
+
+func TestURLs(t *testing.T) {
+	env := map[string]string{"AZURE_VAULT_URL": "https://dharmamind-vault.vault.azure.net/"}
+	op := &azurekv.URLOpener{Getenv: func(k string) string { return env[k] }}
+	for _, tc := range []struct {
+		url     string
+		wantErr string
+	}{
+		{url: "azurekv://dharmamind-vault.vault.azure.net"},
+		{url: "azurekv://dharmamind-vault"},
+		{url: "azurekv://"},
+		{url: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1:8443"},
+		{url: "azurekv://v.vault.azure.net?endpoint=http://[::1]:8443/"},
+		{url: "azurekv://v.vault.azure.net?endpoint=https://kv.example.com"},
+		{url: "azurekv://v.vault.azure.net?names=exact"},
+		{url: "azurekv://v.vault.azure.net?endpoint=http://kv.example.com:80", wantErr: "refusing plaintext endpoint"},
+		{url: "azurekv://v.vault.azure.net?endpoint=http://10.1.2.3", wantErr: "refusing plaintext endpoint"},
+		{url: "azurekv://v.vault.azure.net?endpoint=ftp://127.0.0.1", wantErr: "scheme"},
+		{url: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1/x", wantErr: "base URL"},
+		{url: "azurekv://v.vault.azure.net/secrets", wantErr: "no path"},
+		{url: "azurekv://v.vault.azure.net?bogus=1", wantErr: "unknown query parameter"},
+		{url: "azurekv://v.vault.azure.net?names=x", wantErr: "names="},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := op.OpenStoreURL(context.Background(), u)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.url, err)
+				continue
+			}
+			d.Close()
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: error %v, want one containing %q", tc.url, err, tc.wantErr)
+		}
+	}
+	delete(env, "AZURE_VAULT_URL")
+	u, _ := url.Parse("azurekv://")
+	if _, err := op.OpenStoreURL(context.Background(), u); err == nil || !strings.Contains(err.Error(), "AZURE_VAULT_URL") {
+		t.Errorf("azurekv:// without AZURE_VAULT_URL: %v, want an error naming it", err)
+	}
+}
+
+type recordingCred struct{ calls atomic.Int32 }
+
+func (c *recordingCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.calls.Add(1)
+	return azcore.AccessToken{Token: "REAL-CREDENTIAL-MUST-NOT-LEAK", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// A loopback http endpoint is an emulator: the configured (real)
+// credential is never asked for a token and never sent.
+func TestEmulatorEndpointNeverUsesRealCredential(t *testing.T) {
+	ctx := context.Background()
+	srv := azureserver.New(t)
+	srv.Token = "keyward-emulator-token"
+	if _, err := srv.Seed("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	cred := &recordingCred{}
+	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: srv.URL(), Credential: cred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, nil)
+	defer s.Close()
+	if _, err := s.Get(ctx, "K"); err != nil {
+		t.Fatal(err)
+	}
+	if n := cred.calls.Load(); n != 0 {
+		t.Fatalf("the real credential was asked for a token %d times for a plaintext endpoint", n)
+	}
+	// The first request elicited the bearer challenge; the authorized retry
+	// of the same request is what reached the handler.
+	if srv.Calls(azureserver.OpGet) != 1 {
+		t.Fatalf("GetSecret reached the handler %d times, want 1", srv.Calls(azureserver.OpGet))
+	}
+}
+
+func TestDisabledAndSoftDeleted(t *testing.T) {
+	ctx := context.Background()
+	srv := azureserver.New(t)
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
+	v1, err := s.Put(ctx, "ROTATING", keyward.NewSecretString("one"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v1.ID) != 32 || v1.Created.IsZero() {
+		t.Fatalf("Put returned version %+v, want a 32-hex id with a creation time", v1)
+	}
+	if _, err := s.Put(ctx, "ROTATING", keyward.NewSecretString("two"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetEnabled("rotating", v1.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := s.History(ctx, "ROTATING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 || vs[0].ID != v1.ID || !vs[0].Disabled || vs[1].Disabled {
+		t.Fatalf("History = %+v, want the first version disabled, oldest first", vs)
+	}
+	_, err = s.GetValue(ctx, "ROTATING", &keyward.GetOptions{Version: v1.ID})
+	if keyward.ErrorCode(err) != keyward.FailedPrecondition {
+		t.Fatalf("reading a disabled version: code %v (%v), want FailedPrecondition", keyward.ErrorCode(err), err)
+	}
+	if v, err := s.Get(ctx, "ROTATING"); err != nil || v.RevealString() != "two" {
+		t.Fatalf("current version: %v", err)
+	}
+	if err := s.Delete(ctx, "ROTATING"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctx, "ROTATING", keyward.NewSecretString("three"), nil)
+	if keyward.ErrorCode(err) != keyward.FailedPrecondition {
+		t.Fatalf("writing a soft-deleted name: code %v (%v), want FailedPrecondition", keyward.ErrorCode(err), err)
+	}
+}
+
+func TestBinaryValueRefused(t *testing.T) {
+	srv := azureserver.New(t)
+	s := newStore(t, srv, nil)
+	_, err := s.Put(context.Background(), "RAW", keyward.NewSecret([]byte{0xff, 0xfe, 0x00}), nil)
+	if keyward.ErrorCode(err) != keyward.InvalidArgument {
+		t.Fatalf("Put of invalid UTF-8: code %v, want InvalidArgument", keyward.ErrorCode(err))
+	}
+	if srv.Calls(azureserver.OpSet) != 0 {
+		t.Fatalf("the invalid value was sent")
+	}
+}
+
+func TestCheckAndSetBestEffort(t *testing.T) {
+	ctx := context.Background()
+	srv := azureserver.New(t)
+	s := newStore(t, srv, nil)
+	v1, err := s.Put(ctx, "CAS", keyward.NewSecretString("a"), &keyward.PutOptions{IfVersion: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "0"})
+	if c := keyward.ErrorCode(err); c != keyward.AlreadyExists {
+		t.Fatalf("create-only Put of an existing secret: code %v, want AlreadyExists", c)
+	}
+	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: strings.Repeat("0", 32)})
+	if c := keyward.ErrorCode(err); c != keyward.FailedPrecondition {
+		t.Fatalf("Put with a stale version: code %v, want FailedPrecondition", c)
+	}
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: v1.ID}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Fault injection through keyward.Store: the Store's retry policy, not the
+// SDK's, is in force.
+func TestFaults(t *testing.T) {
+	ctx := context.Background()
+	canary := fmt.Sprintf("KWCANARY-azure-fault-%d", time.Now().UnixNano())
+	for _, tc := range []struct {
+		name      string
+		fault     azureserver.Fault
+		token     string
+		opts      keyward.StoreOptions
+		wantCode  keyward.Code
+		wantCalls int
+	}{
+		{name: "503 then success is retried", fault: azureserver.Fault{Status: 503, Times: 2},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 3},
+		{name: "500 is retried", fault: azureserver.Fault{Status: 500, Times: 1},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 2},
+		{name: "429 with Retry-After is retried", fault: azureserver.Fault{Status: 429, RetryAfter: "0", Times: 1},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 2},
+		{name: "truncated body is retried", fault: azureserver.Fault{Truncate: true, Times: 1},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.OK, wantCalls: 2},
+		{name: "persistent outage gives up after the Store's retries", fault: azureserver.Fault{Status: 503},
+			opts: keyward.StoreOptions{Retries: 2}, wantCode: keyward.Unavailable, wantCalls: 3},
+		{name: "403 is not retried", fault: azureserver.Fault{Status: 403},
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.PermissionDenied, wantCalls: 1},
+		{name: "a rejected token is permission denied, not retried", token: "only-this-token",
+			opts: keyward.StoreOptions{Retries: 3}, wantCode: keyward.PermissionDenied},
+		{name: "hang ends at the Store's deadline", fault: azureserver.Fault{Hang: true},
+			opts: keyward.StoreOptions{Retries: 1, Timeout: 200 * time.Millisecond}, wantCode: keyward.DeadlineExceeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := azureserver.New(t)
+			srv.Token = tc.token
+			if _, err := srv.Seed("jwt-secret-key", canary); err != nil {
+				t.Fatal(err)
+			}
+			if tc.fault != (azureserver.Fault{}) {
+				srv.InjectFault(tc.fault)
+			}
+			o := tc.opts
+			o.TTL = -1
+			o.RetryBase = time.Millisecond
+			s := newStore(t, srv, &o)
+			v, err := s.Get(ctx, "JWT_SECRET_KEY")
+			if got := keyward.ErrorCode(err); got != tc.wantCode {
+				t.Fatalf("code %v (%v), want %v", got, err, tc.wantCode)
+			}
+			if err == nil && v.RevealString() != canary {
+				t.Fatalf("read a different value (%d bytes)", v.Len())
+			}
+			if err != nil && strings.Contains(fmt.Sprintf("%v %+v", err, err), canary) {
+				t.Fatalf("the error carries the secret value")
+			}
+			if tc.wantCalls > 0 && srv.Calls(azureserver.OpGet) != tc.wantCalls {
+				t.Fatalf("GetSecret reached the server %d times, want %d", srv.Calls(azureserver.OpGet), tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestRetryAfterIsReported(t *testing.T) {
+	srv := azureserver.New(t)
+	if _, err := srv.Seed("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(azureserver.Fault{Status: 429, RetryAfter: "7"})
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1, Retries: -1})
+	_, err := s.Get(context.Background(), "K")
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &ra) || ra.RetryAfter() != 7*time.Second {
+		t.Fatalf("a 429 with Retry-After: 7 does not report a 7s RetryAfter (%v)", err)
+	}
+	var re *azcore.ResponseError
+	if !s.ErrorAs(err, &re) || re.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("ErrorAs does not reach *azcore.ResponseError")
+	}
+}
+
+func TestStaleIfErrorDuringOutage(t *testing.T) {
+	ctx := context.Background()
+	srv := azureserver.New(t)
+	if _, err := srv.Seed("jwt-secret-key", "cached-value"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	s := newStore(t, srv, &keyward.StoreOptions{TTL: time.Minute, MaxStale: time.Hour, Retries: 1,
+		RetryBase: time.Millisecond, Clock: func() time.Time { return now }})
+	if _, err := s.Get(ctx, "JWT_SECRET_KEY"); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(azureserver.Fault{Status: 503})
+	now = now.Add(10 * time.Minute)
+	v, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil)
+	if err != nil {
+		t.Fatalf("during an outage, within MaxStale: %v", err)
+	}
+	if !v.Stale || v.Secret.RevealString() != "cached-value" {
+		t.Fatalf("want the cached value marked stale (stale=%v)", v.Stale)
+	}
+	srv.ClearFaults()
+	srv.InjectFault(azureserver.Fault{Status: 403})
+	if _, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil); keyward.ErrorCode(err) != keyward.PermissionDenied {
+		t.Fatalf("403 during staleness: %v, want PermissionDenied", err)
+	}
+}
+
+func TestRefusedConnectionIsUnavailable(t *testing.T) {
+	srv := azureserver.New(t)
+	u := srv.URL()
+	srv.Close()
+	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
+	defer s.Close()
+	_, err = s.Get(context.Background(), "K")
+	if c := keyward.ErrorCode(err); c != keyward.Unavailable {
+		t.Fatalf("refused connection: code %v (%v), want Unavailable", c, err)
+	}
+}
+
+func TestAs(t *testing.T) {
+	srv := azureserver.New(t)
+	s := newStore(t, srv, nil)
+	var c *azsecrets.Client
+	if !s.As(&c) || c == nil {
+		t.Fatalf("As(**azsecrets.Client) = false")
+	}
+}
