@@ -98,6 +98,14 @@ func TestKeyMappingFallsBackToLowerCase(t *testing.T) {
 	if err != nil || len(infos) != 4 || infos[0].Version != "3" {
 		t.Fatalf("List: %v %+v", err, infos)
 	}
+	// Lower-case fields are listed as the upper-case keys that read them.
+	var names []string
+	for _, ki := range infos {
+		names = append(names, ki.Key)
+	}
+	if strings.Join(names, ",") != "DATABASE_URL,JWT_SECRET_KEY,NEW_KEY,PORT" {
+		t.Fatalf("List names = %v", names)
+	}
 }
 
 func TestGetManyIsOneRoundTrip(t *testing.T) {

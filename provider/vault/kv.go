@@ -72,8 +72,9 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 	for _, p := range candidates {
 		mount, v, err := d.preflight(ctx, p)
 		if err != nil {
-			if d.ErrorCode(err) != driver.PermissionDenied {
-				return nil, err
+			var ve *Error
+			if !errors.As(err, &ve) || ve.Status != http.StatusForbidden || !strings.HasPrefix(ve.Path, "sys/internal/ui/mounts/") {
+				return nil, err // a failed login, an outage: not an answer about mounts
 			}
 			if firstErr == nil {
 				firstErr = err
@@ -223,6 +224,22 @@ func fieldName(fields map[string]any, key string) (string, bool) {
 		}
 	}
 	return key, false
+}
+
+// listedKey is the key List shows for field f: a lower-case field is shown
+// as the upper-case key that reads it (jwt_secret_key → JWT_SECRET_KEY), so
+// `keyward run` exports the names the guide's application reads. A field
+// that would not map back (mixed case, or an upper-case twin exists) is
+// shown as it is.
+func listedKey(fields map[string]any, f string) string {
+	up := strings.ToUpper(f)
+	if up == f || strings.ToLower(f) != f {
+		return f
+	}
+	if _, twin := fields[up]; twin {
+		return f
+	}
+	return up
 }
 
 func fieldBytes(v any) []byte {
@@ -380,7 +397,7 @@ func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 		return nil, err
 	}
 	for k := range r.fields {
-		out = append(out, driver.KeyInfo{Key: k, Version: r.version.ID, Updated: r.version.Created})
+		out = append(out, driver.KeyInfo{Key: listedKey(r.fields, k), Version: r.version.ID, Updated: r.version.Created})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil

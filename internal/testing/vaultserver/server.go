@@ -178,6 +178,13 @@ func (s *Server) Mount(ns, path string, version int) {
 		v1: map[string]map[string]any{}, v2: map[string]*kvSecret{}}
 }
 
+// Unmount disables the mount at path in namespace ns, with its secrets.
+func (s *Server) Unmount(ns, path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.mounts[normNS(ns)], strings.Trim(path, "/")+"/")
+}
+
 // SetMaxVersions sets a KV v2 mount's max_versions (0 means Vault's default, 10).
 func (s *Server) SetMaxVersions(ns, path string, n int) {
 	s.mu.Lock()
