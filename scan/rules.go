@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"math"
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -40,9 +41,10 @@ type Rule struct {
 	AllowPaths []*regexp.Regexp
 	// Stopwords: a secret containing one of them is not reported.
 	Stopwords []string
-	// Check, if set, must accept the secret (built-in rules use it for
-	// per-character-set entropy and placeholder checks).
-	Check func(secret []byte) bool
+	// Check, if set, must accept the secret; match is the whole regexp
+	// match around it. Built-in rules use it for per-character-set entropy
+	// and placeholder checks.
+	Check func(secret, match []byte) bool
 }
 
 func (r *Rule) before() int {
@@ -160,8 +162,18 @@ func classes(b []byte) int {
 	return lo + up + di + sy
 }
 
-func genericCheck(s []byte) bool {
+func genericCheck(s, match []byte) bool {
 	if len(s) < 8 || isPlaceholder(s) || classes(s) < 2 {
+		return false
+	}
+	// An unquoted value without a digit is almost always code (another
+	// identifier, a constant expression), not a literal secret.
+	i := bytes.LastIndex(match, s)
+	quoted := i > 0 && bytes.IndexByte([]byte("\"'`"), match[i-1]) >= 0
+	if !quoted && bytes.IndexAny(s, "0123456789") < 0 {
+		return false
+	}
+	if bytes.IndexAny(s, "*+") >= 0 && !quoted {
 		return false
 	}
 	// Identifiers and dotted field accesses (code, not values).
@@ -171,15 +183,26 @@ func genericCheck(s []byte) bool {
 	return Entropy(s) >= GenericEntropy[charset(s)]
 }
 
-func entropyAtLeast(h float64) func([]byte) bool {
-	return func(s []byte) bool { return Entropy(s) >= h }
+func entropyAtLeast(h float64) func(_, _ []byte) bool {
+	return func(s, _ []byte) bool { return Entropy(s) >= h }
 }
 
-func urlPasswordCheck(s []byte) bool {
-	if len(s) < 6 || isPlaceholder(s) || s[0] == '$' || s[0] == '%' {
+func urlPasswordCheck(s, _ []byte) bool {
+	if len(s) < 6 || s[0] == '$' || s[0] == '%' {
 		return false
 	}
-	return Entropy(s) >= 2.5
+	// Judge the decoded password: "p%40ssword" is "p@ssword".
+	if d, err := url.PathUnescape(string(s)); err == nil {
+		s = []byte(d)
+	}
+	if isPlaceholder(s) || bytes.ContainsAny(s, " ^") || bytes.Contains(bytes.ToLower(s), []byte("ssw")) {
+		return false
+	}
+	// A single lower-case word is a documentation example, not a secret.
+	if classes(s) < 2 {
+		return false
+	}
+	return Entropy(s) >= 3.0
 }
 
 func mustRule(r Rule, expr string) *Rule {
@@ -228,7 +251,7 @@ func BuiltinRules() []*Rule {
 			Keywords: []string{"SG."}, Before: 1, After: 72, Check: entropyAtLeast(3.5)}),
 			`\b(SG\.[0-9A-Za-z_\-]{22}\.[0-9A-Za-z_\-]{43})(?:[^0-9A-Za-z_\-]|$)`),
 		mustRule(cs(Rule{ID: "twilio-api-key", Description: "Twilio API key",
-			Keywords: []string{"SK"}, Before: 1, After: 34, Check: func(s []byte) bool { return classes(s[2:]) >= 2 && Entropy(s) >= 3.0 }}),
+			Keywords: []string{"SK"}, Before: 1, After: 34, Check: func(s, _ []byte) bool { return classes(s[2:]) >= 2 && Entropy(s) >= 3.0 }}),
 			`\b(SK[0-9a-fA-F]{32})\b`),
 		mustRule(Rule{ID: "twilio-auth-token", Description: "Twilio auth token",
 			Keywords: []string{"twilio"}, Before: 8, After: 80, Check: entropyAtLeast(3.0)},

@@ -69,10 +69,10 @@ func TestBuiltinRules(t *testing.T) {
 			[]string{"eyJ" + "abc", jwtHeader + ".notjwt"}},
 		{"url-credentials",
 			[]string{"postgres://app:" + mixed(16) + "@db.internal:5432/app", "DATABASE_URL=mysql://root:" + mixed(12) + "@localhost/x"},
-			[]string{"https://go.dev/doc", "postgres://user:password@host/db", "http://user:${DB_PASS}@host", "https://user@host/x", "smtp://a:b@c"}},
+			[]string{"https://go.dev/doc", "postgres://user:password@host/db", "http://user:${DB_PASS}@host", "https://user@host/x", "smtp://a:b@c", "http://jane:p%40ssword@example.com", "https://aladdin:opensesame@vcs.example", "http://My%20User:My%20Pass@x.test/"}},
 		{"generic-secret",
 			[]string{`password = "` + mixed(16) + `"`, "API_KEY=" + rep("0123456789abcdef", 32), `client_secret: ` + mixed(20) + "!#"},
-			[]string{`password = "changeme"`, `password = "` + rep("a", 16) + `"`, "token := p.next()", "secret = getSecret(ctx)", `password: "${DB_PASSWORD}"`, "tokens = tokenizeAll"}},
+			[]string{`password = "changeme"`, `password = "` + rep("a", 16) + `"`, "token := p.next()", "secret = getSecret(ctx)", `password: "${DB_PASSWORD}"`, "tokens = tokenizeAll", "dec.tokenState = tokenArrayValue", "TOKEN_ALL_ACCESS = STANDARD_RIGHTS_REQUIRED |", "tokens = 2*maxCompilerConcurrency + minTokens*cfg.BuildP"}},
 	}
 	s := newScanner(t)
 	ids := map[string]bool{}

@@ -315,7 +315,7 @@ func (s *Scanner) accept(r *Rule, secret, whole []byte) bool {
 	if r.Entropy > 0 && Entropy(secret) < r.Entropy {
 		return false
 	}
-	if r.Check != nil && !r.Check(secret) {
+	if r.Check != nil && !r.Check(secret, whole) {
 		return false
 	}
 	for _, a := range r.Allow {
