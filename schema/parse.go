@@ -465,9 +465,14 @@ func (d *decoder) pattern(v *yaml.Node, what string) (string, *regexp.Regexp, bo
 		d.errf(v, "", "%s: pattern is longer than 4096 characters", what)
 		return "", nil, false
 	}
-	re, err := regexp.Compile(`^(?:` + x + `)$`)
+	_, err := regexp.Compile(x)
 	if err != nil {
 		d.errf(v, "", "%s: pattern does not compile: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		return "", nil, false
+	}
+	re, err := regexp.Compile(`^(?:` + x + `)$`)
+	if err != nil {
+		d.errf(v, "", "%s: pattern cannot be anchored: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		return "", nil, false
 	}
 	return x, re, true

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rogpeppe/go-internal/txtar"
+
 	"github.com/keyward/keyward"
 )
 
@@ -344,4 +346,26 @@ secrets: {}
 	if _, err := c.StoreURL("staging"); keyward.ErrorCode(err) != keyward.InvalidArgument {
 		t.Errorf("unknown environment: %v", err)
 	}
+}
+
+// TestExampleCopyInScript keeps the testscript's copy of the example equal
+// to examples/dharmamind/keyward.yaml.
+func TestExampleCopyInScript(t *testing.T) {
+	ar, err := txtar.ParseFile("../cmd/keyward/testdata/script/validate.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("../examples/dharmamind/keyward.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ar.Files {
+		if f.Name == "keyward.yaml" {
+			if string(f.Data) != string(want) {
+				t.Fatal("validate.txtar's keyward.yaml differs from examples/dharmamind/keyward.yaml; copy it over")
+			}
+			return
+		}
+	}
+	t.Fatal("validate.txtar has no keyward.yaml")
 }

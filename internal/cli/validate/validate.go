@@ -124,6 +124,11 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
+	for _, c := range opts.Compare {
+		if _, err := cfg.Environment(c); err != nil {
+			return err
+		}
+	}
 	store, err := opts.OpenURL(ctx, url, env)
 	if err != nil {
 		return err
@@ -143,11 +148,6 @@ func run(ctx context.Context, opts *Options) error {
 				return nil, keyward.Errorf(keyward.FailedPrecondition, "validate", "environment %q is the store being checked", name)
 			}
 			return opts.OpenURL(ctx, u, name)
-		}
-		for _, c := range opts.Compare {
-			if _, err := cfg.Environment(c); err != nil {
-				return err
-			}
 		}
 	}
 	rep, err := cfg.Validate(ctx, store, env, vo)
