@@ -265,4 +265,3 @@ func (f *loadField) set(sec Secret) error {
 	}
 	return nil
 }
-

@@ -30,14 +30,14 @@ type dbConfig struct {
 type appConfig struct {
 	JWT      keyward.Secret `secret:"JWT_SECRET_KEY,min=32"`
 	DB       dbConfig
-	Port     int            `secret:"PORT" default:"8080"`
-	Debug    bool           `secret:"DEBUG,optional"`
-	Timeout  time.Duration  `secret:"TIMEOUT" default:"5s"`
-	Ratio    float64        `secret:"RATIO,optional"`
-	Raw      []byte         `secret:"RAW,optional"`
-	IP       net.IP         `secret:"BIND_IP,optional"`
-	Count    uint8          `secret:"COUNT,optional"`
-	Ignored  string         `secret:"-"`
+	Port     int           `secret:"PORT" default:"8080"`
+	Debug    bool          `secret:"DEBUG,optional"`
+	Timeout  time.Duration `secret:"TIMEOUT" default:"5s"`
+	Ratio    float64       `secret:"RATIO,optional"`
+	Raw      []byte        `secret:"RAW,optional"`
+	IP       net.IP        `secret:"BIND_IP,optional"`
+	Count    uint8         `secret:"COUNT,optional"`
+	Ignored  string        `secret:"-"`
 	Untagged string
 }
 
