@@ -1,10 +1,10 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package local
 
 import "os"
 
-// On systems without flock (Windows), writers in one process are still
+// On systems with neither flock nor LockFileEx, writers in one process are still
 // serialised; across processes keyward relies on the atomic rename and
 // check-and-set. See docs/local-store.md.
 func tryLockFile(f *os.File) (bool, error) { return true, nil }
