@@ -137,3 +137,20 @@ func TestEntropyPerCharset(t *testing.T) {
 		t.Fatal("bad entropy")
 	}
 }
+
+func TestGenericSkipsTestFixtures(t *testing.T) {
+	s := newScanner(t)
+	line := []byte(`shared_secret = "` + mixed(20) + `"` + "\n")
+	for _, p := range []string{"crypto/x_test.go", "a/testdata/v.json", "tests/x.py"} {
+		if hasRule(s.ScanBytes(line, p), "generic-secret") {
+			t.Errorf("generic-secret fired in test file %s", p)
+		}
+	}
+	if !hasRule(s.ScanBytes(line, "config/app.yaml"), "generic-secret") {
+		t.Errorf("generic-secret did not fire in a config file")
+	}
+	// Specific rules still run in tests.
+	if !hasRule(s.ScanBytes([]byte("k := \"sk_live_"+mixed(24)+"\"\n"), "pay_test.go"), "stripe-live-key") {
+		t.Errorf("stripe rule skipped a test file")
+	}
+}
