@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -145,10 +146,16 @@ func TestMissingAndSpecialFiles(t *testing.T) {
 	if _, err := s.Get(ctx, "A"); keyward.ErrorCode(err) != keyward.NotFound || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("Get after removal: %v", err)
 	}
-	// A directory is refused.
-	sd := keyward.NewStore(dotenv.New(dir, nil), nil)
-	if _, err := sd.Get(ctx, "A"); keyward.ErrorCode(err) != keyward.InvalidArgument {
-		t.Fatalf("Get from a directory: %v", err)
+	// A directory, and a FIFO (which must not block the reader), are refused.
+	fifo := filepath.Join(dir, "fifo.env")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, fifo} {
+		sd := keyward.NewStore(dotenv.New(p, nil), nil)
+		if _, err := sd.Get(ctx, "A"); keyward.ErrorCode(err) != keyward.InvalidArgument || !strings.Contains(err.Error(), "not a regular file") {
+			t.Fatalf("Get from %s: %v", filepath.Base(p), err)
+		}
 	}
 }
 
