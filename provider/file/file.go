@@ -285,6 +285,8 @@ func (d *fileDriver) statErr(r *os.Root, key, where string, err error) error {
 		return errorf(driver.NotFound, "%s does not exist", where)
 	case errors.Is(err, fs.ErrPermission):
 		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: unwrapPath(err)}
+	case errors.Is(err, syscall.ELOOP):
+		return errorf(driver.InvalidArgument, "%s is a symlink loop", where)
 	case escapes(r, key, err):
 		return errorf(driver.PermissionDenied, "%s is a symlink that leads outside %s; refused", where, d.dir)
 	}

@@ -172,6 +172,8 @@ func TestSpecialFilesAndLimits(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, "max"), make([]byte, 100), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, ".hidden"), []byte("h"), 0o600))
 	must(t, os.Symlink("fifo", filepath.Join(dir, "fifo-link")))
+	must(t, os.Symlink("loop-b", filepath.Join(dir, "loop-a")))
+	must(t, os.Symlink("loop-a", filepath.Join(dir, "loop-b")))
 	d, err := file.New(dir, &file.Options{MaxSize: 100})
 	must(t, err)
 	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
@@ -183,6 +185,7 @@ func TestSpecialFilesAndLimits(t *testing.T) {
 		{"fifo", keyward.InvalidArgument, "is a FIFO, not a secret file"},
 		{"fifo-link", keyward.InvalidArgument, "is a FIFO"},
 		{"subdir", keyward.InvalidArgument, "is a directory"},
+		{"loop-a", keyward.InvalidArgument, "is a symlink loop"},
 		{"big", keyward.InvalidArgument, "larger than the 100-byte limit"},
 		{"missing", keyward.NotFound, filepath.Join(dir, "missing") + " does not exist"},
 		{".hidden", keyward.InvalidArgument, "starts with '.'"},
