@@ -82,6 +82,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 		},
 		OpenURL: func(ctx context.Context, u string) (*keyward.Store, error) { return f.OpenURL(ctx, u, "") },
 	}
+	var from *fromMode // --from .env.example (from.go)
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create your identity and an encrypted local store",
@@ -110,6 +111,9 @@ file to everyone. Commit keyward.age; never commit an identity.`,
   keyward init --force --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if from.active() && runF == nil {
+				return from.run(cmd.Context(), opts)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -119,6 +123,7 @@ file to everyone. Commit keyward.age; never commit an identity.`,
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing store with a new, empty one (its secrets are lost)")
 	cmd.Flags().StringArrayVar(&opts.AddRecipients, "add-recipient", nil, "Also encrypt the store to this age public key (age1…); repeatable")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
+	from = addFromFlags(cmd, f)
 	return cmd
 }
 

@@ -1,0 +1,455 @@
+package initcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/gen"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/dotenv"
+	"github.com/keyward/keyward/provider/local"
+	"github.com/keyward/keyward/schema"
+)
+
+// fromMode is `keyward init --from .env.example`: fill the development
+// store with a generated value for every secret whose keyward.yaml spec
+// has a recipe, and leave the others empty.
+type fromMode struct {
+	path  string
+	force bool
+
+	// Dependencies, from the Factory.
+	loadConfig   func() (*schema.Config, error)
+	resolveStore func() (url, env, source string, err error)
+	resolveEnv   func(name string) (string, error)
+}
+
+// FromResult is `init --from`'s --json output. It lists names, never values.
+type FromResult struct {
+	Store          string   `json:"store"`
+	File           string   `json:"file,omitempty"`
+	Environment    string   `json:"environment,omitempty"`
+	Generated      []string `json:"generated"`
+	Empty          []string `json:"empty"`
+	Kept           []string `json:"kept"`
+	GitignoreAdded bool     `json:"gitignore_added,omitempty"`
+	// IdentityCreated is set when filling a local store made a new identity.
+	IdentityCreated string `json:"identity_created,omitempty"`
+}
+
+func addFromFlags(cmd *cobra.Command, f *cmdutil.Factory) *fromMode {
+	m := &fromMode{
+		loadConfig: func() (*schema.Config, error) { return schema.LoadProject(f.ConfigPath) },
+		resolveStore: func() (string, string, string, error) {
+			return f.ResolveStoreURL()
+		},
+		resolveEnv: func(name string) (string, error) {
+			if f.ResolveEnv == nil {
+				return "", keyward.Errorf(keyward.InvalidArgument, "init", "no keyward.yaml support")
+			}
+			return f.ResolveEnv(f, name)
+		},
+	}
+	cmd.Flags().StringVar(&m.path, "from", "", "Fill the development store (or .env) from the names in this .env.example; generate what keyward.yaml can")
+	cmd.Long += `
+
+With --from .env.example, init fills the development store instead: the
+--store or --env store, else keyward.yaml's development environment, else
+.env in the current directory. Every name in the example (and every secret
+in keyward.yaml) whose spec has generate: gets a fresh value; the others
+are left empty and listed. A .env file is written with mode 0600 and added
+to .gitignore. Existing values are kept; --force regenerates the ones
+keyward.yaml can generate (it never empties a value).`
+	cmd.Example += `
+  keyward init --from .env.example
+  keyward init --from .env.example --env development --force`
+	return m
+}
+
+// active reports whether --from was given.
+func (m *fromMode) active() bool { return m != nil && m.path != "" }
+
+func (m *fromMode) run(ctx context.Context, opts *Options) error {
+	m.force = opts.Force
+	if len(opts.AddRecipients) > 0 {
+		return cmdutil.FlagErrorf("--from and --add-recipient cannot be used together")
+	}
+	names, err := m.exampleNames()
+	if err != nil {
+		return err
+	}
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return err
+	}
+	url, env, err := m.target(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg != nil {
+		for _, n := range cfg.Order {
+			if !containsName(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	recipe := func(name string) string {
+		if cfg == nil || cfg.Secrets[name] == nil {
+			return ""
+		}
+		return cfg.Secrets[name].For(env).Generate
+	}
+	res := &FromResult{Environment: env, Generated: []string{}, Empty: []string{}, Kept: []string{}}
+	u, err := keyward.ParseStoreURL(url)
+	if err != nil {
+		return err
+	}
+	res.Store = keyward.RedactURL(u)
+	switch u.Scheme {
+	case "dotenv":
+		err = m.fillDotenv(u.Host+u.Path, names, recipe, res)
+	case local.Scheme:
+		// Let init make the identity and the store, then fill it. --force
+		// means "replace values" here, never "replace the store".
+		o := *opts
+		o.Force, o.JSON = false, true
+		o.IO = quietIO(opts)
+		o.StoreURL = func() (string, string, error) { return url, "--from", nil }
+		o.Steps = append(append([]Step(nil), opts.Steps...), func(ctx context.Context, _ *Options, r *Result) error {
+			if r.IdentityCreated {
+				res.IdentityCreated = r.Identity
+			}
+			s, err := r.OpenStore(ctx)
+			if err != nil {
+				return err
+			}
+			return m.fillStore(ctx, s, names, recipe, res)
+		})
+		err = run(ctx, &o)
+	default:
+		var s *keyward.Store
+		if s, err = opts.OpenURL(ctx, url); err == nil {
+			err = m.fillStore(ctx, s, names, recipe, res)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return cmdutil.WriteJSON(opts.IO.Out, res)
+	}
+	return printFrom(opts, res)
+}
+
+func (m *fromMode) exampleNames() ([]string, error) {
+	b, err := os.ReadFile(m.path)
+	if err != nil {
+		code := keyward.Unknown
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			code = keyward.NotFound
+		case errors.Is(err, fs.ErrPermission):
+			code = keyward.PermissionDenied
+		}
+		return nil, keyward.Errorf(code, "init", "cannot read %s: %v", m.path, errors.Unwrap(err))
+	}
+	var names []string
+	for _, kv := range schema.ParseExample(b) {
+		if !containsName(names, kv.Key) {
+			names = append(names, kv.Key)
+		}
+	}
+	if len(names) == 0 {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "init", "%s has no KEY=VALUE lines", m.path)
+	}
+	return names, nil
+}
+
+// target picks the store to fill: --store or --env; else keyward.yaml's
+// development environment (or its default environment, unless that is
+// production); else .env in the current directory.
+func (m *fromMode) target(cfg *schema.Config) (url, env string, err error) {
+	u, env, source, err := m.resolveStore()
+	if err != nil {
+		return "", "", err
+	}
+	switch source {
+	case "--store", "--env", "KEYWARD_STORE", "SECRET_PROVIDER":
+		return u, env, nil
+	}
+	if cfg != nil {
+		pick := ""
+		if _, ok := cfg.Environments["development"]; ok {
+			pick = "development"
+		} else if d := cfg.DefaultEnvironment; d != "" && !cfg.Environments[d].IsProduction() {
+			pick = d
+		}
+		if pick != "" {
+			u, err := m.resolveEnv(pick)
+			return u, pick, err
+		}
+	}
+	return "dotenv://.env", "", nil
+}
+
+func containsName(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func generate(spec string) (keyward.Secret, error) {
+	s, err := gen.GenerateSpec(spec)
+	if err != nil {
+		return keyward.Secret{}, err
+	}
+	return s, nil
+}
+
+// fillStore puts a generated value for each name with a recipe that has no
+// value yet (or any value, with --force); names without a recipe are listed
+// as empty unless the store has them.
+func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
+	for _, n := range names {
+		_, err := s.Get(ctx, n)
+		exists := err == nil
+		if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+			return err
+		}
+		r := recipe(n)
+		switch {
+		case exists && (!m.force || r == ""):
+			res.Kept = append(res.Kept, n)
+		case r == "":
+			res.Empty = append(res.Empty, n)
+		default:
+			v, err := generate(r)
+			if err != nil {
+				return err
+			}
+			if _, err := s.Put(ctx, n, v, nil); err != nil {
+				return err
+			}
+			res.Generated = append(res.Generated, n)
+		}
+	}
+	return nil
+}
+
+// fillDotenv writes the .env file: existing values are kept (replaced by a
+// new generated value only with --force), new names are added with a
+// generated or empty value. The file is written 0600 through a temporary
+// file and a rename, and added to .gitignore.
+func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) string, res *FromResult) error {
+	if path == "" {
+		return keyward.Errorf(keyward.InvalidArgument, "init", "the dotenv store URL names no file")
+	}
+	res.File = path
+	old, err := os.ReadFile(path)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	var entries []dotenv.Entry
+	if exists {
+		if entries, err = dotenv.Parse(old, &dotenv.Options{Name: path, NoInterpolate: true}); err != nil {
+			return keyward.NewError(keyward.InvalidArgument, "init", err)
+		}
+	}
+	current := dotenv.Map(entries)
+	replaced := map[string]string{}
+	var added []dotenv.Entry
+	for _, n := range names {
+		val, has := current[n]
+		r := recipe(n)
+		switch {
+		case has && val != "" && (!m.force || r == ""):
+			res.Kept = append(res.Kept, n)
+		case r == "":
+			if !has {
+				added = append(added, dotenv.Entry{Key: n})
+			}
+			res.Empty = append(res.Empty, n)
+		default:
+			v, err := generate(r)
+			if err != nil {
+				return err
+			}
+			if has {
+				replaced[n] = v.RevealString()
+			} else {
+				added = append(added, dotenv.Entry{Key: n, Value: v.RevealString()})
+			}
+			res.Generated = append(res.Generated, n)
+		}
+	}
+	var out strings.Builder
+	switch {
+	case len(replaced) > 0:
+		// Rewrite: every statement once, in file order, with new values.
+		var es []dotenv.Entry
+		seen := map[string]bool{}
+		for _, e := range entries {
+			if seen[e.Key] {
+				continue
+			}
+			seen[e.Key] = true
+			v := current[e.Key]
+			if nv, ok := replaced[e.Key]; ok {
+				v = nv
+			}
+			es = append(es, dotenv.Entry{Key: e.Key, Value: v})
+		}
+		if err := dotenv.Write(&out, append(es, added...)); err != nil {
+			return keyward.NewError(keyward.InvalidArgument, "init", err)
+		}
+	case len(added) > 0:
+		out.Write(old)
+		if len(old) > 0 && old[len(old)-1] != '\n' {
+			out.WriteByte('\n')
+		}
+		if !exists {
+			fmt.Fprintf(&out, "# Written by keyward init --from %s. Never commit this file.\n", filepath.Base(m.path))
+		}
+		if err := dotenv.Write(&out, added); err != nil {
+			return keyward.NewError(keyward.InvalidArgument, "init", err)
+		}
+	default:
+		if exists {
+			added, err := ensureIgnored(path)
+			res.GitignoreAdded = added
+			return err
+		}
+	}
+	if err := writeFileAtomic(path, []byte(out.String())); err != nil {
+		return err
+	}
+	added2, err := ensureIgnored(path)
+	res.GitignoreAdded = added2
+	return err
+}
+
+// writeFileAtomic replaces path with data, mode 0600: a temporary file in
+// the same directory, fsync, rename, fsync the directory. A failure leaves
+// the old file as it was.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot write %s: %v", path, errors.Unwrap(err))
+	}
+	name := tmp.Name()
+	fail := func(err error) error {
+		tmp.Close()
+		os.Remove(name)
+		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
+	}
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ensureIgnored adds the file's name to .gitignore in its directory unless
+// a line there already names it.
+func ensureIgnored(path string) (bool, error) {
+	dir, base := filepath.Split(path)
+	gi := filepath.Join(dir, ".gitignore")
+	b, err := os.ReadFile(gi)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", gi, errors.Unwrap(err))
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == base || l == "/"+base || l == ".env*" || l == "*.env" && strings.HasSuffix(base, ".env") {
+			return false, nil
+		}
+	}
+	add := base + "\n"
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		add = "\n" + add
+	}
+	f, err := os.OpenFile(gi, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot update %s: %v", gi, errors.Unwrap(err))
+	}
+	if _, err := f.WriteString(add); err != nil {
+		f.Close()
+		return false, keyward.Errorf(keyward.Unknown, "init", "cannot update %s: %v", gi, err)
+	}
+	return true, f.Close()
+}
+
+func printFrom(opts *Options, res *FromResult) error {
+	var b strings.Builder
+	where := res.Store
+	if res.File != "" {
+		where = res.File + " (mode 0600)"
+	}
+	if res.IdentityCreated != "" {
+		fmt.Fprintf(&b, "Created identity %s\n  It is your private key: keep it private and back it up; never commit it.\n", res.IdentityCreated)
+	}
+	fmt.Fprintf(&b, "Filled %s\n", where)
+	line := func(label string, names []string, tail string) {
+		sorted := append([]string(nil), names...)
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			fmt.Fprintf(&b, "  %-10s %s%s\n", label, n, tail)
+		}
+	}
+	line("generated", res.Generated, "")
+	line("kept", res.Kept, " (already set; --force regenerates values keyward.yaml can generate)")
+	line("empty", res.Empty, "")
+	if res.GitignoreAdded {
+		fmt.Fprintf(&b, "Added %s to .gitignore\n", filepath.Base(res.File))
+	}
+	if len(res.Empty) > 0 {
+		if res.File != "" {
+			fmt.Fprintf(&b, "Fill in the %d empty value(s) in %s.\n", len(res.Empty), res.File)
+		} else {
+			fmt.Fprintf(&b, "Set the %d empty value(s) with: keyward set NAME\n", len(res.Empty))
+		}
+	}
+	_, err := fmt.Fprint(opts.IO.Out, b.String())
+	return err
+}
+
+// quietIO returns streams whose stdout is discarded (init's own summary is
+// replaced by --from's).
+func quietIO(opts *Options) *iostreams.IOStreams {
+	c := *opts.IO
+	c.Out = io.Discard
+	return &c
+}
