@@ -425,33 +425,31 @@ func (v *validation) compareWith(ctx context.Context, other string, names []stri
 		cctx, cancel = context.WithTimeout(ctx, v.o.CompareTimeout)
 		defer cancel()
 	}
-	{
-		s, err := v.o.OpenEnv(cctx, other)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if keyward.ErrorCode(err) == keyward.NotFound {
-				return nil // no store there (a .env that does not exist): nothing to compare
-			}
-			v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
-				Message: fmt.Sprintf("could not open environment %q to compare values: %s", other, keyward.ErrorCode(err))})
-			return nil
+	s, err := v.o.OpenEnv(cctx, other)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		got, gerr := s.GetMany(cctx, names)
-		if gerr != nil && len(got) == 0 && !allNotFound(gerr) {
-			v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
-				Message: fmt.Sprintf("could not read environment %q to compare values: %s", other, keyward.ErrorCode(gerr))})
-			return nil
+		if keyward.ErrorCode(err) == keyward.NotFound {
+			return nil // no store there (a .env that does not exist): nothing to compare
 		}
-		for _, name := range names {
-			ov := got[name]
-			if ov == nil || ov.Secret.IsZero() {
-				continue
-			}
-			if hmac.Equal(mine[name], v.fingerprint(ov.Secret)) {
-				v.add(byName[name], Finding{Check: CheckReuse, Message: fmt.Sprintf("has the same value in environment %q", other)})
-			}
+		v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
+			Message: fmt.Sprintf("could not open environment %q to compare values: %s", other, keyward.ErrorCode(err))})
+		return nil
+	}
+	got, gerr := s.GetMany(cctx, names)
+	if gerr != nil && len(got) == 0 && !allNotFound(gerr) {
+		v.rep.Findings = append(v.rep.Findings, Finding{Check: CheckReuse, Severity: SeverityWarning, Pos: v.c.Environments[other].Pos,
+			Message: fmt.Sprintf("could not read environment %q to compare values: %s", other, keyward.ErrorCode(gerr))})
+		return nil
+	}
+	for _, name := range names {
+		ov := got[name]
+		if ov == nil || ov.Secret.IsZero() {
+			continue
+		}
+		if hmac.Equal(mine[name], v.fingerprint(ov.Secret)) {
+			v.add(byName[name], Finding{Check: CheckReuse, Message: fmt.Sprintf("has the same value in environment %q", other)})
 		}
 	}
 	return nil

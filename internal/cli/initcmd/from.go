@@ -297,43 +297,48 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 			res.Generated = append(res.Generated, n)
 		}
 	}
-	var out strings.Builder
-	switch {
-	case len(replaced) > 0:
-		// Rewrite: every statement once, in file order, with new values.
-		var es []dotenv.Entry
-		seen := map[string]bool{}
-		for _, e := range entries {
-			if seen[e.Key] {
-				continue
-			}
-			seen[e.Key] = true
-			v := current[e.Key]
-			if nv, ok := replaced[e.Key]; ok {
-				v = nv
-			}
-			es = append(es, dotenv.Entry{Key: e.Key, Value: v})
-		}
-		if err := dotenv.Write(&out, append(es, added...)); err != nil {
-			return keyward.NewError(keyward.InvalidArgument, "init", err)
-		}
-	case len(added) > 0:
-		out.Write(old)
-		if len(old) > 0 && old[len(old)-1] != '\n' {
-			out.WriteByte('\n')
-		}
+	if len(replaced) == 0 && len(added) == 0 {
 		if !exists {
-			fmt.Fprintf(&out, "# Written by keyward init --from %s. Never commit this file.\n", filepath.Base(m.path))
+			return nil
 		}
-		if err := dotenv.Write(&out, added); err != nil {
-			return keyward.NewError(keyward.InvalidArgument, "init", err)
+		ok, err := ensureIgnored(path)
+		res.GitignoreAdded = ok
+		return err
+	}
+	// Everything already in the file stays byte for byte (comments,
+	// quoting, ${VAR} references), except the one-line statements of values
+	// being regenerated; new statements go at the end, where they win.
+	var out strings.Builder
+	lines := strings.SplitAfter(string(old), "\n")
+	drop := map[int]bool{}
+	for _, e := range entries {
+		if _, ok := replaced[e.Key]; !ok || e.Line < 1 || e.Line > len(lines) {
+			continue
 		}
-	default:
-		if exists {
-			added, err := ensureIgnored(path)
-			res.GitignoreAdded = added
-			return err
+		one, err := dotenv.Parse([]byte(lines[e.Line-1]), &dotenv.Options{NoInterpolate: true})
+		if err == nil && len(one) == 1 && one[0].Key == e.Key {
+			drop[e.Line-1] = true
 		}
+	}
+	for i, l := range lines {
+		if !drop[i] {
+			out.WriteString(l)
+		}
+	}
+	if s := out.String(); s != "" && !strings.HasSuffix(s, "\n") {
+		out.WriteByte('\n')
+	}
+	if !exists {
+		fmt.Fprintf(&out, "# Written by keyward init --from %s. Never commit this file.\n", filepath.Base(m.path))
+	}
+	var es []dotenv.Entry
+	for _, n := range names {
+		if v, ok := replaced[n]; ok {
+			es = append(es, dotenv.Entry{Key: n, Value: v})
+		}
+	}
+	if err := dotenv.Write(&out, append(es, added...)); err != nil {
+		return keyward.NewError(keyward.InvalidArgument, "init", err)
 	}
 	if err := writeFileAtomic(path, []byte(out.String())); err != nil {
 		return err
