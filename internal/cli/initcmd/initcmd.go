@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -307,6 +308,7 @@ func printSummary(opts *Options, res *Result) error {
 	fmt.Fprintf(&b, "  keyward set JWT_SECRET_KEY --generate urlsafe%s\n", store)
 	fmt.Fprintf(&b, "  keyward run%s -- ./your-app\n", store)
 	fmt.Fprintf(&b, "  git add %s   (it is encrypted; commit it, never an identity)\n", res.StorePath)
+	fmt.Fprintf(&b, "  echo '%s' >> .gitignore   (writers' lock file; never commit it)\n", filepath.Base(local.LockPath(res.StorePath)))
 	fmt.Fprintf(&b, "To share it, a teammate runs 'keyward init' and sends you their recipient; then:\n")
 	fmt.Fprintf(&b, "  keyward init --add-recipient age1…%s\n", store)
 	_, err := fmt.Fprint(opts.IO.Out, b.String())
