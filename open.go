@@ -239,5 +239,13 @@ func RedactURL(u *url.URL) string {
 		}
 		c.RawQuery = q.Encode()
 	}
+	if c.Host == "" && c.Path == "" && c.Opaque == "" {
+		// url.URL renders "env://" as "env:"; keep the form users typed.
+		s := c.Scheme + "://"
+		if c.RawQuery != "" {
+			s += "?" + c.RawQuery
+		}
+		return s
+	}
 	return c.String()
 }

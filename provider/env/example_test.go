@@ -39,5 +39,5 @@ func Example() {
 	// Output:
 	// [REDACTED]
 	// 25
-	// keyward: failed to get "DATABASE_URL" in env:?prefix=KWEXAMPLE_: not found: KWEXAMPLE_DATABASE_URL is not set (nor is KWEXAMPLE_DATABASE_URL_FILE)
+	// keyward: failed to get "DATABASE_URL" in env://?prefix=KWEXAMPLE_: not found: KWEXAMPLE_DATABASE_URL is not set (nor is KWEXAMPLE_DATABASE_URL_FILE)
 }
