@@ -76,7 +76,11 @@ func run(ctx context.Context, opts *Options) error {
 	v, err := s.GetValue(ctx, opts.Key, &keyward.GetOptions{Version: opts.Version})
 	if err != nil {
 		if keyward.ErrorCode(err) == keyward.NotFound {
-			return cmdutil.WithHint(err, "'keyward list' shows the keys in this store; 'keyward set "+opts.Key+"' creates it")
+			hint := "'keyward list' shows the keys in this store"
+			if s.Can("put") {
+				hint += "; 'keyward set " + opts.Key + "' creates it"
+			}
+			return cmdutil.WithHint(err, hint)
 		}
 		return err
 	}
