@@ -396,3 +396,25 @@ func TestPlaceholderReason(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateFindsKeywardYAML(t *testing.T) {
+	dir, _ := project(t)
+	sub := filepath.Join(dir, "backend", "app")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(sub)
+	s := mem.NewBackend().OpenStore(nil)
+	putAll(t, s, goodProduction())
+	rep, err := Validate(context.Background(), s, "production")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Valid || !rep.Production || rep.Config != filepath.Join(dir, "keyward.yaml") {
+		t.Fatalf("valid=%v production=%v config=%q %s", rep.Valid, rep.Production, rep.Config, summary(rep))
+	}
+	t.Chdir(t.TempDir())
+	if _, err := Validate(context.Background(), s, "production"); keyward.ErrorCode(err) != keyward.NotFound {
+		t.Fatalf("without keyward.yaml: %v", err)
+	}
+}
