@@ -408,6 +408,10 @@ func TestFaultsThroughStore(t *testing.T) {
 		if keyward.ErrorCode(err) != keyward.Unavailable || !errors.As(err, &ra) || ra.RetryAfter() != 7*time.Second {
 			t.Fatalf("got %v, want Unavailable with RetryAfter 7s", err)
 		}
+		var ve *vault.Error
+		if !s.ErrorAs(err, &ve) || ve.Status != http.StatusTooManyRequests {
+			t.Fatalf("ErrorAs(*vault.Error) = %v", ve)
+		}
 		// With retries on, the Store waits Retry-After (1s here) and succeeds.
 		srv3, s3 := newStore(t, nil)
 		srv3.Inject(vaultserver.Fault{Kind: vaultserver.FaultThrottle, RetryAfter: time.Second})

@@ -67,8 +67,10 @@
 //
 // # As
 //
-// Store.As accepts **api.Client (github.com/hashicorp/vault/api) and
-// **Error.
+// Store.As accepts **api.Client (github.com/hashicorp/vault/api), the
+// client keyward uses (logged in once the store has been used).
+// Store.ErrorAs accepts **Error: the HTTP status, Vault's messages and
+// RetryAfter of a failed request.
 package vault
 
 import (
