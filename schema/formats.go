@@ -206,7 +206,9 @@ func checkURL(v string, schemes []string, creds bool) *problem {
 		return bad("is not a URL")
 	}
 	if schemes != nil && !containsStr(schemes, strings.ToLower(u.Scheme)) {
-		return bad("scheme is " + quoteName(u.Scheme) + ", not " + strings.Join(schemes, "/"))
+		// The scheme is not named: a value pasted in the wrong place
+		// ("password:…") would otherwise be echoed.
+		return bad("scheme is not " + strings.Join(schemes, ":// or ") + "://")
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return bad("has no host")
