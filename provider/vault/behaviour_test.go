@@ -151,6 +151,22 @@ func TestMountDetection(t *testing.T) {
 			t.Fatalf("detection must run once per store, ran %d requests", n)
 		}
 	})
+	t.Run("FallbackDoesNotRelogin", func(t *testing.T) {
+		srv := vaultserver.New(nil)
+		defer srv.Close()
+		srv.AddAppRole(vaultserver.AppRole{RoleID: "r", SecretID: "s-secret", TokenTTL: time.Hour})
+		if _, err := srv.PutKV("", "secret", "dharmamind/production", map[string]any{"jwt_secret_key": "x"}); err != nil {
+			t.Fatal(err)
+		}
+		s, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production",
+			Getenv: envMap(map[string]string{"VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s-secret"})}, nil)
+		if reveal(t, s, "JWT_SECRET_KEY") != "x" {
+			t.Fatal("wrong value")
+		}
+		if n := srv.Count("POST", "auth/approle/login"); n != 1 {
+			t.Fatalf("logins = %d: a 403 from mount detection is an answer, not an expired token", n)
+		}
+	})
 	t.Run("PathNamesTheMount", func(t *testing.T) {
 		srv := guideServer(t)
 		s, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind", Token: vaultserver.RootToken}, nil)

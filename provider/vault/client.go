@@ -439,7 +439,10 @@ func (d *Driver) call(ctx context.Context, method, path string, query url.Values
 		}
 		sec, err := d.raw(ctx, method, path, query, body, scrub, tok)
 		var ve *Error
-		if attempt == 0 && errors.As(err, &ve) && ve.Status == http.StatusForbidden && ctx.Err() == nil {
+		// A 403 may mean the token expired or was revoked: log in again once.
+		// (On mount detection a 403 is Vault's answer "no mount you may use".)
+		if attempt == 0 && errors.As(err, &ve) && ve.Status == http.StatusForbidden && ctx.Err() == nil &&
+			!strings.HasPrefix(path, "sys/internal/ui/mounts/") {
 			d.invalidate(tok)
 			d.authMu.Lock()
 			canRetry := d.method != AuthToken
