@@ -48,7 +48,7 @@ var formatFlags = map[string][]string{
 	"name": {export.FormatKubernetes}, "namespace": {export.FormatKubernetes}, "label": {export.FormatKubernetes},
 	"with-deployment-snippet": {export.FormatKubernetes}, "deployment": {export.FormatKubernetes}, "container": {export.FormatKubernetes},
 	"force": {export.FormatDocker}, "json": {export.FormatDocker},
-	"mount": {export.FormatDocker, export.FormatCompose},
+	"mount":   {export.FormatDocker, export.FormatCompose},
 	"service": {export.FormatCompose}, "secrets-dir": {export.FormatCompose}, "external": {export.FormatCompose},
 }
 
