@@ -1,0 +1,204 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+)
+
+// # Rotation abilities
+//
+// Rotation (package rotation, `keyward rotate`) writes a new value of a key
+// and keeps the previous one valid for a grace period. Every writable
+// provider takes part; how it keeps the previous value is its
+// [RotationLayout]:
+//
+//   - [LayoutVersionMeta]: the store keeps versions with per-version
+//     metadata (local, mem). The new version's Meta records which earlier
+//     versions stay valid and until when, written atomically with the value.
+//   - [LayoutVersions]: the store keeps versions but no per-version metadata
+//     (GCP, Azure, Vault with layout=keys). The previous value is the older
+//     version; the grace record is a companion key KEY_ROTATION. A provider
+//     that can disable a version implements [VersionDisabler] and gets the
+//     previous version disabled when its grace ends.
+//   - [LayoutFields]: the store is one bundle of fields (AWS bundle, Vault
+//     bundle, a Kubernetes Secret). The previous value is the field
+//     KEY_OLD, as in the secret-management guide's rotate_jwt_secret, with
+//     the record in KEY_ROTATION and an in-flight value in KEY_PENDING.
+//   - [LayoutNative]: the provider implements [Rotator] itself (AWS
+//     per-key secrets and their staging labels).
+//
+// A provider says which layout it uses by implementing [RotationLayouter];
+// otherwise a [Versioner] gets LayoutVersions and any other [Writer]
+// LayoutFields. A read-only provider cannot rotate: the rotation package
+// answers Unimplemented.
+
+// RotationLayout names how a provider keeps previous values during a grace period.
+type RotationLayout string
+
+// The rotation layouts; see the package documentation.
+const (
+	LayoutVersionMeta RotationLayout = "version-meta"
+	LayoutVersions    RotationLayout = "versions"
+	LayoutFields      RotationLayout = "fields"
+	LayoutNative      RotationLayout = "native"
+)
+
+// RotationLayouter is implemented by providers that choose their rotation
+// layout (per key, since some providers have modes).
+type RotationLayouter interface {
+	RotationLayout(key string) RotationLayout
+}
+
+// VersionDisabler disables one version of a key: the backend keeps it but
+// no longer serves it (GCP DisableSecretVersion, Azure enabled=false).
+// Rotation uses it to retire a previous version when its grace ends.
+type VersionDisabler interface {
+	DisableVersion(ctx context.Context, key, version string) error
+}
+
+// RingEntry is one value of a key ring as a provider reports it.
+type RingEntry struct {
+	// ID identifies the entry stably (it becomes a JWT "kid"); usually the
+	// version ID.
+	ID      string
+	Data    []byte
+	Version Version
+	// Expires is when a previous entry's grace ends; zero means no recorded
+	// end (valid until retired).
+	Expires time.Time
+}
+
+// RotationState is what a [Rotator] reports about one key.
+type RotationState struct {
+	Current   *RingEntry
+	RotatedAt time.Time   // when Current became current, if known
+	Pending   *RingEntry  // a staged value not yet current, if any
+	Previous  []RingEntry // previous values not retired, newest first (expired ones included)
+}
+
+// StageRequest describes a staged rotation.
+type StageRequest struct {
+	// IfCurrent is the version the caller read as current (check-and-set).
+	IfCurrent string
+	// PreviousExpires is when the current value's grace ends once the
+	// staged value is promoted; zero revokes it at promotion.
+	PreviousExpires time.Time
+	// RotatedAt is the rotation time to record.
+	RotatedAt time.Time
+}
+
+// Rotator is implemented by providers with native rotation mechanics
+// (LayoutNative). Each method is one atomic step; the rotation package
+// sequences them and resumes after a crash:
+//
+//	Stage (pending, not served) → Promote (current; previous in grace) → Retire
+type Rotator interface {
+	RotationState(ctx context.Context, key string) (*RotationState, error)
+	// Stage persists data as key's pending value. Get keeps returning the
+	// current value. It fails with FailedPrecondition when another value is
+	// already pending or the current version is not r.IfCurrent.
+	Stage(ctx context.Context, key string, data []byte, r *StageRequest) (Version, error)
+	// Promote makes the pending version current; the old current becomes a
+	// previous value with the expiry given to Stage.
+	Promote(ctx context.Context, key, pending string) (Version, error)
+	// Discard removes a pending version that was never promoted.
+	Discard(ctx context.Context, key, pending string) error
+	// Retire ends a previous version's grace now.
+	Retire(ctx context.Context, key, version string) error
+}
+
+// Meta keys of the version-meta layout, and the companion field suffixes of
+// the versions and fields layouts.
+const (
+	// MetaRotated is the RFC 3339 time a version became current by rotation.
+	MetaRotated = "keyward.rotated"
+	// MetaRing lists the earlier versions that stay valid, as RingRecord JSON.
+	MetaRing = "keyward.ring"
+
+	SuffixOld      = "_OLD"      // the guide's <key>_old: the previous value (fields layout)
+	SuffixPending  = "_PENDING"  // a value staged by an unfinished rotation (fields layout)
+	SuffixRotation = "_ROTATION" // the rotation record, JSON (fields and versions layouts)
+)
+
+// RingRef is one previous version in a rotation record.
+type RingRef struct {
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires,omitzero"`
+	// Retired marks a version whose grace was ended early or swept.
+	Retired bool `json:"retired,omitempty"`
+}
+
+// RotationRecord is the non-secret rotation record kept in a KEY_ROTATION
+// field (fields and versions layouts). It never holds a value.
+type RotationRecord struct {
+	// ID is the current entry's ring ID (fields layout: a counter; versions
+	// layout: the version ID).
+	ID        string    `json:"id,omitempty"`
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
+	// Previous lists the previous entries, newest first.
+	Previous []RingRef `json:"previous,omitempty"`
+	// Next is set while a rotation is in flight: what the record becomes
+	// once the new value is current.
+	Next *RotationRecord `json:"next,omitempty"`
+	// From is, while in flight (versions layout), the version that was
+	// current when the rotation started.
+	From string `json:"from,omitempty"`
+}
+
+// ErrBadRecord reports a rotation record that does not parse.
+var ErrBadRecord = errors.New("rotation record is not valid JSON")
+
+// ParseRotationRecord parses a KEY_ROTATION value. Its errors never quote the input.
+func ParseRotationRecord(b []byte) (*RotationRecord, error) {
+	var r RotationRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, ErrBadRecord
+	}
+	return &r, nil
+}
+
+// Encode renders the record as compact JSON.
+func (r *RotationRecord) Encode() []byte {
+	b, _ := json.Marshal(r)
+	return b
+}
+
+// EncodeRing renders previous refs for MetaRing.
+func EncodeRing(refs []RingRef) string {
+	b, _ := json.Marshal(refs)
+	return string(b)
+}
+
+// ParseRing parses a MetaRing value (nil on "" or malformed input).
+func ParseRing(s string) []RingRef {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var refs []RingRef
+	if json.Unmarshal([]byte(s), &refs) != nil {
+		return nil
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Expires.After(refs[j].Expires) })
+	return refs
+}
+
+// LayoutOf says which rotation layout d uses for key, or "" when d cannot
+// rotate (it cannot write).
+func LayoutOf(d Store, key string) RotationLayout {
+	if l, ok := d.(RotationLayouter); ok {
+		if lay := l.RotationLayout(key); lay != "" {
+			return lay
+		}
+	}
+	if _, ok := d.(Writer); !ok {
+		return ""
+	}
+	if _, ok := d.(Versioner); ok {
+		return LayoutVersions
+	}
+	return LayoutFields
+}
