@@ -1,0 +1,98 @@
+#!/bin/sh
+# bench/run/run.sh — how much time does `keyward run` add to a command?
+#
+# Creates a throwaway local store (age-encrypted, the embedded default) with
+# 50 secrets, then times, with hyperfine when installed (else a Go timing
+# loop, bench/run/main.go):
+#   1. `true` executed bare;
+#   2. `keyward run -- true` (decrypts the store, injects all 50 secrets, audit on: the default);
+#   3. the same with KEYWARD_AUDIT=off;
+#   4. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
+#      dotenv file with the same age key, when sops is on PATH (or $SOPS).
+# and prints a Markdown table: mean, median, ms added over bare `true`, ratio.
+#
+# Usage: bench/run/run.sh [RUNS]        (default 300 runs per command)
+# Run from the repository root. Nothing outside a temp dir is touched.
+set -eu
+
+RUNS=${1:-300}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/keyward-bench-run.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_STATE_HOME="$WORK/state"
+export KEYWARD_AUDIT_FILE="$WORK/state/audit.log"
+unset KEYWARD_STORE SECRET_PROVIDER || true
+mkdir -p "$HOME"
+
+echo "building keyward…" >&2
+(cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward)
+KW="$WORK/keyward"
+TRUE=$(command -v true)
+
+cd "$WORK"
+"$KW" init >/dev/null 2>&1
+: > plain.env
+i=1
+while [ "$i" -le 50 ]; do
+	v=$("$KW" generate --recipe urlsafe)
+	printf '%s' "$v" | "$KW" set "BENCH_SECRET_$i" 2>/dev/null
+	printf 'BENCH_SECRET_%s=%s\n' "$i" "$v" >> plain.env
+	i=$((i + 1))
+done
+n=$("$KW" list | wc -l)
+[ "$n" -eq 50 ] || { echo "expected 50 secrets, store has $n" >&2; exit 1; }
+size=$(wc -c < keyward.age)
+echo "store: 50 secrets, keyward.age is $size bytes" >&2
+
+SOPS=${SOPS:-$(command -v sops || true)}
+if [ -z "$SOPS" ] && [ -x "$(go env GOPATH)/bin/sops" ]; then SOPS="$(go env GOPATH)/bin/sops"; fi
+if [ -n "$SOPS" ]; then
+	recipient=$(sed -n 's/^# public key: //p' "$XDG_CONFIG_HOME/keyward/identity.txt")
+	export SOPS_AGE_KEY_FILE="$XDG_CONFIG_HOME/keyward/identity.txt"
+	"$SOPS" encrypt --age "$recipient" --input-type dotenv --output-type dotenv plain.env > secrets.enc.env
+	# sanity: sops sees the same 50 values
+	m=$("$SOPS" exec-env secrets.enc.env 'env' | grep -c '^BENCH_SECRET_')
+	[ "$m" -eq 50 ] || { echo "sops exposed $m secrets, want 50" >&2; exit 1; }
+fi
+rm -f plain.env
+
+# The child really receives the secrets.
+got=$("$KW" run -- sh -c 'env | grep -c "^BENCH_SECRET_"')
+[ "$got" -eq 50 ] || { echo "keyward run exposed $got secrets, want 50" >&2; exit 1; }
+
+echo "timing $RUNS runs per command…" >&2
+# timeit OUT.json NAME::COMMAND... : hyperfine if installed, else the Go loop.
+timeit() {
+	out=$1
+	shift
+	if command -v hyperfine >/dev/null 2>&1; then
+		for a in "$@"; do
+			set -- "$@" --command-name "${a%%::*}" "${a#*::}"
+			shift
+		done
+		hyperfine -N --warmup 20 --runs "$RUNS" --export-json "$out" "$@" >&2
+	else
+		(cd "$ROOT" && go run ./bench/run time -n "$RUNS" -warmup 20 -o "$out" -- "$@")
+	fi
+}
+if command -v hyperfine >/dev/null 2>&1; then
+	timer="hyperfine $(hyperfine --version | cut -d' ' -f2) (-N: no shell; 20 warm-up runs)"
+else
+	timer="Go timing loop (bench/run/main.go; commands interleaved; 20 warm-up runs)"
+fi
+
+set -- "true (bare)::$TRUE" "keyward run -- true::$KW run -- $TRUE"
+if [ -n "$SOPS" ]; then
+	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
+fi
+timeit "$WORK/a.json" "$@"
+# The audit log is on by default (one fsynced record per store operation
+# and per command); this shows its share.
+(export KEYWARD_AUDIT=off; timeit "$WORK/b.json" "keyward run -- true (KEYWARD_AUDIT=off)::$KW run -- $TRUE")
+
+echo
+echo "keyward $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), $(uname -sm), $(nproc) CPUs; $timer; store $size bytes, 50 secrets"
+[ -n "$SOPS" ] && echo "sops: $("$SOPS" --version 2>/dev/null | head -1)"
+echo
+(cd "$ROOT" && go run ./bench/run report "$WORK/a.json" "$WORK/b.json")
