@@ -85,7 +85,7 @@ type RotationState struct {
 
 // InFlight reports an unfinished rotation.
 func (st *RotationState) InFlight() bool {
-	if st.Pending != nil {
+	if st.Pending != nil || st.Promoted {
 		return true
 	}
 	return st.Record != nil && st.Record.Next != nil

@@ -122,6 +122,8 @@ type rotor struct {
 	now   time.Time
 	res   *Result
 	grace time.Duration
+
+	recVer string // versions layout: the record's version when the state was read
 }
 
 func (r *rotor) step(s Step) {
@@ -215,6 +217,13 @@ func Rotate(ctx context.Context, s *keyward.Store, key string, opts *Options) (*
 		r.res.PreviousExpires = r.now.Add(r.grace)
 	}
 	r.res.Revoked = o.RevokePrevious
+	if layout == driver.LayoutVersions {
+		// The record's version now, for the check-and-set of the intent:
+		// read before anything can race with us.
+		if r.recVer, err = r.recordVersion(ctx); err != nil {
+			return nil, err
+		}
+	}
 	r.step(StepPlanned)
 	if o.DryRun {
 		r.res.Steps = append(r.res.Steps, planSteps(layout, o.RevokePrevious)...)
@@ -291,8 +300,13 @@ func (r *rotor) versionMeta(ctx context.Context, st *keyward.RotationState, nv k
 // ---- versions layout (GCP, Azure, Vault keys): record + version ----
 
 func (r *rotor) putRecord(ctx context.Context, rec *driver.RotationRecord, ifVersion string) error {
-	_, err := r.s.Put(ctx, r.key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion})
+	_, err := r.putRecordV(ctx, rec, ifVersion)
 	return err
+}
+
+func (r *rotor) putRecordV(ctx context.Context, rec *driver.RotationRecord, ifVersion string) (string, error) {
+	v, err := r.s.Put(ctx, r.key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion})
+	return v.ID, err
 }
 
 func (r *rotor) recordVersion(ctx context.Context) (string, error) {
@@ -316,23 +330,23 @@ func committed(rec *driver.RotationRecord) driver.RotationRecord {
 }
 
 func (r *rotor) versions(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	recVer, err := r.recordVersion(ctx)
-	if err != nil {
-		return err
-	}
 	rec := committed(st.Record)
 	rec.From = st.Current.Version.ID
 	rec.Next = &driver.RotationRecord{RotatedAt: r.now, Previous: r.keptRefs(st)}
-	if err := r.putRecord(ctx, &rec, recVer); err != nil {
+	// The intent, check-and-set on the record we read: of two concurrent
+	// rotations only one records its intent.
+	intent, err := r.putRecordV(ctx, &rec, r.recVer)
+	if err != nil {
 		return conflict(r.key, err)
 	}
 	r.step(StepStaged)
 	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID})
 	if err != nil {
-		// Roll the intent back so the key is not left in flight.
+		// Take our intent back (only if it is still ours) so the key is not
+		// left in flight.
 		if keyward.ErrorCode(err) == keyward.FailedPrecondition {
 			c := committed(st.Record)
-			_ = r.putRecord(context.WithoutCancel(ctx), &c, "")
+			_ = r.putRecord(context.WithoutCancel(ctx), &c, intent)
 		}
 		return conflict(r.key, err)
 	}
@@ -340,7 +354,7 @@ func (r *rotor) versions(ctx context.Context, st *keyward.RotationState, nv keyw
 	r.step(StepPromoted)
 	next := *rec.Next
 	next.ID = v.ID
-	if err := r.putRecord(ctx, &next, ""); err != nil {
+	if err := r.putRecord(ctx, &next, intent); err != nil {
 		return err
 	}
 	r.step(StepRecorded)
@@ -414,6 +428,18 @@ func (r *rotor) fields(ctx context.Context, st *keyward.RotationState, nv keywar
 		}
 		return err
 	}
+	// The pending slot is ours. Check that nobody rotated the key between
+	// our read and taking the slot, or the old value we would keep is stale.
+	now, err := r.s.RotationState(ctx, r.key)
+	if err == nil && (!now.Current.Secret.Equal(st.Current.Secret) || now.Current.ID != st.Current.ID) {
+		err = opErr(r.key, keyward.FailedPrecondition, "%w", ErrConflict)
+	}
+	if err != nil {
+		if derr := r.s.Delete(context.WithoutCancel(ctx), r.key+driver.SuffixPending); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return err
+	}
 	r.step(StepStaged)
 	rec := committed(st.Record)
 	if rec.ID == "" {
@@ -474,29 +500,46 @@ func (r *rotor) finishFields(ctx context.Context, st *keyward.RotationState, rec
 }
 
 func (r *rotor) resumeFields(ctx context.Context, st *keyward.RotationState) error {
-	if st.Promoted || (st.Pending != nil && r.o.Resume) {
+	if st.Promoted {
+		// The new value is current: the rotation can only be completed.
+		r.res.Resumed = true
+		if st.Record != nil && st.Record.Next != nil {
+			rec := committed(st.Record)
+			rec.Next = st.Record.Next
+			return r.finishFields(ctx, st, &rec, true)
+		}
+		// The record is committed too: only the cleanup is left.
+		if st.Record != nil {
+			r.res.To, r.res.RotatedAt = st.Record.ID, st.Record.RotatedAt
+			if len(st.Record.Previous) > 0 {
+				r.res.PreviousExpires = st.Record.Previous[0].Expires
+			}
+		}
+		if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+			return err
+		}
+		r.step(StepCleaned)
+		return nil
+	}
+	if r.o.Resume {
 		r.res.Resumed = true
 		rec := committed(st.Record)
 		if st.Record != nil && st.Record.Next != nil {
 			rec.Next = st.Record.Next
 		} else {
-			// Staged, but the intent record was not written: use the
-			// default grace from now.
+			// Staged, but the intent was not recorded: grant the grace from now.
 			if rec.ID == "" {
 				rec.ID = st.Current.ID
 			}
 			rec.Next = &driver.RotationRecord{ID: nextCounter(st.Current.ID), RotatedAt: r.now,
 				Previous: []driver.RingRef{{ID: st.Current.ID, Expires: r.now.Add(r.grace)}}}
-			if st.Promoted {
-				rec.Next.Previous = nil // the old value is unknown here
-			}
 		}
-		return r.finishFields(ctx, st, &rec, st.Promoted)
+		return r.finishFields(ctx, st, &rec, false)
 	}
 	// Abort: the new value never became current.
 	r.res.Aborted = true
-	c := committed(st.Record)
-	if st.Record != nil {
+	if st.Record != nil && st.Record.Next != nil {
+		c := committed(st.Record)
 		if err := r.putRecord(ctx, &c, ""); err != nil {
 			return err
 		}
