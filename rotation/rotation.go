@@ -49,13 +49,13 @@ type Step string
 
 // The steps, in order. Not every layout has every step.
 const (
-	StepPlanned  Step = "planned"  // state read, new value generated; nothing written
-	StepStaged   Step = "staged"   // new value (or intent record) persisted as pending
+	StepPlanned  Step = "planned"   // state read, new value generated; nothing written
+	StepStaged   Step = "staged"    // new value (or intent record) persisted as pending
 	StepOldSaved Step = "old-saved" // fields layout: the current value copied to KEY_OLD
-	StepPromoted Step = "promoted" // new value current; previous in grace
-	StepRecorded Step = "recorded" // rotation record committed
-	StepCleaned  Step = "cleaned"  // pending slot removed
-	StepRetired  Step = "retired"  // previous value(s) retired (revoke, or grace ended)
+	StepPromoted Step = "promoted"  // new value current; previous in grace
+	StepRecorded Step = "recorded"  // rotation record committed
+	StepCleaned  Step = "cleaned"   // pending slot removed
+	StepRetired  Step = "retired"   // previous value(s) retired (revoke, or grace ended)
 )
 
 // DefaultGrace is the grace period when neither the caller nor keyward.yaml

@@ -462,9 +462,11 @@ func TestRotateMissingAndReadOnly(t *testing.T) {
 
 type readOnly struct{ d driver.Store }
 
-func (r readOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) { return r.d.Get(ctx, k, v) }
-func (r readOnly) ErrorCode(err error) driver.Code                            { return r.d.ErrorCode(err) }
-func (r readOnly) Close() error                                               { return nil }
+func (r readOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) {
+	return r.d.Get(ctx, k, v)
+}
+func (r readOnly) ErrorCode(err error) driver.Code { return r.d.ErrorCode(err) }
+func (r readOnly) Close() error                    { return nil }
 
 func TestGuideBundleOldField(t *testing.T) {
 	// A bundle written by the guide's rotate_jwt_secret: jwt_secret_key and
