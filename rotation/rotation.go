@@ -58,6 +58,11 @@ const (
 	StepRetired  Step = "retired"   // previous value(s) retired (revoke, or grace ended)
 )
 
+// MaxPrevious bounds how many previous values a ring keeps (version
+// layouts): rotating more often than that within one grace period drops the
+// oldest values early.
+const MaxPrevious = 64
+
 // DefaultGrace is the grace period when neither the caller nor keyward.yaml
 // gives one: the guide's 24 hours.
 const DefaultGrace = 24 * time.Hour
@@ -273,6 +278,9 @@ func (r *rotor) keptRefs(st *keyward.RotationState) []driver.RingRef {
 	for _, p := range st.Previous {
 		if p.ID == st.Current.ID {
 			continue
+		}
+		if len(refs) >= MaxPrevious {
+			break // the oldest values leave the ring early
 		}
 		if p.Expires.IsZero() || r.now.Before(p.Expires) {
 			refs = append(refs, driver.RingRef{ID: p.ID, Expires: p.Expires})
