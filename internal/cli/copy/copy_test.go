@@ -74,9 +74,11 @@ func (f *flaky) List(ctx context.Context) ([]driver.KeyInfo, error) { return f.l
 // readOnly hides every ability but Get.
 type readOnly struct{ d driver.Store }
 
-func (r readOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) { return r.d.Get(ctx, k, v) }
-func (r readOnly) ErrorCode(err error) keyward.Code                            { return r.d.ErrorCode(err) }
-func (r readOnly) Close() error                                                { return nil }
+func (r readOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) {
+	return r.d.Get(ctx, k, v)
+}
+func (r readOnly) ErrorCode(err error) keyward.Code { return r.d.ErrorCode(err) }
+func (r readOnly) Close() error                     { return nil }
 
 func stores(t *testing.T) (src, dstMem *keyward.Store, dst *flaky) {
 	t.Helper()
