@@ -175,6 +175,16 @@ func TestTreeIgnoreAndSymlinks(t *testing.T) {
 	if got := strings.Join(paths(SourceOptions{NoIgnore: true}), ","); got != "ignored.txt,tracked.txt,untracked.txt" {
 		t.Fatalf("--no-ignore scan found in %q", got)
 	}
+	// A root that is itself a symlink is followed (the user named it);
+	// links below it still are not.
+	rootLink := filepath.Join(t.TempDir(), "rootlink")
+	if err := os.Symlink(dir, rootLink); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.ScanTree(context.Background(), []string{rootLink}, SourceOptions{NoIgnore: true})
+	if err != nil || len(rep.Findings) != 3 || !strings.HasPrefix(rep.Findings[0].Path, rootLink) {
+		t.Fatalf("symlinked root: %v, %d findings", err, len(rep.Findings))
+	}
 }
 
 func TestBadInput(t *testing.T) {

@@ -175,7 +175,7 @@ func (s *Scanner) ScanTree(ctx context.Context, paths []string, o SourceOptions)
 		paths = []string{"."}
 	}
 	for _, p := range paths {
-		if _, err := os.Lstat(p); err != nil {
+		if _, err := os.Stat(p); err != nil {
 			return nil, pathError(p, err)
 		}
 	}
@@ -215,13 +215,21 @@ func unwrapPathError(err error) error {
 }
 
 func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
-	fi, err := os.Lstat(root)
+	// A root the user named is followed if it is a symbolic link; nothing
+	// below it is.
+	fi, err := os.Stat(root)
 	if err != nil {
-		return err
+		return pathError(root, err)
 	}
 	if !fi.IsDir() {
 		r.file(root, fi, jobs)
 		return nil
+	}
+	walkRoot := root
+	if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&os.ModeSymlink != 0 {
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			walkRoot = real
+		}
 	}
 	if !r.o.NoIgnore {
 		if out, err := r.git(ctx, root, "rev-parse", "--is-inside-work-tree"); err == nil && strings.TrimSpace(string(out)) == "true" {
@@ -249,7 +257,12 @@ func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
 			return nil
 		}
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
+		if walkRoot != root {
+			if rel, rerr := filepath.Rel(walkRoot, p); rerr == nil {
+				p = filepath.Join(root, rel)
+			}
+		}
 		if err != nil {
 			r.warn("%s: %v", p, unwrapPathError(err))
 			if d != nil && d.IsDir() {
@@ -261,7 +274,7 @@ func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
 			return cerr
 		}
 		if d.IsDir() {
-			if d.Name() == ".git" && p != root {
+			if d.Name() == ".git" && p != root && p != walkRoot {
 				return fs.SkipDir
 			}
 			return nil

@@ -117,3 +117,29 @@ func errorsAs(err error, target **cmdutil.SilentError) bool {
 	}
 	return ok
 }
+
+// Progress goes to stderr only on a terminal outside CI, and never to stdout.
+func TestProgressOnlyOnTTY(t *testing.T) {
+	dir := t.TempDir()
+	for i := 0; i < 200; i++ {
+		os.WriteFile(filepath.Join(dir, "f"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+".txt"), []byte("clean\n"), 0o644)
+	}
+	for _, tc := range []struct {
+		tty  bool
+		ci   string
+		want bool
+	}{{true, "", true}, {false, "", false}, {true, "true", false}} {
+		t.Setenv("CI", tc.ci)
+		ios, _, out, errOut := iostreams.Test()
+		ios.SetTTY(false, false, tc.tty)
+		if err := run(context.Background(), &Options{IO: ios, Format: "text", Paths: []string{dir}, NoIgnore: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(errOut.String(), "scanning:"); got != tc.want {
+			t.Errorf("tty=%v CI=%q: progress drawn %v, want %v", tc.tty, tc.ci, got, tc.want)
+		}
+		if strings.Contains(out.String(), "scanning") {
+			t.Errorf("progress on stdout")
+		}
+	}
+}
