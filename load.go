@@ -139,7 +139,10 @@ func collectFields(sv reflect.Value, prefix string, out *[]loadField) error {
 	st := sv.Type()
 	for i := 0; i < st.NumField(); i++ {
 		sf := st.Field(i)
-		path := prefix + "." + sf.Name
+		path := sf.Name
+		if prefix != "" {
+			path = prefix + "." + sf.Name
+		}
 		tag, tagged := sf.Tag.Lookup("secret")
 		if tag == "-" {
 			continue

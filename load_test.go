@@ -3,6 +3,7 @@ package keyward_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -140,4 +141,22 @@ func TestLoadStoreFailure(t *testing.T) {
 	if keyward.ErrorCode(err) != keyward.Unavailable {
 		t.Fatalf("got %v, want unavailable", err)
 	}
+}
+
+func ExampleLoad() {
+	ctx := context.Background()
+	store := mem.NewBackend().OpenStore(nil)
+	_, _ = store.Put(ctx, "JWT_SECRET_KEY", keyward.NewSecretString("kq3Vd9Zr_T7mXw2LpB8sYh4NcF6jUe1GaR5tQo0iKzE"), nil)
+
+	var cfg struct {
+		JWTSecret   keyward.Secret `secret:"JWT_SECRET_KEY,min=32"`
+		DatabaseURL string         `secret:"DATABASE_URL"`
+		Port        int            `secret:"PORT" default:"8080"`
+	}
+	err := keyward.Load(ctx, store, &cfg)
+	fmt.Println(err)
+	fmt.Println(cfg.JWTSecret, cfg.Port)
+	// Output:
+	// keyward: failed to load "DATABASE_URL": not found: required by DatabaseURL
+	// [REDACTED] 8080
 }
