@@ -181,7 +181,7 @@ func (s *Store) GetValue(ctx context.Context, key string, opts *GetOptions) (*Va
 		o = *opts
 	}
 	if o.NoCache {
-		return s.fetchAndAudit(ctx, key, o.Version, nil)
+		return s.fetchAndAudit(ctx, key, o.Version, nil, false)
 	}
 	return s.get(ctx, key, o.Version)
 }
@@ -211,7 +211,7 @@ func (s *Store) get(ctx context.Context, key, version string) (*Value, error) {
 			stale = e
 		}
 	}
-	return s.fetchAndAudit(ctx, key, version, stale)
+	return s.fetchAndAudit(ctx, key, version, stale, true)
 }
 
 type fetchResult struct {
@@ -219,7 +219,7 @@ type fetchResult struct {
 	err error
 }
 
-func (s *Store) fetchAndAudit(ctx context.Context, key, version string, stale *cacheEntry) (*Value, error) {
+func (s *Store) fetchAndAudit(ctx context.Context, key, version string, stale *cacheEntry, cacheOK bool) (*Value, error) {
 	if err := s.checkOpen("get", key); err != nil {
 		return nil, err
 	}
@@ -229,6 +229,13 @@ func (s *Store) fetchAndAudit(ctx context.Context, key, version string, stale *c
 	// One in-flight fetch per key: the fetch runs on a context detached from
 	// any one caller (bounded by Timeout), and each caller waits on its own.
 	ch := s.sf.DoChan(key+"\x00"+version, func() (any, error) {
+		// A caller that missed the cache just before another flight
+		// filled it must not start a second provider call.
+		if cacheOK {
+			if v := s.fresh(key, version); v != nil {
+				return fetchResult{v, nil}, nil
+			}
+		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
 		defer cancel()
 		v, err := s.fetch(fctx, key, version)
@@ -258,6 +265,20 @@ func (s *Store) fetchAndAudit(ctx context.Context, key, version string, stale *c
 		return nil, err
 	}
 	return r.v, nil
+}
+
+// fresh returns the cached value of key if it is within its TTL.
+func (s *Store) fresh(key, version string) *Value {
+	if s.opts.TTL <= 0 {
+		return nil
+	}
+	s.mu.RLock()
+	e := s.cache[cacheKey{key, version}]
+	s.mu.RUnlock()
+	if e != nil && s.now().Sub(e.fetched) < s.opts.TTL {
+		return e.val
+	}
+	return nil
 }
 
 // fetch calls the driver with retries and fills the cache.
