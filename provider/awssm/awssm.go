@@ -81,6 +81,7 @@
 // NotFound; AccessDenied, UnrecognizedClient and signature errors to
 // PermissionDenied; throttling, 5xx, network errors and truncated responses
 // to Unavailable (with the Retry-After header when the service sends one);
+// no credentials anywhere in the SDK's chain to PermissionDenied;
 // InvalidRequest and InvalidParameter to InvalidArgument; ResourceExists to
 // AlreadyExists. The SDK's own retryer is turned off (one attempt per call)
 // so that keyward.Store's retry policy is the one in force. Errors carry the
@@ -111,6 +112,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -488,6 +490,15 @@ func errorCode(err error) driver.Code {
 	var le *loadError
 	if errors.As(err, &le) {
 		return driver.FailedPrecondition
+	}
+	// No usable credentials in the chain: the request was never sent.
+	var sge *v4.SigningError
+	if errors.As(err, &sge) {
+		return driver.PermissionDenied
+	}
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) && oe.Err != nil && strings.HasPrefix(oe.Err.Error(), "get identity:") {
+		return driver.PermissionDenied
 	}
 	return driver.Unknown
 }

@@ -638,3 +638,20 @@ func TestWritesAreNotRetried(t *testing.T) {
 		t.Fatalf("a failed write changed the current value")
 	}
 }
+
+func TestNoCredentialsIsPermissionDenied(t *testing.T) {
+	srv := awsserver.New(t)
+	empty := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{}, errors.New("no credentials in the test's chain")
+		})})
+	s, _ := awssm.OpenStore("dharmamind/production", &awssm.Options{Client: empty}, &keyward.StoreOptions{Retries: 2, RetryBase: time.Millisecond})
+	defer s.Close()
+	_, err := s.Get(context.Background(), "JWT_SECRET_KEY")
+	if keyward.ErrorCode(err) != keyward.PermissionDenied {
+		t.Fatalf("no credentials: code %v (%v), want PermissionDenied", keyward.ErrorCode(err), err)
+	}
+	if n := srv.Calls(""); n != 0 {
+		t.Fatalf("%d requests reached the server without credentials", n)
+	}
+}
