@@ -19,12 +19,16 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
+	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/redact"
 )
 
 // Exit codes of run besides cmdutil's, following the shell conventions.
@@ -48,11 +52,21 @@ type Options struct {
 	Prefix     string
 	NoOverride bool
 	Command    []string
+
+	// Redact passes the child's stdout and stderr through a filter that
+	// replaces every injected value (and its encoded forms) with
+	// [REDACTED:NAME]. NewCmd turns it on; --no-redact turns it off.
+	Redact bool
+	// Resolver resolves variables whose value is a reference (ref+…,
+	// keyward://ENV/KEY); nil means a plain keyward.Resolver (no keyward://).
+	Resolver func() *keyward.Resolver
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
+		Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+	var noRedact bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
 		Short: "Run a command with the store's secrets in its environment",
@@ -75,7 +89,20 @@ usual exit codes.
 
 Keys that cannot be environment variable names (empty, or containing "="
 or a NUL byte) are skipped with a warning when listing the whole store and
-are an error with --only; so is a value containing a NUL byte.`,
+are an error with --only; so is a value containing a NUL byte.
+
+A variable whose value is a reference — ref+SCHEME://…#/KEY or
+keyward://ENV/KEY — is resolved before the child starts, whether it comes
+from the store or from keyward's own environment; a malformed reference is
+an error naming the variable.
+
+The child's stdout and stderr pass through a filter that replaces every
+value run injected (and its base64, hex, URL- and JSON-escaped forms) with
+[REDACTED:NAME], also when a value is split across writes. Values shorter
+than 8 bytes are not redacted (they would match unrelated output, and the
+gaps would reveal them); run notes on stderr which ones. With the filter the
+child's output is a pipe, not a terminal; --no-redact gives it keyward's
+own stdout and stderr.`,
 		Example: `  keyward run -- ./server --port 8080
   keyward run --only DATABASE_URL,JWT_SECRET_KEY -- python app.py
   keyward run --env production -- npm start
@@ -89,6 +116,7 @@ are an error with --only; so is a value containing a NUL byte.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Command = args
+			opts.Redact = !noRedact
 			for i, k := range opts.Only {
 				opts.Only[i] = strings.TrimSpace(k)
 				if opts.Only[i] == "" {
@@ -109,6 +137,7 @@ are an error with --only; so is a value containing a NUL byte.`,
 	cmd.Flags().StringSliceVar(&opts.Only, "only", nil, "Only these keys (comma-separated or repeated)")
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Prefix each variable name with this string")
 	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
+	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
 	return cmd
 }
 
@@ -126,7 +155,95 @@ func run(ctx context.Context, opts *Options) error {
 		environ = os.Environ
 	}
 	env := mergeEnv(environ(), vars, opts.NoOverride)
-	return execChild(opts, env)
+	env, resolved, err := resolveRefs(ctx, opts, env)
+	if err != nil {
+		return err
+	}
+	if !opts.Redact {
+		return execChild(opts, env)
+	}
+	return runRedacted(opts, env, redactable(vars, env, resolved))
+}
+
+// resolveRefs resolves every variable of env whose value is a reference and
+// returns the names it resolved.
+func resolveRefs(ctx context.Context, opts *Options, env []string) ([]string, map[string]bool, error) {
+	var r *keyward.Resolver
+	resolved := map[string]bool{}
+	for i, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		if !keyward.IsRef(val) {
+			continue
+		}
+		if r == nil {
+			if opts.Resolver != nil {
+				r = opts.Resolver()
+			} else {
+				r = &keyward.Resolver{}
+			}
+		}
+		s, err := r.Resolve(ctx, val)
+		if err != nil {
+			return nil, nil, export.RefError(name, err)
+		}
+		if strings.IndexByte(s.RevealString(), 0) >= 0 {
+			return nil, nil, keyward.Errorf(keyward.InvalidArgument, "run",
+				"the reference in %s resolves to a value with a NUL byte, which cannot be put in an environment variable", name)
+		}
+		env[i] = name + "=" + s.RevealString()
+		resolved[name] = true
+	}
+	return env, resolved, nil
+}
+
+// redactable is what the filter hides: the secrets run fetched and every
+// variable resolved from a reference (with its resolved value).
+func redactable(vars, env []string, resolved map[string]bool) map[string][]byte {
+	out := map[string][]byte{}
+	for _, v := range vars {
+		n, val, _ := strings.Cut(v, "=")
+		out[n] = []byte(val)
+	}
+	for _, kv := range env {
+		n, v, _ := strings.Cut(kv, "=")
+		if resolved[n] {
+			out[n] = []byte(v)
+		}
+	}
+	return out
+}
+
+// runRedacted runs the child with its stdout and stderr through redaction
+// filters, flushing them when it is done.
+func runRedacted(opts *Options, env []string, secrets map[string][]byte) error {
+	if len(secrets) == 0 {
+		return execChild(opts, env)
+	}
+	o := *opts
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = opts.IO.Out
+	}
+	if stderr == nil {
+		stderr = opts.IO.ErrOut
+	}
+	fout, skipped := redact.New(stdout, secrets)
+	ferr, _ := redact.New(stderr, secrets)
+	if len(skipped) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: note: not redacting %s: values shorter than %d bytes are not redacted\n",
+			strings.Join(skipped, ", "), redact.MinLength)
+	}
+	o.Stdout, o.Stderr = fout, ferr
+	err := execChild(&o, env)
+	e1, e2 := fout.Close(), ferr.Close()
+	if err == nil {
+		if e1 != nil {
+			err = e1
+		} else {
+			err = e2
+		}
+	}
+	return err
 }
 
 // secretEnv fetches the secrets and returns them as NAME=value entries.
@@ -262,6 +379,11 @@ func execChild(opts *Options, env []string) error {
 	if opts.Stderr != nil {
 		c.Stderr = opts.Stderr
 	}
+	if opts.Stdout != nil || opts.Stderr != nil {
+		// Output is copied through a pipe: do not wait forever for a
+		// background grandchild that keeps it open after the child exits.
+		c.WaitDelay = 2 * time.Second
+	}
 
 	// Catch the signals before the child exists, so none is lost between
 	// Start and the forwarding loop. (The root command also turns SIGINT and
@@ -292,7 +414,9 @@ func execChild(opts *Options, env []string) error {
 	}()
 	err = c.Wait()
 	close(done)
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
+		// ErrWaitDelay: the child exited 0 but something it started still
+		// held the output pipe open.
 		return nil
 	}
 	var ee *exec.ExitError
