@@ -1,6 +1,8 @@
 package rotation
 
 import (
+	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +19,32 @@ type Policy struct {
 	Method string `json:"method,omitempty"`
 	// Via says where a manual or provider rotation happens.
 	Via string `json:"via,omitempty"`
+}
+
+// MarshalJSON renders durations the way keyward.yaml writes them ("90d", "24h").
+func (p Policy) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Every  string `json:"every,omitempty"`
+		Grace  string `json:"grace,omitempty"`
+		Method string `json:"method,omitempty"`
+		Via    string `json:"via,omitempty"`
+	}
+	return json.Marshal(out{Every: FormatDuration(p.Every), Grace: FormatDuration(p.Grace), Method: p.Method, Via: p.Via})
+}
+
+// FormatDuration renders d in whole days from two days up ("90d"), else in
+// whole hours ("24h"), else as Go does ("90m0s"); "" for zero.
+func FormatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == 0:
+		return ""
+	case d%day == 0 && d >= 2*day:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
 }
 
 // Automated reports whether `keyward rotate --due` may rotate it unattended.

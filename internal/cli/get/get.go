@@ -21,6 +21,9 @@ type Options struct {
 	Version string
 	JSON    bool
 	Reveal  bool
+	// Ring prints the key ring (current value plus previous values still in
+	// their rotation grace period) as JSON; see ring.go.
+	Ring bool
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
@@ -33,14 +36,25 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 added only when stdout is a terminal).
 
 With --json, print the secret's metadata (version, creation time, store)
-and not its value; add --reveal to include the value in the JSON.`,
+and not its value; add --reveal to include the value in the JSON.
+
+With --ring --json, print the key ring: the current value and every previous
+value still inside its rotation grace period, with its expiry (metadata
+only; values with --reveal). See 'keyward rotate'.`,
 		Example: `  keyward get JWT_SECRET_KEY
   keyward get JWT_SECRET_KEY --version 2
   keyward get DATABASE_URL --env production --json
+  keyward get JWT_SECRET_KEY --ring --json
   export JWT_SECRET_KEY="$(keyward get JWT_SECRET_KEY)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
+			if opts.Ring && !opts.JSON {
+				return cmdutil.FlagErrorf("--ring prints JSON: add --json")
+			}
+			if opts.Ring && opts.Version != "" {
+				return cmdutil.FlagErrorf("--ring and --version cannot be used together")
+			}
 			if opts.Reveal && !opts.JSON {
 				return cmdutil.FlagErrorf("--reveal only makes sense with --json (get prints the value by default)")
 			}
@@ -53,6 +67,7 @@ and not its value; add --reveal to include the value in the JSON.`,
 	cmd.Flags().StringVar(&opts.Version, "version", "", "Read this version instead of the current one")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "With --json, include the value")
+	cmd.Flags().BoolVar(&opts.Ring, "ring", false, "With --json, print the key ring: current and previous values in grace")
 	return cmd
 }
 
@@ -72,6 +87,9 @@ func run(ctx context.Context, opts *Options) error {
 	s, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
+	}
+	if opts.Ring {
+		return runRing(ctx, opts, s)
 	}
 	v, err := s.GetValue(ctx, opts.Key, &keyward.GetOptions{Version: opts.Version})
 	if err != nil {
