@@ -30,10 +30,10 @@ func Example_openStoreFromURL() {
 }
 
 // Write with a check-and-set on the Secret's resourceVersion, against any
-// kubernetes.Interface (here client-go's fake clientset).
+// core/v1 secrets client (here client-go's fake clientset's CoreV1()).
 func ExampleOpenStore() {
 	ctx := context.Background()
-	store, err := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: fake.NewClientset()}, nil)
+	store, err := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: fake.NewClientset().CoreV1()}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

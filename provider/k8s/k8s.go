@@ -50,7 +50,7 @@
 //
 // # As
 //
-// Store.As accepts *kubernetes.Interface. Store.ErrorAs reaches
+// Store.As accepts *corev1client.SecretsGetter. Store.ErrorAs reaches
 // *errors.StatusError from k8s.io/apimachinery/pkg/api/errors.
 package k8s
 
@@ -70,7 +70,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keyward/keyward"
@@ -87,7 +87,7 @@ const maxWriteAttempts = 20
 type Options struct {
 	// Client, if set, is used instead of one built from the kubeconfig or
 	// in-cluster configuration (tests pass a fake clientset).
-	Client kubernetes.Interface
+	Client corev1client.SecretsGetter
 	// Context selects a kubeconfig context.
 	Context string
 	// Kubeconfig names a kubeconfig file instead of the default rules.
@@ -145,7 +145,7 @@ type k8sDriver struct {
 
 	mu     sync.Mutex
 	ns     string
-	client kubernetes.Interface
+	client corev1client.SecretsGetter
 }
 
 var (
@@ -163,7 +163,7 @@ func (e *configError) Error() string {
 }
 func (e *configError) Unwrap() error { return e.err }
 
-func (d *k8sDriver) api() (kubernetes.Interface, string, error) {
+func (d *k8sDriver) api() (corev1client.SecretsGetter, string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.client != nil {
@@ -188,7 +188,7 @@ func (d *k8sDriver) api() (kubernetes.Interface, string, error) {
 		}
 		d.ns = ns
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := corev1client.NewForConfig(cfg)
 	if err != nil {
 		return nil, "", &configError{err}
 	}
@@ -289,7 +289,7 @@ func (d *k8sDriver) read(ctx context.Context) (*corev1.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.CoreV1().Secrets(ns).Get(ctx, d.name, metav1.GetOptions{})
+	return c.Secrets(ns).Get(ctx, d.name, metav1.GetOptions{})
 }
 
 // value returns key's bytes from data, or stringData (which the API server
@@ -419,7 +419,7 @@ func (d *k8sDriver) modify(ctx context.Context, key, ifv string, change func(*co
 	if err != nil {
 		return driver.Version{}, err
 	}
-	secrets := c.CoreV1().Secrets(ns)
+	secrets := c.Secrets(ns)
 	for attempt := 0; attempt < maxWriteAttempts; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return driver.Version{}, err
@@ -487,7 +487,7 @@ func jitter(ctx context.Context, attempt int) error {
 }
 
 func (d *k8sDriver) As(i any) bool {
-	p, ok := i.(*kubernetes.Interface)
+	p, ok := i.(*corev1client.SecretsGetter)
 	if !ok {
 		return false
 	}

@@ -5,6 +5,7 @@ package k8s_test
 import (
 	"context"
 	"errors"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -88,7 +88,7 @@ func newAPIServer(objs ...runtime.Object) *apiServer {
 type harness struct{ api *apiServer }
 
 func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return k8s.NewDriver("production", "dharmamind", &k8s.Options{Client: h.api})
+	return k8s.NewDriver("production", "dharmamind", &k8s.Options{Client: h.api.CoreV1()})
 }
 
 func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
@@ -127,7 +127,7 @@ func existing() *corev1.Secret {
 func TestReadsExistingSecret(t *testing.T) {
 	ctx := context.Background()
 	api := newAPIServer(existing())
-	s, err := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api}, nil)
+	s, err := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api.CoreV1()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestReadsExistingSecret(t *testing.T) {
 func TestWritesCheckResourceVersion(t *testing.T) {
 	ctx := context.Background()
 	api := newAPIServer(existing())
-	s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api}, &keyward.StoreOptions{TTL: -1})
+	s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api.CoreV1()}, &keyward.StoreOptions{TTL: -1})
 	defer s.Close()
 
 	// Another writer updates between our read and our write: the first
@@ -253,7 +253,7 @@ func TestErrorCodes(t *testing.T) {
 		api := newAPIServer(existing())
 		calls := 0
 		api.fail = func(verb string) error { calls++; return tc.err }
-		s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api}, &keyward.StoreOptions{Retries: 2, RetryBase: 1})
+		s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api.CoreV1()}, &keyward.StoreOptions{Retries: 2, RetryBase: 1})
 		_, err := s.Get(ctx, "JWT_SECRET_KEY")
 		if keyward.ErrorCode(err) != tc.code {
 			t.Errorf("%v: code %v, want %v", tc.err, keyward.ErrorCode(err), tc.code)
@@ -286,10 +286,13 @@ func TestOpenURL(t *testing.T) {
 
 func TestAs(t *testing.T) {
 	api := newAPIServer()
-	s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api}, nil)
+	s, _ := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api.CoreV1()}, nil)
 	defer s.Close()
-	var c kubernetes.Interface
-	if !s.As(&c) || c != kubernetes.Interface(api) {
-		t.Fatalf("As(*kubernetes.Interface) did not give the client")
+	var c corev1client.SecretsGetter
+	if !s.As(&c) || c == nil {
+		t.Fatalf("As(*corev1client.SecretsGetter) did not give the client")
+	}
+	if _, err := c.Secrets("production").List(context.Background(), metav1.ListOptions{}); err != nil {
+		t.Fatalf("the client from As does not work: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ type liveHarness struct {
 }
 
 func (h *liveHarness) MakeDriver(context.Context) (driver.Store, error) {
-	return k8s.NewDriver(h.ns, h.name, &k8s.Options{Client: h.c})
+	return k8s.NewDriver(h.ns, h.name, &k8s.Options{Client: h.c.CoreV1()})
 }
 
 func (h *liveHarness) Seed(ctx context.Context, key string, data []byte) error {
