@@ -244,7 +244,16 @@ func (s *Store) versionMetaState(ctx context.Context, key string) (*RotationStat
 		return nil, err
 	}
 	st := &RotationState{Current: ringKey(cur.Version.ID, cur), RotatedAt: parseTime(cur.Version.Meta[driver.MetaRotated])}
-	st.Previous, err = s.previousFromRefs(ctx, key, cur.Version.ID, driver.ParseRing(cur.Version.Meta[driver.MetaRing]))
+	// Nothing is left to retire in this layout once a grace has ended: the
+	// ring leaves the version out by time, so expired refs are dropped here.
+	now := s.now()
+	var refs []driver.RingRef
+	for _, ref := range driver.ParseRing(cur.Version.Meta[driver.MetaRing]) {
+		if ref.Expires.IsZero() || now.Before(ref.Expires) {
+			refs = append(refs, ref)
+		}
+	}
+	st.Previous, err = s.previousFromRefs(ctx, key, cur.Version.ID, refs)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,8 @@ type Retired struct {
 	Expired time.Time `json:"expired"`
 	// How says what retiring did: "disabled" (the backend no longer serves
 	// the version), "removed" (KEY_OLD deleted), "recorded" (marked retired
-	// in the rotation record) or "expired" (nothing to do: the ring already
-	// leaves it out by time).
+	// in the rotation record). In the version-meta layout (local, mem) there
+	// is nothing to retire: a version leaves the ring when its grace ends.
 	How string `json:"how"`
 }
 
@@ -46,10 +46,7 @@ func Retire(ctx context.Context, s *keyward.Store, key string, clock func() time
 	var out []Retired
 	switch st.Layout {
 	case driver.LayoutVersionMeta:
-		for _, p := range expired {
-			out = append(out, Retired{Key: key, ID: p.ID, Expired: p.Expires, How: "expired"})
-		}
-		return out, nil
+		return nil, nil // expired versions already left the ring (see keyward.Store.RotationState)
 	case driver.LayoutNative:
 		rot := d.(driver.Rotator)
 		for _, p := range expired {
