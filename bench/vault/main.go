@@ -1,3 +1,5 @@
+//go:build !keyward_omit_vault
+
 // Command vault-bench compares reading N keys from one Vault KV v2 secret
 // (keyward's bundle layout, the guide's model) with reading N keys stored
 // as N separate secrets (layout=keys), through keyward.Store.GetMany and,
