@@ -248,7 +248,12 @@ func (s *Store) versionMetaState(ctx context.Context, key string) (*RotationStat
 	// ring leaves the version out by time, so expired refs are dropped here.
 	now := s.now()
 	var refs []driver.RingRef
+	seen := map[string]bool{}
 	for _, ref := range driver.ParseRing(cur.Version.Meta[driver.MetaRing]) {
+		if seen[ref.ID] {
+			continue // the first (newest) entry for a version wins
+		}
+		seen[ref.ID] = true
 		if ref.Expires.IsZero() || now.Before(ref.Expires) {
 			refs = append(refs, ref)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sort"
 	"strings"
 	"time"
 )
@@ -173,7 +172,8 @@ func EncodeRing(refs []RingRef) string {
 	return string(b)
 }
 
-// ParseRing parses a MetaRing value (nil on "" or malformed input).
+// ParseRing parses a MetaRing value (nil on "" or malformed input), in the
+// order written: newest first.
 func ParseRing(s string) []RingRef {
 	if strings.TrimSpace(s) == "" {
 		return nil
@@ -182,7 +182,6 @@ func ParseRing(s string) []RingRef {
 	if json.Unmarshal([]byte(s), &refs) != nil {
 		return nil
 	}
-	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Expires.After(refs[j].Expires) })
 	return refs
 }
 
