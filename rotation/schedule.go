@@ -2,7 +2,9 @@ package rotation
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,39 @@ func (p Policy) MarshalJSON() ([]byte, error) {
 		Via    string `json:"via,omitempty"`
 	}
 	return json.Marshal(out{Every: FormatDuration(p.Every), Grace: FormatDuration(p.Grace), Method: p.Method, Via: p.Via})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Policy) UnmarshalJSON(b []byte) error {
+	var in struct {
+		Every, Grace, Method, Via string
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	var err error
+	if p.Every, err = parseDuration(in.Every); err != nil {
+		return err
+	}
+	if p.Grace, err = parseDuration(in.Grace); err != nil {
+		return err
+	}
+	p.Method, p.Via = in.Method, in.Via
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil {
+			return 0, fmt.Errorf("rotation: bad duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // FormatDuration renders d in whole days from two days up ("90d"), else in
@@ -76,11 +111,18 @@ type Status struct {
 	Previous []PreviousStatus `json:"previous,omitempty"`
 }
 
-// Duration marshals as a Go duration string and whole days.
+// Duration marshals as a Go duration string ("2160h0m0s").
 type Duration time.Duration
 
 // MarshalText renders d like "2160h0m0s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
 
 // Evaluate computes a key's status at now. st is nil for a key that does
 // not exist.
