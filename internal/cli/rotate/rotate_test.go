@@ -144,7 +144,9 @@ func TestRunExecFailureKeepsRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Key, o.Exec = "JWT_SECRET_KEY", "false"
-	o.RunExec = func(context.Context, string, []string, *iostreams.IOStreams) error { return errors.New("exit status 1") }
+	o.RunExec = func(context.Context, string, []string, *iostreams.IOStreams) error {
+		return errors.New("exit status 1")
+	}
 	err := run(ctx, o)
 	if err == nil || !strings.Contains(err.Error(), "--exec") {
 		t.Fatalf("err = %v", err)
