@@ -149,9 +149,16 @@ var ErrInProgress = errors.New("another rotation of this key is in progress or w
 // ErrConflict is wrapped when a concurrent writer changed the key first.
 var ErrConflict = errors.New("another writer changed the key during the rotation (check-and-set conflict)")
 
+// wrapped is ErrConflict with the provider's error kept for errors.As, but
+// only ErrConflict's text (the provider's says the same in its own words).
+type wrapped struct{ head, cause error }
+
+func (w *wrapped) Error() string   { return w.head.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.head, w.cause} }
+
 func conflict(key string, err error) error {
 	if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
-		return opErr(key, keyward.FailedPrecondition, "%w; nothing was lost: the winner's value is current", errors.Join(ErrConflict, err))
+		return opErr(key, keyward.FailedPrecondition, "%w; nothing was lost: the winner's value is current", &wrapped{ErrConflict, err})
 	}
 	return err
 }
@@ -432,7 +439,9 @@ func nextCounter(id string) string {
 func (r *rotor) fields(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
 	if _, err := r.s.Put(ctx, r.key+driver.SuffixPending, nv, &keyward.PutOptions{IfVersion: "0"}); err != nil {
 		if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
-			return opErr(r.key, keyward.FailedPrecondition, "%w", errors.Join(ErrInProgress, ErrConflict))
+			// There was no pending value when we read the state: another
+			// rotation started in between.
+			return opErr(r.key, keyward.FailedPrecondition, "%w; nothing was lost: the other rotation's value is current or about to be", ErrConflict)
 		}
 		return err
 	}
