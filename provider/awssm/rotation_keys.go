@@ -18,9 +18,10 @@ import (
 // Rotation of per-key secrets (?mode=keys) uses the service's own staging
 // labels, as a Secrets Manager rotation Lambda does:
 //
-//  1. Stage: PutSecretValue with AWSPENDING (and a keyward-grace-UNIX label
-//     recording when the current value's grace will end). GetSecretValue
-//     keeps returning AWSCURRENT.
+//  1. Stage: PutSecretValue with AWSPENDING, a keyward-grace-UNIX-TAG label
+//     recording when the current value's grace will end, and a
+//     keyward-from-TAG-VERSIONID label naming the version it replaces.
+//     GetSecretValue keeps returning AWSCURRENT.
 //  2. Promote: UpdateSecretVersionStage moves AWSCURRENT to the pending
 //     version, naming the version read as current in RemoveFromVersionId
 //     (the service refuses if it moved: a concurrent rotation loses); the
@@ -40,6 +41,11 @@ const (
 	graceLabelPrefix = "keyward-grace-"
 	// revokeLabel: the previous value was revoked by this rotation.
 	revokeLabel = "keyward-revoked"
+	// fromLabelPrefix + VersionId, on a staged version: the version that
+	// was current when it was staged. Promote moves AWSCURRENT only from
+	// that version, so a rotation staged against a value that another
+	// rotation has since replaced loses instead of overwriting it.
+	fromLabelPrefix = "keyward-from-"
 )
 
 var _ driver.Rotator = (*awsDriver)(nil)
@@ -74,17 +80,36 @@ func (d *awsDriver) stages(ctx context.Context, name string) (stageMap, error) {
 	return stageMap(out.VersionIdsToStages), nil
 }
 
+// A staging label belongs to one version of a secret at a time (attaching
+// it elsewhere moves it), so keyward's labels carry the first 8 characters
+// of their own version's token: two rotations racing can never take each
+// other's labels.
 func graceFrom(stages []string) (expires time.Time, revoked, ok bool) {
 	for _, s := range stages {
-		if s == revokeLabel {
+		if strings.HasPrefix(s, revokeLabel) {
 			return time.Time{}, true, true
 		}
-		if n, err := strconv.ParseInt(strings.TrimPrefix(s, graceLabelPrefix), 10, 64); err == nil && strings.HasPrefix(s, graceLabelPrefix) {
-			return time.Unix(n, 0).UTC(), false, true
+		if rest, found := strings.CutPrefix(s, graceLabelPrefix); found {
+			unix, _, _ := strings.Cut(rest, "-")
+			if n, err := strconv.ParseInt(unix, 10, 64); err == nil {
+				return time.Unix(n, 0).UTC(), false, true
+			}
 		}
 	}
 	return time.Time{}, false, false
 }
+
+// fromOf returns the version a staged version was staged against.
+func fromOf(stages []string) string {
+	for _, s := range stages {
+		if rest, found := strings.CutPrefix(s, fromLabelPrefix); found && len(rest) > 9 {
+			return rest[9:]
+		}
+	}
+	return ""
+}
+
+func isKeywardLabel(s string) bool { return strings.HasPrefix(s, "keyward-") }
 
 func (d *awsDriver) entry(ctx context.Context, name, id string) (*driver.RingEntry, error) {
 	sv, err := d.getSecret(ctx, name, "id:"+id)
@@ -167,23 +192,25 @@ func (d *awsDriver) Stage(ctx context.Context, key string, data []byte, r *drive
 	if p := m.holder(stagePending); p != "" && p != cur {
 		return driver.Version{}, &keyError{err: errConflict, secret: name, key: key}
 	}
-	label := revokeLabel
-	if !r.PreviousExpires.IsZero() {
-		label = graceLabelPrefix + strconv.FormatInt(r.PreviousExpires.Unix(), 10)
-	}
 	c, err := d.api(ctx)
 	if err != nil {
 		return driver.Version{}, err
 	}
 	token := newToken()
+	tag := token[:8]
+	label := revokeLabel + "-" + tag
+	if !r.PreviousExpires.IsZero() {
+		label = graceLabelPrefix + strconv.FormatInt(r.PreviousExpires.Unix(), 10) + "-" + tag
+	}
 	str, bin := secretInput(data)
+	labels := []string{stagePending, label, fromLabelPrefix + tag + "-" + cur}
 	if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(name), ClientRequestToken: aws.String(token),
-		SecretString: str, SecretBinary: bin, VersionStages: []string{stagePending, label},
+		SecretString: str, SecretBinary: bin, VersionStages: labels,
 	}, oneAttempt); err != nil {
 		return driver.Version{}, wrapSDK(err)
 	}
-	return driver.Version{ID: token, Created: time.Now().UTC(), Labels: []string{stagePending, label}}, nil
+	return driver.Version{ID: token, Created: time.Now().UTC(), Labels: labels}, nil
 }
 
 // Promote implements driver.Rotator.
@@ -197,11 +224,22 @@ func (d *awsDriver) Promote(ctx context.Context, key, pending string) (driver.Ve
 		return driver.Version{}, err
 	}
 	cur := m.holder(stageCurrent)
+	from := fromOf(m[pending])
+	if from == "" {
+		from = cur
+	}
 	if cur != pending {
-		if m.holder(stagePending) != pending {
+		if m.holder(stagePending) != pending || from != cur {
+			// Staged against a value another rotation has replaced: take
+			// our labels back so the key is not left in flight.
+			for _, s := range m[pending] {
+				if s == stagePending || isKeywardLabel(s) {
+					_ = d.moveStage(context.WithoutCancel(ctx), name, s, "", pending)
+				}
+			}
 			return driver.Version{}, &keyError{err: errConflict, secret: name, key: key}
 		}
-		if err := d.moveStage(ctx, name, stageCurrent, pending, cur); err != nil {
+		if err := d.moveStage(ctx, name, stageCurrent, pending, from); err != nil {
 			if code := apiCode(err); code == "InvalidParameterException" || code == "InvalidRequestException" {
 				// AWSCURRENT moved since it was read: a concurrent rotation
 				// won. Take our pending label back so the key is not left
@@ -216,9 +254,14 @@ func (d *awsDriver) Promote(ctx context.Context, key, pending string) (driver.Ve
 	// described a rotation that is over. Best effort: the state reads the
 	// same without it.
 	_ = d.moveStage(ctx, name, stagePending, "", pending)
+	for _, s := range m[pending] {
+		if strings.HasPrefix(s, fromLabelPrefix) {
+			_ = d.moveStage(ctx, name, s, "", pending)
+		}
+	}
 	if cur != "" && cur != pending {
 		for _, s := range m[cur] {
-			if strings.HasPrefix(s, graceLabelPrefix) || s == revokeLabel {
+			if isKeywardLabel(s) {
 				_ = d.moveStage(ctx, name, s, "", cur)
 			}
 		}
