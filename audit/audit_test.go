@@ -274,3 +274,25 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestSyncOnCloseWritesAtOnce(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(Options{Path: p, SyncOnClose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Append(context.Background(), &Record{Action: "get", Key: "K"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, _ := os.Open(p)
+	res, err := Verify(f, nil)
+	f.Close()
+	if err != nil || res.Records != 3 {
+		t.Fatalf("records must be written before Close: %d, %v", res.Records, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close (with its fsync): %v", err)
+	}
+}

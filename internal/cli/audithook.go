@@ -36,7 +36,8 @@ func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, e
 		if !a.cfg.Enabled {
 			return
 		}
-		o := audit.Options{Path: a.cfg.File, NoFsync: !a.cfg.Fsync}
+		// One fsync when the command ends, not one per record.
+		o := audit.Options{Path: a.cfg.File, NoFsync: !a.cfg.Fsync, SyncOnClose: true}
 		if a.cfg.Stderr {
 			o.Sinks = append(o.Sinks, &audit.WriterSink{W: f.IO.ErrOut})
 		}
@@ -93,8 +94,7 @@ func installAudit(f *cmdutil.Factory) {
 					r.Outcome, r.Code = "error", keyward.ErrorCode(cmdErr).String()
 				}
 			}
-			err = l.Append(ctx, r)
-			l.Close()
+			err = errors.Join(l.Append(ctx, r), l.Close())
 		}
 		if err != nil && cfg.Required && cmdErr == nil {
 			errs = append(errs, keyward.NewError(keyward.FailedPrecondition, "write the audit log", err))

@@ -12,12 +12,12 @@ package redact
 type automaton struct {
 	classes [256]uint8
 	nclass  int
-	trans   []int32   // state*nclass + class → next state
-	row     []int32   // trans premultiplied: row offset of the next state
-	accept  []bool    // row offset → the state has outputs
-	out     [][]int32 // state → pattern ids that end here (via suffix links)
-	depth   []int32   // state → length of the string it represents
-	lens    []int32   // pattern id → length
+	// trans maps row offset (state*nclass) + class to the next state's row
+	// offset, negated when that state has outputs (the root has none).
+	trans []int32
+	out   [][]int32 // state → pattern ids that end here (via suffix links)
+	depth []int32   // state → length of the string it represents
+	lens  []int32   // pattern id → length
 }
 
 type match struct{ start, end, id int }
@@ -37,24 +37,31 @@ func buildAutomaton(patterns [][]byte) *automaton {
 			a.nclass++
 		}
 	}
-	// Trie. State 0 is the root; a zero transition means "no edge" until
-	// the BFS below fills in failure transitions.
+	// Trie, with each state's children kept aside; the dense rows are
+	// filled by the BFS below.
 	total := 1
 	for _, p := range patterns {
 		total += len(p)
 	}
-	a.trans = make([]int32, a.nclass, total*a.nclass)
+	type edge struct{ class, next int32 }
+	children := make([][]edge, 1, total)
 	a.out = make([][]int32, 1, total)
 	a.depth = make([]int32, 1, total)
 	for id, p := range patterns {
 		s := int32(0)
 		for _, b := range p {
-			c := int(a.classes[b])
-			next := a.trans[int(s)*a.nclass+c]
-			if next == 0 {
+			c := int32(a.classes[b])
+			next := int32(-1)
+			for _, e := range children[s] {
+				if e.class == c {
+					next = e.next
+					break
+				}
+			}
+			if next < 0 {
 				next = int32(len(a.depth))
-				a.trans[int(s)*a.nclass+c] = next
-				a.trans = a.trans[:len(a.trans)+a.nclass]
+				children[s] = append(children[s], edge{c, next})
+				children = append(children, nil)
 				a.out = append(a.out, nil)
 				a.depth = append(a.depth, a.depth[s]+1)
 			}
@@ -63,37 +70,35 @@ func buildAutomaton(patterns [][]byte) *automaton {
 		a.out[s] = append(a.out[s], int32(id))
 		a.lens = append(a.lens, int32(len(p)))
 	}
-	// BFS: fill failure transitions to make a full DFA, and merge outputs.
-	fail := make([]int32, len(a.depth))
-	queue := make([]int32, 0, len(a.depth))
-	for c := range a.nclass {
-		if n := a.trans[c]; n != 0 {
-			queue = append(queue, n)
-		}
-	}
+	// BFS: a state's row is its failure state's row with its own trie
+	// edges written over it; outputs merge along failure links.
+	n := len(a.depth)
+	a.trans = make([]int32, n*a.nclass)
+	fail := make([]int32, n)
+	queue := make([]int32, 1, n)
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		if f := fail[s]; len(a.out[f]) > 0 {
-			a.out[s] = append(a.out[s], a.out[f]...)
-		}
-		for c := range a.nclass {
-			i := int(s)*a.nclass + c
-			if n := a.trans[i]; n != 0 {
-				fail[n] = a.trans[int(fail[s])*a.nclass+c]
-				queue = append(queue, n)
-			} else {
-				a.trans[i] = a.trans[int(fail[s])*a.nclass+c]
+		row := a.trans[int(s)*a.nclass : (int(s)+1)*a.nclass]
+		if s != 0 {
+			f := fail[s]
+			copy(row, a.trans[int(f)*a.nclass:(int(f)+1)*a.nclass])
+			if len(a.out[f]) > 0 {
+				a.out[s] = append(a.out[s], a.out[f]...)
 			}
 		}
+		for _, e := range children[s] {
+			if s != 0 {
+				fail[e.next] = row[e.class] / int32(a.nclass)
+			}
+			row[e.class] = e.next * int32(a.nclass)
+			queue = append(queue, e.next)
+		}
 	}
-	a.row = make([]int32, len(a.trans))
-	for i, n := range a.trans {
-		a.row[i] = n * int32(a.nclass)
-	}
-	a.accept = make([]bool, len(a.trans))
-	for st, out := range a.out {
-		a.accept[st*a.nclass] = len(out) > 0
+	for i, v := range a.trans {
+		if len(a.out[v/int32(a.nclass)]) > 0 {
+			a.trans[i] = -v
+		}
 	}
 	return a
 }
@@ -102,10 +107,11 @@ func buildAutomaton(patterns [][]byte) *automaton {
 // (overlapping) and the final state.
 func (a *automaton) scan(buf []byte, matches []match) ([]match, int32) {
 	r := int32(0) // row offset of the current state
-	row, accept, classes := a.row, a.accept, &a.classes
+	trans, classes := a.trans, &a.classes
 	for i, b := range buf {
-		r = row[r+int32(classes[b])]
-		if accept[r] {
+		r = trans[r+int32(classes[b])]
+		if r < 0 {
+			r = -r
 			for _, id := range a.out[int(r)/a.nclass] {
 				matches = append(matches, match{start: i + 1 - int(a.lens[id]), end: i + 1, id: int(id)})
 			}

@@ -91,11 +91,18 @@ func Base64Core(enc *base64.Encoding, value []byte, k int) []byte {
 	return []byte(s[from:to])
 }
 
-// New returns a filter writing to w that redacts the values in secrets
-// (key → value). Values shorter than MinLength are skipped; their keys are
+// Redactor is a compiled set of secrets; its Writers share it.
+type Redactor struct {
+	ac     *automaton
+	repl   [][]byte
+	maxLen int
+}
+
+// Compile prepares the secrets (key → value) once, for any number of
+// filters. Values shorter than MinLength are skipped; their keys are
 // returned, sorted, so the caller can say so.
-func New(w io.Writer, secrets map[string][]byte) (*Filter, []string) {
-	f := &Filter{w: w}
+func Compile(secrets map[string][]byte) (*Redactor, []string) {
+	r := &Redactor{}
 	var skipped []string
 	owner := map[string]string{}
 	keys := make([]string, 0, len(secrets))
@@ -116,14 +123,27 @@ func New(w io.Writer, secrets map[string][]byte) (*Filter, []string) {
 			}
 			owner[string(p)] = k
 			patterns = append(patterns, p)
-			f.repl = append(f.repl, []byte("[REDACTED:"+k+"]"))
-			f.maxLen = max(f.maxLen, len(p))
+			r.repl = append(r.repl, []byte("[REDACTED:"+k+"]"))
+			r.maxLen = max(r.maxLen, len(p))
 		}
 	}
 	if len(patterns) > 0 {
-		f.ac = buildAutomaton(patterns)
+		r.ac = buildAutomaton(patterns)
 	}
-	return f, skipped
+	return r, skipped
+}
+
+// Writer returns a filter over w. Filters are independent streams; each is
+// safe for one writer at a time (and locks for more).
+func (r *Redactor) Writer(w io.Writer) *Filter {
+	return &Filter{w: w, ac: r.ac, repl: r.repl, maxLen: r.maxLen}
+}
+
+// New returns a filter writing to w that redacts the values in secrets
+// (key → value): Compile(secrets) then Writer(w).
+func New(w io.Writer, secrets map[string][]byte) (*Filter, []string) {
+	r, skipped := Compile(secrets)
+	return r.Writer(w), skipped
 }
 
 // Write redacts p and forwards what is safe to emit. It always consumes all

@@ -227,8 +227,8 @@ func runRedacted(opts *Options, env []string, secrets map[string][]byte) error {
 	if stderr == nil {
 		stderr = opts.IO.ErrOut
 	}
-	fout, skipped := redact.New(stdout, secrets)
-	ferr, _ := redact.New(stderr, secrets)
+	red, skipped := redact.Compile(secrets)
+	fout, ferr := red.Writer(stdout), red.Writer(stderr)
 	if len(skipped) > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "keyward: note: not redacting %s: values shorter than %d bytes are not redacted\n",
 			strings.Join(skipped, ", "), redact.MinLength)
