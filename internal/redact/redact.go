@@ -30,10 +30,8 @@ const MinLength = 8
 // Filter is an io.WriteCloser that redacts and forwards to another writer.
 // Close flushes what it held back; it does not close the underlying writer.
 type Filter struct {
-	w      io.Writer
-	ac     *automaton
-	repl   [][]byte
-	maxLen int
+	w io.Writer
+	r *Redactor
 
 	mu      sync.Mutex
 	pending []byte
@@ -93,9 +91,22 @@ func Base64Core(enc *base64.Encoding, value []byte, k int) []byte {
 
 // Redactor is a compiled set of secrets; its Writers share it.
 type Redactor struct {
-	ac     *automaton
-	repl   [][]byte
-	maxLen int
+	patterns [][]byte
+	repl     [][]byte
+	maxLen   int
+
+	// The automaton is built on first use: a child that writes nothing
+	// (keyward run -- true) never pays for it.
+	once sync.Once
+	ac   *automaton
+}
+
+func (r *Redactor) automaton() *automaton {
+	if len(r.patterns) == 0 {
+		return nil
+	}
+	r.once.Do(func() { r.ac = buildAutomaton(r.patterns) })
+	return r.ac
 }
 
 // Compile prepares the secrets (key → value) once, for any number of
@@ -127,16 +138,14 @@ func Compile(secrets map[string][]byte) (*Redactor, []string) {
 			r.maxLen = max(r.maxLen, len(p))
 		}
 	}
-	if len(patterns) > 0 {
-		r.ac = buildAutomaton(patterns)
-	}
+	r.patterns = patterns
 	return r, skipped
 }
 
 // Writer returns a filter over w. Filters are independent streams; each is
 // safe for one writer at a time (and locks for more).
 func (r *Redactor) Writer(w io.Writer) *Filter {
-	return &Filter{w: w, ac: r.ac, repl: r.repl, maxLen: r.maxLen}
+	return &Filter{w: w, r: r}
 }
 
 // New returns a filter writing to w that redacts the values in secrets
@@ -149,7 +158,8 @@ func New(w io.Writer, secrets map[string][]byte) (*Filter, []string) {
 // Write redacts p and forwards what is safe to emit. It always consumes all
 // of p unless the underlying writer fails.
 func (f *Filter) Write(p []byte) (int, error) {
-	if f.ac == nil {
+	ac := f.r.automaton()
+	if ac == nil {
 		return f.w.Write(p)
 	}
 	f.mu.Lock()
@@ -159,9 +169,9 @@ func (f *Filter) Write(p []byte) (int, error) {
 	// prefix of some pattern: those bytes might yet become a secret, so
 	// they are held back. A match starting before them is final (a longer
 	// pattern starting there would make a longer such suffix).
-	ms, state := f.ac.scan(buf, f.matches[:0])
+	ms, state := ac.scan(buf, f.matches[:0])
 	f.matches = ms
-	n, err := f.emit(buf, ms, len(buf)-int(f.ac.depth[state]))
+	n, err := f.emit(buf, ms, len(buf)-int(ac.depth[state]))
 	// Keep the unemitted tail (copy: buf may alias f.pending's array).
 	f.pending = append(f.pending[:0:0], buf[n:]...)
 	if err != nil {
@@ -180,7 +190,7 @@ func (f *Filter) emit(buf []byte, ms []match, boundary int) (int, error) {
 			break
 		}
 		out = append(out, buf[pos:m.start]...)
-		out = append(out, f.repl[m.id]...)
+		out = append(out, f.r.repl[m.id]...)
 		pos = m.end
 	}
 	if pos < boundary {
@@ -197,12 +207,12 @@ func (f *Filter) emit(buf []byte, ms []match, boundary int) (int, error) {
 
 // Close flushes held-back bytes (redacting any complete match among them).
 func (f *Filter) Close() error {
-	if f.ac == nil {
-		return nil
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ms, _ := f.ac.scan(f.pending, f.matches[:0])
+	if len(f.pending) == 0 {
+		return nil
+	}
+	ms, _ := f.r.automaton().scan(f.pending, f.matches[:0])
 	_, err := f.emit(f.pending, ms, len(f.pending))
 	f.pending = nil
 	return err
