@@ -24,13 +24,14 @@ import (
 // Exit codes. They are stable and documented in docs/cli.md.
 const (
 	ExitOK            = 0   // success
-	ExitError         = 1   // failure; for validate/scan/diff/status: problems found
+	ExitError         = 1   // failure; for validate/scan/diff: problems found
 	ExitUsage         = 2   // bad flags or arguments, bad configuration
 	ExitNotFound      = 3   // a secret, version, file or environment does not exist
 	ExitPermission    = 4   // permission denied (wrong key, 401/403, file mode)
 	ExitUnavailable   = 5   // the backend is unreachable or failing; try again
 	ExitConflict      = 6   // check-and-set conflict, already exists, failed precondition
 	ExitUnimplemented = 7   // the provider cannot do this
+	ExitOverdue       = 8   // status: a secret is overdue for rotation
 	ExitCancel        = 130 // interrupted
 )
 

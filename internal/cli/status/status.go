@@ -20,7 +20,7 @@ import (
 // ExitOverdue is status's exit code when a secret is overdue for rotation
 // (documented in docs/rotation.md), so cron and CI can alert on it apart
 // from errors (1, 3, 4, 5…).
-const ExitOverdue = 8
+const ExitOverdue = cmdutil.ExitOverdue
 
 // Options are status's inputs.
 type Options struct {
