@@ -46,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/internal/fsutil"
 	"io"
 	"io/fs"
 	"net/url"
@@ -195,7 +196,7 @@ func readSecretFile(path string, max int64) ([]byte, error) {
 	if err != nil {
 		return nil, fileErr(err)
 	}
-	if msg := notRegular(fi.Mode()); msg != "" {
+	if msg := fsutil.NotRegular(fi.Mode()); msg != "" {
 		return nil, errorf(driver.InvalidArgument, "is %s, not a regular file", msg)
 	}
 	if fi.Size() > max {
@@ -223,22 +224,6 @@ func fileErr(err error) error {
 		return &codedError{code: driver.PermissionDenied, msg: "cannot be read", err: err}
 	}
 	return &codedError{code: driver.Unknown, msg: "cannot be read", err: err}
-}
-
-func notRegular(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return ""
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }
 
 func trimNewline(b []byte) []byte {

@@ -55,6 +55,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/internal/fsutil"
 	"io"
 	"io/fs"
 	"net/url"
@@ -198,22 +199,6 @@ func (d *fileDriver) root() (*os.Root, error) {
 	return r, nil
 }
 
-func notRegular(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return ""
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0, m&fs.ModeCharDevice != 0:
-		return "a device"
-	}
-	return "a special file"
-}
-
 // escapes reports whether name is a symlink whose target the root refused.
 func escapes(r *os.Root, name string, err error) bool {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
@@ -249,7 +234,7 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 	if err != nil {
 		return nil, d.statErr(r, key, where, err)
 	}
-	if what := notRegular(fi.Mode()); what != "" {
+	if what := fsutil.NotRegular(fi.Mode()); what != "" {
 		return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, what)
 	}
 	f, err := r.OpenFile(key, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -260,7 +245,7 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 	if fi, err = f.Stat(); err != nil {
 		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
 	}
-	if what := notRegular(fi.Mode()); what != "" {
+	if what := fsutil.NotRegular(fi.Mode()); what != "" {
 		return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, what)
 	}
 	if fi.Size() > d.max {
