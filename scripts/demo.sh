@@ -18,7 +18,8 @@ printf 'postgresql://app:%s@db.internal:5432/app' "$(keyward generate --recipe a
 run keyward set DATABASE_URL --from-file db-url.txt
 rm db-url.txt
 run keyward list
-run keyward run -- sh -c 'echo "child sees JWT_SECRET_KEY (${#JWT_SECRET_KEY} chars) and DATABASE_URL=$DATABASE_URL"'
+run keyward run -- sh -c 'echo "child sees JWT_SECRET_KEY (${#JWT_SECRET_KEY} chars); printing DATABASE_URL: $DATABASE_URL"'
+echo "(the child had the real value; keyward redacted it from the child's output)"
 run keyward history JWT_SECRET_KEY
 run keyward audit tail -n 5
 echo
