@@ -219,6 +219,18 @@ func ParseStoreURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
+// URLPath is the file or directory a path-naming store URL gives (local://,
+// dotenv://, file://): host and path together, so local://keyward.age is
+// "keyward.age", dotenv://./config/app.env is "./config/app.env" and
+// file:///run/secrets is "/run/secrets"; an opaque URL (dotenv:.env) gives
+// its opaque part.
+func URLPath(u *url.URL) string {
+	if u.Opaque != "" {
+		return u.Opaque
+	}
+	return u.Host + u.Path
+}
+
 var credentialParams = []string{"token", "secret", "password", "passwd", "key", "credential", "signature", "sig"}
 
 // RedactURL renders u without user info and with the values of

@@ -54,7 +54,7 @@ func (c *Config) absStoreURL(raw string) string {
 	if err != nil || !containsStr(pathSchemes, u.Scheme) {
 		return raw
 	}
-	p := u.Host + u.Path
+	p := keyward.URLPath(u)
 	if p == "" || filepath.IsAbs(p) {
 		return raw
 	}

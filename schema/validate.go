@@ -474,7 +474,7 @@ func dotenvPath(raw string) string {
 	if err != nil || u.Scheme != "dotenv" {
 		return ""
 	}
-	return u.Host + u.Path
+	return keyward.URLPath(u)
 }
 
 var exampleSuffixes = []string{".example", ".sample", ".template", ".dist", ".tmpl", ".defaults"}

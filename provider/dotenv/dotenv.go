@@ -67,12 +67,7 @@ func init() {
 // PathFromURL returns the file a dotenv:// URL names: the host and path
 // together, so dotenv://.env is ".env" and dotenv:///etc/app.env is
 // "/etc/app.env".
-func PathFromURL(u *url.URL) string {
-	if u.Opaque != "" {
-		return u.Opaque
-	}
-	return u.Host + u.Path
-}
+func PathFromURL(u *url.URL) string { return keyward.URLPath(u) }
 
 func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 	path := PathFromURL(u)

@@ -80,12 +80,7 @@ func init() {
 
 // DirFromURL returns the directory a file:// URL names (host and path
 // together, so file://./secrets is "./secrets").
-func DirFromURL(u *url.URL) string {
-	if u.Opaque != "" {
-		return u.Opaque
-	}
-	return u.Host + u.Path
-}
+func DirFromURL(u *url.URL) string { return keyward.URLPath(u) }
 
 func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 	dir := DirFromURL(u)

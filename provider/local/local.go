@@ -111,10 +111,7 @@ func PathFromURL(u *url.URL) (path, identityFile string, err error) {
 	if u.User != nil || u.Port() != "" || u.Fragment != "" {
 		return "", "", newErr(driver.InvalidArgument, "", "a local store URL is local://PATH; it takes no user, port or fragment")
 	}
-	path = u.Host + u.Path
-	if u.Opaque != "" {
-		path = u.Opaque
-	}
+	path = keyward.URLPath(u)
 	if path == "" {
 		return "", "", newErr(driver.InvalidArgument, "write local://keyward.age, local://./dir/file.age or local:///abs/file.age",
 			"local store URL names no file")
