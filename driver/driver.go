@@ -22,6 +22,34 @@
 //   - [Deleter]: remove a secret and all its versions.
 //   - [Versioner]: the version history of one secret.
 //   - [BatchGetter]: fetch many secrets in one round trip.
+//   - [RotationLayouter], [Rotator], [VersionDisabler]: rotation (below).
+//
+// # Rotation abilities
+//
+// Rotation (package rotation, `keyward rotate`) writes a new value of a key
+// and keeps the previous one valid for a grace period. Every writable
+// provider takes part; how it keeps the previous value is its
+// [RotationLayout]:
+//
+//   - [LayoutVersionMeta]: the store keeps versions with per-version
+//     metadata (local, mem). The new version's Meta records which earlier
+//     versions stay valid and until when, written atomically with the value.
+//   - [LayoutVersions]: the store keeps versions but no per-version metadata
+//     (GCP, Azure, Vault with layout=keys). The previous value is the older
+//     version; the grace record is a companion key KEY_ROTATION. A provider
+//     that can disable a version implements [VersionDisabler] and gets the
+//     previous version disabled when its grace ends.
+//   - [LayoutFields]: the store is one bundle of fields (AWS bundle, Vault
+//     bundle, a Kubernetes Secret). The previous value is the field
+//     KEY_OLD, as in the secret-management guide's rotate_jwt_secret, with
+//     the record in KEY_ROTATION and an in-flight value in KEY_PENDING.
+//   - [LayoutNative]: the provider implements [Rotator] itself (AWS
+//     per-key secrets and their staging labels).
+//
+// A provider says which layout it uses by implementing [RotationLayouter];
+// otherwise a [Versioner] gets LayoutVersions and any other [Writer]
+// LayoutFields. A read-only provider cannot rotate: the rotation package
+// answers Unimplemented.
 //
 // # Errors
 //
