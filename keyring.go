@@ -314,7 +314,7 @@ func (s *Store) fieldsState(ctx context.Context, key string) (*RotationState, er
 	}
 	curSecret := NewSecret(cur.Data)
 	st := &RotationState{Current: ringKey("0", cur)}
-	if _, ok := s.d.(driver.Writer); !ok {
+	if !driver.Has(s.d, driver.AbilityWrite) {
 		return st, nil // read-only: no ring fields to look for
 	}
 	rec, err := s.record(ctx, key)

@@ -442,7 +442,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 	if err := s.checkOpen("get", ""); err != nil {
 		return nil, err
 	}
-	if bg, ok := s.d.(driver.BatchGetter); ok && len(missing) > 1 {
+	if bg, ok := s.d.(driver.BatchGetter); ok && len(missing) > 1 && driver.Has(s.d, driver.AbilityBatchGet) {
 		cctx, cancel := s.withTimeout(ctx)
 		var got map[string]*driver.Value
 		err := s.retry(cctx, func(ctx context.Context) error {
@@ -509,6 +509,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 		return nil, err
 	}
 	l, ok := s.d.(driver.Lister)
+	ok = ok && driver.Has(s.d, driver.AbilityList)
 	if !ok {
 		return nil, s.unimplemented(ctx, "list", "")
 	}
@@ -541,6 +542,7 @@ func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOpti
 		return Version{}, s.fail(ctx, "put", key, "", &Error{Code: InvalidArgument, Op: "put", Store: s.opts.URL, err: errors.New("empty key")})
 	}
 	w, ok := s.d.(driver.Writer)
+	ok = ok && driver.Has(s.d, driver.AbilityWrite)
 	if !ok {
 		return Version{}, s.unimplemented(ctx, "put", key)
 	}
@@ -567,6 +569,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	d, ok := s.d.(driver.Deleter)
+	ok = ok && driver.Has(s.d, driver.AbilityDelete)
 	if !ok {
 		return s.unimplemented(ctx, "delete", key)
 	}
@@ -592,6 +595,7 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 		return nil, err
 	}
 	vr, ok := s.d.(driver.Versioner)
+	ok = ok && driver.Has(s.d, driver.AbilityVersions)
 	if !ok {
 		return nil, s.unimplemented(ctx, "history", key)
 	}
@@ -615,20 +619,19 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 // Can reports whether the provider has an ability: "list", "put",
 // "delete", "history" or "batch".
 func (s *Store) Can(ability string) bool {
-	var ok bool
 	switch ability {
 	case "list":
-		_, ok = s.d.(driver.Lister)
+		return driver.Has(s.d, driver.AbilityList)
 	case "put", "write":
-		_, ok = s.d.(driver.Writer)
+		return driver.Has(s.d, driver.AbilityWrite)
 	case "delete":
-		_, ok = s.d.(driver.Deleter)
+		return driver.Has(s.d, driver.AbilityDelete)
 	case "history", "versions":
-		_, ok = s.d.(driver.Versioner)
+		return driver.Has(s.d, driver.AbilityVersions)
 	case "batch":
-		_, ok = s.d.(driver.BatchGetter)
+		return driver.Has(s.d, driver.AbilityBatchGet)
 	}
-	return ok
+	return false
 }
 
 func (s *Store) invalidate(key string) {

@@ -166,10 +166,10 @@ func LayoutOf(d Store, key string) RotationLayout {
 			return lay
 		}
 	}
-	if _, ok := d.(Writer); !ok {
+	if !Has(d, AbilityWrite) {
 		return ""
 	}
-	if _, ok := d.(Versioner); ok {
+	if Has(d, AbilityVersions) {
 		return LayoutVersions
 	}
 	return LayoutFields

@@ -81,6 +81,7 @@ func Retire(ctx context.Context, s *keyward.Store, key string, clock func() time
 	}
 	// Versions layout: disable where possible, then record.
 	dis, canDisable := d.(driver.VersionDisabler)
+	canDisable = canDisable && driver.Has(d, driver.AbilityDisableVersion)
 	how := "recorded"
 	if canDisable {
 		how = "disabled"

@@ -381,7 +381,7 @@ func (r *rotor) versions(ctx context.Context, st *keyward.RotationState, nv keyw
 
 func (r *rotor) disableAll(ctx context.Context, prev []keyward.RingKey, cur keyward.RingKey) error {
 	dis, ok := r.d.(driver.VersionDisabler)
-	if !ok {
+	if !ok || !driver.Has(r.d, driver.AbilityDisableVersion) {
 		return nil
 	}
 	for _, p := range append([]keyward.RingKey{cur}, prev...) {

@@ -141,7 +141,7 @@ func Run(t *testing.T, newStore NewStore, caps Caps) {
 				t.Fatalf("Retire retired %d values, want 1", len(ret))
 			}
 		}
-		if _, ok := s.Driver().(driver.VersionDisabler); ok {
+		if driver.Has(s.Driver(), driver.AbilityDisableVersion) {
 			if ret[0].How != "disabled" {
 				t.Fatalf("retire on a provider that disables versions: %q", ret[0].How)
 			}

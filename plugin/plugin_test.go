@@ -1,0 +1,282 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/provider/mem"
+	"github.com/keyward/keyward/rotation/rotationtest"
+)
+
+// The test binary doubles as a plugin program: with KEYWARD_PLUGIN_TEST
+// set it serves mem:// stores (or misbehaves as told) instead of testing.
+func TestMain(m *testing.M) {
+	switch os.Getenv("KEYWARD_PLUGIN_TEST") {
+	case "serve":
+		plugin.Main(plugin.ServeOptions{Name: "mem", Version: "test", Open: openMem})
+	case "crash-on-get":
+		plugin.Main(plugin.ServeOptions{Name: "mem", Open: func(ctx context.Context, u *url.URL) (driver.Store, error) {
+			return crashOnGet{}, nil
+		}})
+	case "protocol-2":
+		// Answers hello with another protocol version.
+		var req plugin.Request
+		_ = json.NewDecoder(os.Stdin).Decode(&req)
+		fmt.Printf(`{"id":%d,"result":{"protocol":2,"name":"mem"}}`+"\n", req.ID)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+var backends = map[string]*mem.Backend{}
+
+func openMem(ctx context.Context, u *url.URL) (driver.Store, error) {
+	b := backends[u.Host]
+	if b == nil {
+		b = mem.NewBackend()
+		backends[u.Host] = b
+	}
+	return b.Driver(), nil
+}
+
+type crashOnGet struct{}
+
+func (crashOnGet) Get(context.Context, string, string) (*driver.Value, error) {
+	os.Exit(3)
+	return nil, nil
+}
+func (crashOnGet) ErrorCode(error) driver.Code { return driver.Unknown }
+func (crashOnGet) Close() error                { return nil }
+
+// pipePair serves d's opener in-process over two pipes and returns a client.
+func pipePair(t testing.TB, o plugin.ServeOptions) *plugin.Client {
+	t.Helper()
+	cr, sw := io.Pipe() // server → client
+	sr, cw := io.Pipe() // client → server
+	done := make(chan error, 1)
+	go func() {
+		done <- plugin.Serve(context.Background(), sr, sw, o)
+		sw.Close()
+	}()
+	c, err := plugin.NewClient(context.Background(), o.Name, cr, cw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return c
+}
+
+type harness struct {
+	b *mem.Backend
+	c *plugin.Client
+}
+
+func (h *harness) MakeDriver(ctx context.Context) (driver.Store, error) {
+	return h.c.Open(ctx, "mem://conformance")
+}
+func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
+	_, err := h.b.Driver().(driver.Writer).Put(ctx, key, data, nil)
+	return err
+}
+func (h *harness) Caps() drivertest.Caps {
+	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
+}
+func (h *harness) Close() {}
+
+// TestConformanceThroughPlugin: the whole conformance suite passes through
+// the protocol, so the plugin path is exactly as correct as the in-process
+// one (values, versions, check-and-set, errors, cancellation, concurrency).
+func TestConformanceThroughPlugin(t *testing.T) {
+	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		b := mem.NewBackend()
+		c := pipePair(t, plugin.ServeOptions{Name: "mem", Open: func(context.Context, *url.URL) (driver.Store, error) { return b.Driver(), nil }})
+		return &harness{b: b, c: c}, nil
+	})
+}
+
+// TestRotationThroughPlugin: the rotation suite (grace, revoke, resume,
+// concurrent rotations) passes through the protocol.
+func TestRotationThroughPlugin(t *testing.T) {
+	rotationtest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+		b := mem.NewBackend()
+		c := pipePair(t, plugin.ServeOptions{Name: "mem", Open: func(context.Context, *url.URL) (driver.Store, error) { return b.Driver(), nil }})
+		d, err := c.Open(context.Background(), "mem://rotation")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, rotationtest.Caps{AtomicCAS: true})
+}
+
+// getOnly has no optional ability.
+type getOnly struct{ d driver.Store }
+
+func (g getOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) { return g.d.Get(ctx, k, v) }
+func (g getOnly) ErrorCode(err error) driver.Code                            { return g.d.ErrorCode(err) }
+func (g getOnly) Close() error                                               { return nil }
+
+// TestAbilitiesNegotiated: a store behind the plugin has exactly the
+// abilities the plugin reports; a missing one is Unimplemented from the
+// Store, as for an in-process read-only provider.
+func TestAbilitiesNegotiated(t *testing.T) {
+	ctx := context.Background()
+	b := mem.NewBackend()
+	c := pipePair(t, plugin.ServeOptions{Name: "ro", Open: func(context.Context, *url.URL) (driver.Store, error) { return getOnly{b.Driver()}, nil }})
+	d, err := c.Open(ctx, "ro://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, nil)
+	defer s.Close()
+	for _, a := range []string{"list", "put", "delete", "history", "batch"} {
+		if s.Can(a) {
+			t.Errorf("Can(%q) = true through a get-only plugin", a)
+		}
+	}
+	if _, err := s.Put(ctx, "K", keyward.NewSecretString("v"), nil); keyward.ErrorCode(err) != keyward.Unimplemented {
+		t.Errorf("Put = %v, want unimplemented", err)
+	}
+	if l := driver.LayoutOf(d, "K"); l != "" {
+		t.Errorf("a read-only plugin store has rotation layout %q", l)
+	}
+	full, err := pipePair(t, plugin.ServeOptions{Name: "mem", Open: func(context.Context, *url.URL) (driver.Store, error) { return b.Driver(), nil }}).Open(ctx, "mem://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := keyward.NewStore(full, nil)
+	defer fs.Close()
+	for _, a := range []string{"list", "put", "delete", "history", "batch"} {
+		if !fs.Can(a) {
+			t.Errorf("Can(%q) = false through a mem plugin", a)
+		}
+	}
+}
+
+// blocking waits for its context: it proves a cancelled call cancels the
+// plugin's work too.
+type blocking struct{ ended chan error }
+
+func (b blocking) Get(ctx context.Context, _, _ string) (*driver.Value, error) {
+	<-ctx.Done()
+	b.ended <- ctx.Err()
+	return nil, ctx.Err()
+}
+func (blocking) ErrorCode(error) driver.Code { return driver.Unknown }
+func (blocking) Close() error                { return nil }
+
+func TestDeadlineCrossesTheBoundary(t *testing.T) {
+	ended := make(chan error, 1)
+	c := pipePair(t, plugin.ServeOptions{Name: "slow", Open: func(context.Context, *url.URL) (driver.Store, error) { return blocking{ended}, nil }})
+	d, err := c.Open(context.Background(), "slow://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = d.Get(ctx, "K", "")
+	if got := d.ErrorCode(err); got != driver.DeadlineExceeded {
+		t.Fatalf("Get past the deadline: code %v (%v), want deadline exceeded", got, err)
+	}
+	if perr := <-ended; perr == nil {
+		t.Fatal("the plugin's context never ended")
+	}
+}
+
+func selfPlugin(t *testing.T, mode string) (*plugin.Client, *bytes.Buffer) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KEYWARD_PLUGIN_TEST", mode)
+	var stderr bytes.Buffer
+	c, err := plugin.Start(context.Background(), exe, "mem", &stderr)
+	if err != nil {
+		t.Fatalf("Start(%s): %v", mode, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, &stderr
+}
+
+// TestSubprocessRoundTrip: a real plugin process serves many requests on
+// one start, and the value never appears in its arguments or environment.
+func TestSubprocessRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	c, _ := selfPlugin(t, "serve")
+	if h := c.Hello(); h.Name != "mem" || h.Protocol != plugin.Protocol || h.Version != "test" {
+		t.Fatalf("hello = %+v", h)
+	}
+	d, err := c.Open(ctx, "mem://roundtrip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1})
+	defer s.Close()
+	canary := "plugin-canary-" + strings.Repeat("q", 24)
+	for i := 0; i < 50; i++ {
+		if _, err := s.Put(ctx, fmt.Sprintf("K%02d", i), keyward.NewSecretString(canary), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := s.GetMany(ctx, []string{"K00", "K49"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m["K49"].Secret.RevealString() != canary {
+		t.Fatalf("GetMany through the process: %d values", len(m))
+	}
+	_, err = s.Get(ctx, "MISSING")
+	if !errors.Is(err, keyward.ErrNotFound) {
+		t.Fatalf("missing key: %v (code %v, %T)", err, keyward.ErrorCode(err), err)
+	}
+}
+
+// TestPluginCrash: a plugin that dies mid-request fails the call with
+// Unavailable and a message that names it; later calls fail the same way.
+func TestPluginCrash(t *testing.T) {
+	ctx := context.Background()
+	c, _ := selfPlugin(t, "crash-on-get")
+	d, err := c.Open(ctx, "mem://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
+	_, err = s.Get(ctx, "K")
+	if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "keyward-provider-mem stopped") {
+		t.Fatalf("crash: %v (code %v)", err, keyward.ErrorCode(err))
+	}
+	if _, err = d.Get(ctx, "K", ""); d.ErrorCode(err) != driver.Unavailable {
+		t.Fatalf("after the crash: %v", err)
+	}
+}
+
+// TestProtocolMismatch: a plugin of another protocol version is refused
+// with a message naming both versions.
+func TestProtocolMismatch(t *testing.T) {
+	exe, _ := os.Executable()
+	t.Setenv("KEYWARD_PLUGIN_TEST", "protocol-2")
+	_, err := plugin.Start(context.Background(), exe, "mem", nil)
+	if err == nil || plugin.ErrorCode(err) != driver.FailedPrecondition || !strings.Contains(err.Error(), "protocol 2") {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
