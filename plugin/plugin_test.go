@@ -131,9 +131,11 @@ func TestRotationThroughPlugin(t *testing.T) {
 // getOnly has no optional ability.
 type getOnly struct{ d driver.Store }
 
-func (g getOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) { return g.d.Get(ctx, k, v) }
-func (g getOnly) ErrorCode(err error) driver.Code                            { return g.d.ErrorCode(err) }
-func (g getOnly) Close() error                                               { return nil }
+func (g getOnly) Get(ctx context.Context, k, v string) (*driver.Value, error) {
+	return g.d.Get(ctx, k, v)
+}
+func (g getOnly) ErrorCode(err error) driver.Code { return g.d.ErrorCode(err) }
+func (g getOnly) Close() error                    { return nil }
 
 // TestAbilitiesNegotiated: a store behind the plugin has exactly the
 // abilities the plugin reports; a missing one is Unimplemented from the

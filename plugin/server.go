@@ -447,4 +447,3 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 	}
 	return nil, protoErr(driver.Unimplemented, "method %q", req.Method)
 }
-
