@@ -79,6 +79,28 @@ func (m *URLMux) RegisterForTest(t Cleanuper, scheme string, opener URLOpener) {
 	})
 }
 
+// Set registers opener for scheme, replacing any opener already there
+// (the CLI uses it to route a linked-in provider through its plugin
+// program when asked to).
+func (m *URLMux) Set(scheme string, opener URLOpener) {
+	if scheme == "" || strings.ContainsAny(scheme, ":/ ") || opener == nil {
+		panic(fmt.Sprintf("keyward: invalid scheme registration %q", scheme))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.schemes == nil {
+		m.schemes = make(map[string]URLOpener)
+	}
+	m.schemes[scheme] = opener
+}
+
+// Opener returns the opener registered for scheme, or nil.
+func (m *URLMux) Opener(scheme string) URLOpener {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.schemes[scheme]
+}
+
 // Schemes lists the registered schemes, sorted.
 func (m *URLMux) Schemes() []string {
 	m.mu.RLock()
@@ -184,6 +206,11 @@ func openCode(err error) Code {
 	var s *codeSentinel
 	if errors.As(err, &s) {
 		return s.code
+	}
+	// An opener's error may carry its own code (the plugin client's do).
+	var coded interface{ DriverCode() Code }
+	if errors.As(err, &coded) {
+		return coded.DriverCode()
 	}
 	return InvalidArgument
 }

@@ -30,6 +30,8 @@ type Client struct {
 
 	cmd     *exec.Cmd
 	waitErr chan error
+	// seen collects values that crossed the protocol, for stderr scrubbing.
+	seen *seenValues
 }
 
 // crashError reports a plugin that stopped answering. Its code is
@@ -45,6 +47,9 @@ func (e *crashError) Error() string {
 }
 
 func (e *crashError) Unwrap() error { return e.why }
+
+// DriverCode is Unavailable: a crashed plugin is an outage, not a bad request.
+func (e *crashError) DriverCode() driver.Code { return driver.Unavailable }
 
 // NewClient talks to a plugin over r (its stdout) and w (its stdin) and
 // says hello. name is the scheme, for messages. A version mismatch is a
@@ -135,19 +140,26 @@ func (c *Client) read(r io.Reader) {
 	close(c.done)
 }
 
+// deadErr says why the conversation ended, with the program's exit status
+// when it has one.
 func (c *Client) deadErr() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd != nil && c.waitErr != nil {
+	w := c.waitErr
+	c.mu.Unlock()
+	if w != nil {
 		select {
-		case err := <-c.waitErr:
+		case err := <-w:
+			c.mu.Lock()
+			c.waitErr = nil
 			if err != nil {
 				c.dead = &crashError{name: c.name, why: err}
 			}
-			c.waitErr = nil
+			c.mu.Unlock()
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.dead
 }
 
@@ -343,6 +355,7 @@ func (d *remote) Get(ctx context.Context, key, version string) (*driver.Value, e
 	if err := d.c.call(ctx, MethodGet, &KeyParams{StoreParams: d.sp(), Key: key, Version: version}, &v); err != nil {
 		return nil, err
 	}
+	d.c.seen.add(v.Data)
 	return &driver.Value{Data: v.Data, Version: v.Version}, nil
 }
 
@@ -357,6 +370,7 @@ func (d *remote) GetMany(ctx context.Context, keys []string) (map[string]*driver
 	out := make(map[string]*driver.Value, len(r.Values))
 	for k, v := range r.Values {
 		if v != nil {
+			d.c.seen.add(v.Data)
 			out[k] = &driver.Value{Data: v.Data, Version: v.Version}
 		}
 	}
@@ -379,6 +393,7 @@ func (d *remote) Put(ctx context.Context, key string, data []byte, opts *driver.
 	if err := d.need(driver.AbilityWrite); err != nil {
 		return driver.Version{}, err
 	}
+	d.c.seen.add(data)
 	p := &PutParams{StoreParams: d.sp(), Key: key, Data: data}
 	if opts != nil {
 		p.IfVersion, p.Meta = opts.IfVersion, opts.Meta
@@ -438,6 +453,11 @@ func (d *remote) RotationState(ctx context.Context, key string) (*driver.Rotatio
 	if err := d.c.call(ctx, MethodRotationState, &KeyParams{StoreParams: d.sp(), Key: key}, &r); err != nil {
 		return nil, err
 	}
+	for _, e := range append([]*RingEntry{r.Current, r.Pending}, ptrs(r.Previous)...) {
+		if e != nil {
+			d.c.seen.add(e.Data)
+		}
+	}
 	st := &driver.RotationState{Current: fromWireEntry(r.Current), RotatedAt: r.RotatedAt, Pending: fromWireEntry(r.Pending)}
 	for i := range r.Previous {
 		st.Previous = append(st.Previous, *fromWireEntry(&r.Previous[i]))
@@ -449,6 +469,7 @@ func (d *remote) Stage(ctx context.Context, key string, data []byte, req *driver
 	if err := d.need(driver.AbilityRotate); err != nil {
 		return driver.Version{}, err
 	}
+	d.c.seen.add(data)
 	p := &StageParams{StoreParams: d.sp(), Key: key, Data: data}
 	if req != nil {
 		p.IfCurrent, p.PreviousExpires, p.RotatedAt = req.IfCurrent, req.PreviousExpires, req.RotatedAt
@@ -499,4 +520,12 @@ func (d *remote) Close() error {
 		return nil // the plugin is gone; nothing left to close
 	}
 	return err
+}
+
+func ptrs(es []RingEntry) []*RingEntry {
+	out := make([]*RingEntry, len(es))
+	for i := range es {
+		out[i] = &es[i]
+	}
+	return out
 }

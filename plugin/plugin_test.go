@@ -3,6 +3,7 @@ package plugin_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,11 @@ func TestMain(m *testing.M) {
 		plugin.Main(plugin.ServeOptions{Name: "mem", Open: func(ctx context.Context, u *url.URL) (driver.Store, error) {
 			return crashOnGet{}, nil
 		}})
+	case "leak-stderr":
+		plugin.Main(plugin.ServeOptions{Name: "mem", Open: func(ctx context.Context, u *url.URL) (driver.Store, error) {
+			d, err := openMem(ctx, u)
+			return leaky{d}, err
+		}})
 	case "protocol-2":
 		// Answers hello with another protocol version.
 		var req plugin.Request
@@ -50,6 +57,14 @@ func openMem(ctx context.Context, u *url.URL) (driver.Store, error) {
 		backends[u.Host] = b
 	}
 	return b.Driver(), nil
+}
+
+// leaky prints every value it is given to stderr: a buggy plugin.
+type leaky struct{ driver.Store }
+
+func (l leaky) Put(ctx context.Context, key string, data []byte, o *driver.PutOptions) (driver.Version, error) {
+	fmt.Fprintf(os.Stderr, "debug: writing %s=%s (base64 %s)\n", key, data, base64.StdEncoding.EncodeToString(data))
+	return l.Store.(driver.Writer).Put(ctx, key, data, o)
 }
 
 type crashOnGet struct{}
@@ -280,5 +295,126 @@ func TestProtocolMismatch(t *testing.T) {
 	_, err := plugin.Start(context.Background(), exe, "mem", nil)
 	if err == nil || plugin.ErrorCode(err) != driver.FailedPrecondition || !strings.Contains(err.Error(), "protocol 2") {
 		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// TestHostStartsOncePerScheme: many stores of one scheme share one plugin
+// process for the command's lifetime.
+func TestHostStartsOncePerScheme(t *testing.T) {
+	ctx := context.Background()
+	exe, _ := os.Executable()
+	t.Setenv("KEYWARD_PLUGIN_TEST", "serve")
+	h := &plugin.Host{Lookup: func(string) (string, error) { return exe, nil }, Stderr: io.Discard}
+	defer h.Close()
+	m := new(keyward.URLMux)
+	h.Register(m, "memp")
+	for _, u := range []string{"memp://a", "memp://b", "memp://a?timeout=5s"} {
+		s, err := m.OpenStore(ctx, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(ctx, "K", keyward.NewSecretString("value-for-"+u), nil); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if n := h.Starts("memp"); n != 1 {
+		t.Fatalf("started %d processes for one scheme, want 1", n)
+	}
+}
+
+// TestHostScrubsPluginStderr: a plugin that prints a value it handled has
+// the value (and its encodings) redacted before it reaches keyward's stderr.
+func TestHostScrubsPluginStderr(t *testing.T) {
+	ctx := context.Background()
+	exe, _ := os.Executable()
+	t.Setenv("KEYWARD_PLUGIN_TEST", "leak-stderr")
+	var stderr syncBuffer
+	h := &plugin.Host{Lookup: func(string) (string, error) { return exe, nil }, Stderr: &stderr}
+	m := new(keyward.URLMux)
+	h.Register(m, "memp")
+	s, err := m.OpenStore(ctx, "memp://leak", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canary := "stderr-canary-7f3a9c2e41d8"
+	if _, err := s.Put(ctx, "API_KEY", keyward.NewSecretString(canary), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	h.Close() // waits for the process, so its stderr is complete
+	out := stderr.String()
+	if !strings.Contains(out, "keyward-provider-memp: debug: writing API_KEY=[REDACTED]") {
+		t.Fatalf("plugin stderr not forwarded as expected (%d bytes)", len(out))
+	}
+	if strings.Contains(out, canary) || strings.Contains(out, base64.StdEncoding.EncodeToString([]byte(canary))) {
+		t.Fatal("a value the plugin printed reached keyward's stderr")
+	}
+}
+
+// TestMissingPlugin: the error names the program and how to install it.
+func TestMissingPlugin(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := plugin.Find("nosuchscheme")
+	if plugin.ErrorCode(err) != driver.FailedPrecondition ||
+		!strings.Contains(err.Error(), "nosuchscheme:// needs keyward-provider-nosuchscheme") ||
+		!strings.Contains(err.Error(), "go install github.com/keyward/keyward/cmd/keyward-provider-nosuchscheme@latest") {
+		t.Fatalf("missing plugin: %v", err)
+	}
+}
+
+// TestFindRefusesDotInPath: a relative PATH entry (the repository one is
+// standing in) never supplies a provider program.
+func TestFindRefusesDotInPath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/keyward-provider-planted", []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("PATH", ".")
+	if p, err := plugin.Find("planted"); err == nil {
+		t.Fatalf("Find used %s from a relative PATH entry", p)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type hinted struct{}
+
+func (hinted) Error() string { return "token expired" }
+func (hinted) Hint() string  { return "log in again with `vault login`" }
+
+type hintedStore struct{}
+
+func (hintedStore) Get(context.Context, string, string) (*driver.Value, error) {
+	return nil, hinted{}
+}
+func (hintedStore) ErrorCode(error) driver.Code { return driver.PermissionDenied }
+func (hintedStore) Close() error                { return nil }
+
+// TestErrorsKeepCodeMessageAndHint: a provider's error arrives with its
+// code, its message and its next step (the CLI's hint: line).
+func TestErrorsKeepCodeMessageAndHint(t *testing.T) {
+	c := pipePair(t, plugin.ServeOptions{Name: "h", Open: func(context.Context, *url.URL) (driver.Store, error) { return hintedStore{}, nil }})
+	d, err := c.Open(context.Background(), "h://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1})
+	_, err = s.Get(context.Background(), "K")
+	var h interface{ Hint() string }
+	if keyward.ErrorCode(err) != keyward.PermissionDenied || !strings.Contains(err.Error(), "token expired") ||
+		!errors.As(err, &h) || h.Hint() != "log in again with `vault login`" {
+		t.Fatalf("error through the plugin: %v", err)
 	}
 }

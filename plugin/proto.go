@@ -78,7 +78,16 @@ type Error struct {
 	Message string `json:"message"`
 	// RetryAfterMS is the server's Retry-After, when it gave one.
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+	// Hint is a next step for the user ("log in again with …"), shown by
+	// the CLI as a hint: line. Like Message, it never holds a value.
+	NextStep string `json:"hint,omitempty"`
 }
+
+// DriverCode is the error's code (keyward.URLMux uses it for open errors).
+func (e *Error) DriverCode() driver.Code { return ParseCode(e.Code) }
+
+// Hint lets the CLI show the plugin's next step as a hint: line.
+func (e *Error) Hint() string { return e.NextStep }
 
 func (e *Error) Error() string { return e.Message }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -216,6 +217,10 @@ func driverErr(ctx context.Context, d driver.Store, err error) *Error {
 	if errors.As(err, &ra) {
 		e.RetryAfterMS = ra.RetryAfter().Milliseconds()
 	}
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		e.NextStep = h.Hint()
+	}
 	return e
 }
 
@@ -280,7 +285,12 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 			if errors.As(err, &pe) {
 				return nil, pe
 			}
-			return nil, &Error{Code: CodeName(keyward.ErrorCode(err)), Message: err.Error()}
+			e := &Error{Code: CodeName(keyward.ErrorCode(err)), Message: err.Error()}
+			var h interface{ Hint() string }
+			if errors.As(err, &h) {
+				e.NextStep = h.Hint()
+			}
+			return nil, e
 		}
 		s.mu.Lock()
 		s.next++
@@ -446,4 +456,31 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		return struct{}{}, nil
 	}
 	return nil, protoErr(driver.Unimplemented, "method %q", req.Method)
+}
+
+// ServeScheme is the whole main of a plugin program built from this
+// repository: it serves the provider registered in keyward's default URL
+// mux under scheme (the program imports that provider for its side
+// effect) on stdin and stdout.
+func ServeScheme(scheme string) {
+	o := keyward.DefaultURLMux().Opener(scheme)
+	if o == nil {
+		fmt.Fprintf(os.Stderr, "keyward-provider-%s: no provider for %s:// is linked into this program\n", scheme, scheme)
+		os.Exit(2)
+	}
+	Main(ServeOptions{Name: scheme, Version: buildVersion(), Open: o.OpenStoreURL})
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
 }

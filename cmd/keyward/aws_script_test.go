@@ -34,6 +34,8 @@ func TestScriptAWS(t *testing.T) {
 			env.Values[awsKey{}] = srv
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			// Through the plugin programs, as the released CLI runs them.
+			env.Setenv("KEYWARD_PLUGINS", "always")
 			env.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", srv.URL)
 			env.Setenv("AWS_ACCESS_KEY_ID", "AKIAKEYWARDTESTFAKE0")
 			env.Setenv("AWS_SECRET_ACCESS_KEY", "keyward-test-fake-secret-access-key-not-real")

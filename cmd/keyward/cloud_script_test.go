@@ -50,6 +50,8 @@ func TestScriptCloud(t *testing.T) {
 			env.Values[azureKey{}] = az
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			// Through the plugin programs, as the released CLI runs them.
+			env.Setenv("KEYWARD_PLUGINS", "always")
 			env.Setenv("KEYWARD_GCPSM_ENDPOINT", gcp.Addr())
 			env.Setenv("KEYWARD_AZUREKV_ENDPOINT", az.URL())
 			// Nothing may reach for the user's real cloud credentials.

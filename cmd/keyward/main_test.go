@@ -7,12 +7,22 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyward/keyward/internal/cli"
+	"github.com/keyward/keyward/plugin"
+
+	// The test binary doubles as every keyward-provider-<scheme> program,
+	// so the scripts can run the remote providers through the plugin
+	// boundary exactly as the released binaries do.
+	_ "github.com/keyward/keyward/provider/all"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	cmds := map[string]func(){
 		"keyward": func() { os.Exit(cli.Main()) },
-	})
+	}
+	for _, s := range plugin.RemoteSchemes {
+		cmds[plugin.ProgramName(s)] = func() { plugin.ServeScheme(s) }
+	}
+	testscript.Main(m, cmds)
 }
 
 // TestScript runs the CLI end to end over testdata/script/*.txtar.

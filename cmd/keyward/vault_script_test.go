@@ -46,6 +46,8 @@ func TestScriptVault(t *testing.T) {
 			env.Values[vaultKey{}] = srv
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			// Through the plugin programs, as the released CLI runs them.
+			env.Setenv("KEYWARD_PLUGINS", "always")
 			env.Setenv("VAULT_ADDR", srv.URL)
 			env.Setenv("VAULT_TEST_ROLE_ID", vaultTestRoleID)
 			env.Setenv("VAULT_TEST_SECRET_ID", vaultTestSecretID)

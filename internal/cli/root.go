@@ -15,9 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-
-	// Every provider, each removable with a keyward_omit_<name> build tag.
-	_ "github.com/keyward/keyward/provider/all"
+	"github.com/keyward/keyward/plugin"
 )
 
 // Version is set at build time with -ldflags "-X github.com/keyward/keyward/internal/cli.Version=…".
@@ -44,6 +42,9 @@ func Main() int {
 
 // Run runs keyward with args against a Factory (tests use fakes).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	host := &plugin.Host{Stderr: f.IO.ErrOut}
+	usePlugins(f, host)
+	defer host.Close() // after the stores: f.Close runs first
 	defer f.Close()
 	root := NewRoot(f)
 	root.SetArgs(args)

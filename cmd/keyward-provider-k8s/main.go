@@ -1,0 +1,11 @@
+// Command keyward-provider-k8s serves k8s:// stores to keyward over the
+// plugin protocol (docs/plugins.md). keyward starts it on demand; it is not
+// meant to be run by hand.
+package main
+
+import (
+	"github.com/keyward/keyward/plugin"
+	_ "github.com/keyward/keyward/provider/k8s"
+)
+
+func main() { plugin.ServeScheme("k8s") }

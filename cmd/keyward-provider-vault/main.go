@@ -1,0 +1,11 @@
+// Command keyward-provider-vault serves vault:// stores to keyward over the
+// plugin protocol (docs/plugins.md). keyward starts it on demand; it is not
+// meant to be run by hand.
+package main
+
+import (
+	"github.com/keyward/keyward/plugin"
+	_ "github.com/keyward/keyward/provider/vault"
+)
+
+func main() { plugin.ServeScheme("vault") }
