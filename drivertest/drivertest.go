@@ -25,6 +25,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/plugin"
 )
 
 // Caps says what values and features the backend supports.
@@ -64,8 +65,18 @@ type testCase struct {
 	run  func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store)
 }
 
-// RunConformanceTests runs every case as a subtest, each with a fresh harness.
+// RunConformanceTests runs every case as a subtest, each with a fresh
+// harness: first against the driver itself, then again under "plugin/"
+// with the driver served through the plugin protocol (plugin.Loopback),
+// so a provider shipped as a plugin program is held to exactly the same
+// contract as one linked in-process.
 func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
+	t.Helper()
+	runCases(t, newHarness, false)
+	t.Run("plugin", func(t *testing.T) { runCases(t, newHarness, true) })
+}
+
+func runCases(t *testing.T, newHarness HarnessMaker, viaPlugin bool) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,6 +89,11 @@ func RunConformanceTests(t *testing.T, newHarness HarnessMaker) {
 			d, err := h.MakeDriver(ctx)
 			if err != nil {
 				t.Fatalf("making driver: %v", err)
+			}
+			if viaPlugin {
+				if d, err = plugin.Loopback(ctx, "conformance", d); err != nil {
+					t.Fatalf("serving the driver through the plugin protocol: %v", err)
+				}
 			}
 			// No cache, no retries: the suite tests the driver itself.
 			s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1, URL: "conformance://"})
@@ -216,7 +232,7 @@ var cases = []testCase{
 		name: "Versions",
 		why:  "rotation with a grace period needs the previous version to stay readable by id",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			if _, ok := d.(driver.Versioner); !ok {
+			if ok := driver.Has(d, driver.AbilityVersions); !ok {
 				_, err := s.History(ctx, "KW_VERSIONED")
 				wantCode(t, "History without Versioner", err, keyward.Unimplemented)
 				return
@@ -258,7 +274,7 @@ var cases = []testCase{
 		name: "WriteOrUnimplemented",
 		why:  "a read-only provider must refuse writes with Unimplemented, never panic or pretend",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			_, isWriter := d.(driver.Writer)
+			isWriter := driver.Has(d, driver.AbilityWrite)
 			ver, err := s.Put(ctx, "KW_WRITTEN", keyward.NewSecretString("written-value"), nil)
 			if !isWriter {
 				wantCode(t, "Put on a read-only provider", err, keyward.Unimplemented)
@@ -277,7 +293,7 @@ var cases = []testCase{
 		name: "CheckAndSet",
 		why:  "two concurrent rotations must not both win; a stale writer gets FailedPrecondition",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			if _, ok := d.(driver.Writer); !ok || !h.Caps().CheckAndSet {
+			if ok := driver.Has(d, driver.AbilityWrite); !ok || !h.Caps().CheckAndSet {
 				t.Skip("no check-and-set writes")
 			}
 			v1, err := s.Put(ctx, "KW_CAS", keyward.NewSecretString("cas-one"), nil)
@@ -301,7 +317,7 @@ var cases = []testCase{
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
 			mustSeed(t, ctx, h, "KW_DELETED", []byte("to-be-deleted"))
 			err := s.Delete(ctx, "KW_DELETED")
-			if _, ok := d.(driver.Deleter); !ok {
+			if ok := driver.Has(d, driver.AbilityDelete); !ok {
 				wantCode(t, "Delete on a provider without Deleter", err, keyward.Unimplemented)
 				return
 			}
@@ -321,7 +337,7 @@ var cases = []testCase{
 			mustSeed(t, ctx, h, "KW_LIST_A", []byte(c))
 			mustSeed(t, ctx, h, "KW_LIST_B", []byte("b-value"))
 			infos, err := s.List(ctx)
-			if _, ok := d.(driver.Lister); !ok {
+			if ok := driver.Has(d, driver.AbilityList); !ok {
 				wantCode(t, "List on a provider without Lister", err, keyward.Unimplemented)
 				return
 			}
@@ -385,7 +401,7 @@ var cases = []testCase{
 			cancel()
 			_, err = d.Get(cctx, "KW_CANARY", "")
 			errs = append(errs, err)
-			if _, ok := d.(driver.Writer); ok && h.Caps().CheckAndSet {
+			if ok := driver.Has(d, driver.AbilityWrite); ok && h.Caps().CheckAndSet {
 				_, err = s.Put(ctx, "KW_CANARY", keyward.NewSecretString(c+"-next"), &keyward.PutOptions{IfVersion: "999999"})
 				errs = append(errs, err)
 			}
@@ -413,7 +429,7 @@ var cases = []testCase{
 			if n == 0 {
 				n = 8
 			}
-			_, isWriter := d.(driver.Writer)
+			isWriter := driver.Has(d, driver.AbilityWrite)
 			var wg sync.WaitGroup
 			errc := make(chan error, 4*n)
 			for i := range n {
@@ -445,7 +461,7 @@ var cases = []testCase{
 			for err := range errc {
 				t.Fatal(err)
 			}
-			if _, ok := d.(driver.Versioner); ok && isWriter {
+			if ok := driver.Has(d, driver.AbilityVersions); ok && isWriter {
 				vs, err := s.History(ctx, "KW_CONCURRENT")
 				if err != nil {
 					t.Fatalf("History: %v", err)

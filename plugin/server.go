@@ -31,6 +31,10 @@ type ServeOptions struct {
 	Version string
 	// Open opens a store for each open request.
 	Open OpenFunc
+
+	// keepOpen leaves the stores open when the conversation ends (a
+	// loopback whose caller owns the driver).
+	keepOpen bool
 }
 
 // Main serves the protocol on stdin and stdout until stdin closes or the
@@ -97,7 +101,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o ServeOptions) err
 	s.wg.Wait()
 	s.mu.Lock()
 	for h, st := range s.stores {
-		_ = st.Close()
+		if !o.keepOpen {
+			_ = st.Close()
+		}
 		delete(s.stores, h)
 	}
 	s.mu.Unlock()
@@ -412,6 +418,9 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		s.mu.Lock()
 		delete(s.stores, sp.Store)
 		s.mu.Unlock()
+		if s.o.keepOpen {
+			return struct{}{}, nil
+		}
 		if err := d.Close(); err != nil {
 			return nil, wrap(err)
 		}

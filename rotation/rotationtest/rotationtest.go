@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/plugin"
 	"github.com/keyward/keyward/rotation"
 )
 
@@ -78,8 +79,27 @@ func fixed(v string) func(context.Context) (keyward.Secret, error) {
 	return rotation.Fixed(keyward.NewSecretString(v))
 }
 
-// Run runs the suite.
+// Run runs the suite: against the store as given, then again under
+// "plugin/" with its driver served through the plugin protocol
+// (plugin.LoopbackShared), so rotation through a provider plugin program
+// is held to the same contract.
 func Run(t *testing.T, newStore NewStore, caps Caps) {
+	run(t, newStore, caps)
+	t.Run("plugin", func(t *testing.T) {
+		run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+			s := newStore(t, clock)
+			d, err := plugin.LoopbackShared(context.Background(), "rotation", s.Driver())
+			if err != nil {
+				t.Fatalf("serving the driver through the plugin protocol: %v", err)
+			}
+			ps := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock, URL: s.URL()})
+			t.Cleanup(func() { ps.Close() })
+			return ps
+		}, caps)
+	})
+}
+
+func run(t *testing.T, newStore NewStore, caps Caps) {
 	key := caps.Key
 	if key == "" {
 		key = "JWT_SECRET_KEY"
