@@ -260,14 +260,14 @@ func strVal(n *yaml.Node) (string, error) {
 	return n.Value, nil
 }
 
-// LoadOrCreateKey reads the hex audit key at path, creating a random 32-byte
-// key (0600) if there is none.
+// LoadOrCreateKey reads the hex key at path (the audit key, or the scan
+// fingerprint key), creating a random 32-byte key (0600) if there is none.
 func LoadOrCreateKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(k) < 16 {
-			return nil, fmt.Errorf("%s: not a hex audit key of at least 16 bytes", path)
+			return nil, fmt.Errorf("%s: not a hex key of at least 16 bytes", path)
 		}
 		return k, nil
 	}
