@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Config is the `audit:` section of keyward.yaml (the project) and of the
@@ -119,33 +122,152 @@ func DefaultKeyPath(getenv func(string) string) string {
 	return filepath.Join(filepath.Dir(UserConfigPath(getenv)), "audit.key")
 }
 
+// maxConfigSize bounds a config file read for its audit section.
+const maxConfigSize = 1 << 20
+
 // LoadSection reads the `audit:` section of a YAML file. A missing file is
-// an empty Config.
+// an empty Config. Anything else that stops the section from being read
+// exactly — a directory or other non-regular file in its place, a file over
+// 1 MiB, bad YAML, a field of the wrong type, an unknown or repeated field —
+// is an error naming file:line:col and the field, never the value.
 func LoadSection(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Config{}, nil
 	}
 	if err != nil {
 		return Config{}, err
 	}
-	var doc struct {
-		Audit Config `yaml:"audit"`
+	if kind := fsutil.NotRegular(st.Mode()); kind != "" {
+		return Config{}, fmt.Errorf("%s: is %s, not a config file", path, kind)
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxConfigSize {
+		return Config{}, fmt.Errorf("%s: larger than %d bytes", path, maxConfigSize)
+	}
+	return DecodeSection(path, b)
+}
+
+// DecodeSection decodes the `audit:` section of the YAML document b (read
+// from path, for messages). See LoadSection.
+func DecodeSection(path string, b []byte) (Config, error) {
+	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return doc.Audit, nil
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return Config{}, nil // empty file
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		if top.Kind == yaml.ScalarNode && top.Tag == "!!null" {
+			return Config{}, nil
+		}
+		return Config{}, fmt.Errorf("%s:%d:%d: the file must be a mapping", path, top.Line, top.Column)
+	}
+	var sec *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "audit" {
+			continue
+		}
+		if sec != nil {
+			k := top.Content[i]
+			return Config{}, fmt.Errorf("%s:%d:%d: audit: defined twice", path, k.Line, k.Column)
+		}
+		sec = top.Content[i+1]
+	}
+	if sec == nil || (sec.Kind == yaml.ScalarNode && sec.Tag == "!!null") {
+		return Config{}, nil
+	}
+	if sec.Kind != yaml.MappingNode {
+		return Config{}, fmt.Errorf("%s:%d:%d: audit: must be a mapping", path, sec.Line, sec.Column)
+	}
+	var c Config
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(sec.Content); i += 2 {
+		k, v := sec.Content[i], sec.Content[i+1]
+		at := func(format string) error {
+			return fmt.Errorf("%s:%d:%d: audit.%s: "+format, path, v.Line, v.Column, k.Value)
+		}
+		if seen[k.Value] {
+			return Config{}, fmt.Errorf("%s:%d:%d: audit.%s: defined twice", path, k.Line, k.Column, k.Value)
+		}
+		seen[k.Value] = true
+		var err error
+		switch k.Value {
+		case "enabled":
+			c.Enabled, err = boolPtr(v)
+		case "required":
+			c.Required, err = boolVal(v)
+		case "hmac_values":
+			c.HMACValues, err = boolVal(v)
+		case "fsync":
+			c.Fsync, err = boolPtr(v)
+		case "stderr":
+			c.Stderr, err = boolVal(v)
+		case "file":
+			c.File, err = strVal(v)
+			if err != nil {
+				return Config{}, at("must be a path")
+			}
+			continue
+		case "key_file":
+			c.KeyFile, err = strVal(v)
+			if err != nil {
+				return Config{}, at("must be a path")
+			}
+			continue
+		default:
+			return Config{}, fmt.Errorf("%s:%d:%d: audit.%s: unknown field (known: enabled, file, required, hmac_values, key_file, fsync, stderr)",
+				path, k.Line, k.Column, k.Value)
+		}
+		if err != nil {
+			return Config{}, at("must be true or false")
+		}
+	}
+	return c, nil
 }
 
-// LoadOrCreateKey reads the hex audit key at path, creating a random 32-byte
-// key (0600) if there is none.
+func boolVal(n *yaml.Node) (bool, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		return false, errors.New("not a boolean")
+	}
+	var b bool
+	err := n.Decode(&b)
+	return b, err
+}
+
+func boolPtr(n *yaml.Node) (*bool, error) {
+	b, err := boolVal(n)
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+func strVal(n *yaml.Node) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return "", errors.New("not a string")
+	}
+	return n.Value, nil
+}
+
+// LoadOrCreateKey reads the hex key at path (the audit key, or the scan
+// fingerprint key), creating a random 32-byte key (0600) if there is none.
 func LoadOrCreateKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(k) < 16 {
-			return nil, fmt.Errorf("%s: not a hex audit key of at least 16 bytes", path)
+			return nil, fmt.Errorf("%s: not a hex key of at least 16 bytes", path)
 		}
 		return k, nil
 	}
@@ -173,18 +295,43 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 	return k, f.Sync()
 }
 
+// ProjectError is Resolve's error when the project's keyward.yaml has an
+// `audit:` section that cannot be read. The Effective returned with it holds
+// the user's own settings, which still apply (records are still written);
+// a caller must not read secrets under it, since the project might have
+// tightened audit in a way keyward cannot see.
+type ProjectError struct{ Err error }
+
+func (e *ProjectError) Error() string { return e.Err.Error() }
+func (e *ProjectError) Unwrap() error { return e.Err }
+
+// UserError is Resolve's error when the user's own config file cannot be
+// read. The Effective returned with it holds the defaults and the
+// environment's settings (audit on, the default log).
+type UserError struct{ Err error }
+
+func (e *UserError) Error() string { return e.Err.Error() }
+func (e *UserError) Unwrap() error { return e.Err }
+
 // Resolve merges the user's config file, the project's keyward.yaml (if
-// projectPath is not empty) and the environment.
+// projectPath is not empty) and the environment. The user's config is
+// decoded on its own: a broken project section never changes what the
+// user's settings say. On error the returned Effective is still the best
+// known configuration (see ProjectError and UserError), never "audit off"
+// because of the error.
 func Resolve(getenv func(string) string, projectPath string) (Effective, error) {
+	var errs []error
 	user, err := LoadSection(UserConfigPath(getenv))
 	if err != nil {
-		return Effective{}, err
+		user = Config{}
+		errs = append(errs, &UserError{err})
 	}
 	var project Config
 	if projectPath != "" {
 		if project, err = LoadSection(projectPath); err != nil {
-			return Effective{}, err
+			project = Config{}
+			errs = append(errs, &ProjectError{err})
 		}
 	}
-	return Merge(user, project, getenv), nil
+	return Merge(user, project, getenv), errors.Join(errs...)
 }

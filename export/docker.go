@@ -9,9 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/tmpfile"
 )
 
 // DefaultMountDir is where Docker and Swarm mount secrets in a container.
@@ -147,6 +150,7 @@ func prepareDir(dir string, force bool) error {
 	case fi.Mode().Perm()&0o002 != 0:
 		return keyward.Errorf(keyward.FailedPrecondition, "export", "%s is world-writable (mode %#o); anyone could replace a secret file in it", dir, fi.Mode().Perm())
 	}
+	tmpfile.Sweep(dir, time.Now())
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return dirError(dir, "read", err)
@@ -165,7 +169,9 @@ func prepareDir(dir string, force bool) error {
 func writeRootFile(root *os.Root, name string, data []byte) (err error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := ".keyward-tmp-" + name + "-" + hex.EncodeToString(rnd[:])
+	// The name tmpfile.Sweep recognises: a kill -9 mid-write leaves a file
+	// the next keyward removes.
+	tmp := tmpfile.Prefix + strconv.Itoa(os.Getpid()) + "-" + name + "-" + hex.EncodeToString(rnd[:])
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if err != nil {
 		return err

@@ -26,8 +26,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/tmpfile"
 )
 
 // Entry is one secret to render.
@@ -114,10 +116,14 @@ func (e *refError) Unwrap() error { return e.err }
 
 // WriteFileAtomic writes data to path through a temporary file in the same
 // directory (created 0600 with O_EXCL), fsyncs it, sets perm, renames it
-// over path and fsyncs the directory. A failure leaves path as it was.
+// over path and fsyncs the directory. A failure leaves path as it was. The
+// temporary file is named .keyward-tmp-PID-… (package internal/tmpfile): one
+// a kill -9 leaves behind is removed by the next keyward that starts in or
+// writes to that directory, and this call first sweeps such stale files.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmpfile.Sweep(dir, time.Now())
+	tmp, err := tmpfile.Create(dir, filepath.Base(path))
 	if err != nil {
 		return err
 	}

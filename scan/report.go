@@ -115,25 +115,41 @@ func SortFindings(fs []Finding) {
 type Baseline map[string]bool
 
 type baselineFile struct {
-	Version  int      `json:"version"`
+	Version int `json:"version"`
+	// KeyID is the Scanner.KeyID of the fingerprint key the entries were
+	// made under; empty in baselines written before keyward had per-user
+	// scan keys.
+	KeyID    string   `json:"key_id,omitempty"`
 	Findings []string `json:"findings"`
 }
 
 // ReadBaseline loads a baseline written by WriteBaseline.
 func ReadBaseline(path string) (Baseline, error) {
+	bl, _, err := ReadBaselineKeyed(path)
+	return bl, err
+}
+
+// ReadBaselineKeyed loads a baseline and the key ID it was written under
+// ("" for a baseline from before key IDs).
+func ReadBaselineKeyed(path string) (Baseline, string, error) {
+	bl, bf, err := readBaseline(path)
+	return bl, bf.KeyID, err
+}
+
+func readBaseline(path string) (Baseline, baselineFile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("keyward: failed to read baseline: %w", err)
+		return nil, baselineFile{}, fmt.Errorf("keyward: failed to read baseline: %w", err)
 	}
 	var bf baselineFile
 	if err := json.Unmarshal(b, &bf); err != nil {
-		return nil, fmt.Errorf("keyward: failed to read baseline %s: %v", path, err)
+		return nil, baselineFile{}, fmt.Errorf("keyward: failed to read baseline %s: %v", path, err)
 	}
 	bl := Baseline{}
 	for _, id := range bf.Findings {
 		bl[id] = true
 	}
-	return bl, nil
+	return bl, bf, nil
 }
 
 // Filter drops the findings the baseline accepts.
@@ -150,8 +166,14 @@ func (bl Baseline) Filter(fs []Finding) []Finding {
 // WriteBaseline writes the findings' IDs to path atomically (temp file and
 // rename). The file holds fingerprints, never values.
 func WriteBaseline(path string, fs []Finding) error {
+	return WriteBaselineKeyed(path, fs, "")
+}
+
+// WriteBaselineKeyed is WriteBaseline recording the key ID
+// (Scanner.KeyID) the fingerprints were made under.
+func WriteBaselineKeyed(path string, fs []Finding, keyID string) error {
 	ids := map[string]bool{}
-	bf := baselineFile{Version: 1, Findings: []string{}}
+	bf := baselineFile{Version: 1, KeyID: keyID, Findings: []string{}}
 	for _, f := range fs {
 		if id := f.BaselineID(); !ids[id] {
 			ids[id] = true

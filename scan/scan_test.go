@@ -147,8 +147,8 @@ func TestBinaryFilesManagedOnly(t *testing.T) {
 }
 
 func TestFingerprintKeyed(t *testing.T) {
-	a, _ := New(Options{FingerprintKey: []byte("a")})
-	b, _ := New(Options{FingerprintKey: []byte("b")})
+	a, _ := New(Options{FingerprintKey: []byte("aaaaaaaaaaaaaaaa")})
+	b, _ := New(Options{FingerprintKey: []byte("bbbbbbbbbbbbbbbb")})
 	if a.Fingerprint([]byte("x")) == b.Fingerprint([]byte("x")) || len(a.Fingerprint([]byte("x"))) != 12 {
 		t.Fatal("fingerprint must depend on the key and be 12 hex digits")
 	}

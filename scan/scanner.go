@@ -3,19 +3,20 @@ package scan
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/coregx/ahocorasick"
 )
 
-// DefaultFingerprintKey keys fingerprints when Options.FingerprintKey is
-// empty. Fingerprints must be stable across runs for baselines to work, so
-// the default key is fixed; set your own (KEYWARD_SCAN_KEY for the CLI) to
-// make fingerprints useless to anyone without it.
-var DefaultFingerprintKey = []byte("keyward-scan-fingerprint-v1")
+// MinFingerprintKeyLen is the shortest Options.FingerprintKey New accepts.
+// A fingerprint is an HMAC of the secret under this key; a key anyone can
+// guess lets them test guessed values against a report offline.
+const MinFingerprintKeyLen = 16
 
 // AllowMarkers are the inline comments that suppress a finding on their
 // line.
@@ -28,7 +29,12 @@ type Options struct {
 	// Rules are the format rules. Nil means BuiltinRules(); an empty
 	// non-nil slice means none.
 	Rules []*Rule
-	// FingerprintKey keys the HMAC behind each finding's fingerprint.
+	// FingerprintKey keys the HMAC behind each finding's fingerprint (at
+	// least MinFingerprintKeyLen bytes). Fingerprints are comparable across
+	// runs, reports and baselines only under the same key. Empty means a
+	// random key for this Scanner alone: fingerprints then match nothing
+	// written by another Scanner. There is no fixed default key. The CLI
+	// uses a per-user key (docs/scan.md).
 	FingerprintKey []byte
 }
 
@@ -59,8 +65,14 @@ type patInfo struct {
 // form of every managed value and every rule keyword.
 func New(o Options) (*Scanner, error) {
 	s := &Scanner{key: o.FingerprintKey}
-	if len(s.key) == 0 {
-		s.key = DefaultFingerprintKey
+	switch {
+	case len(s.key) == 0:
+		s.key = make([]byte, 32)
+		if _, err := rand.Read(s.key); err != nil {
+			return nil, err
+		}
+	case len(s.key) < MinFingerprintKeyLen:
+		return nil, fmt.Errorf("the fingerprint key is %d bytes; it must be at least %d (random) bytes", len(s.key), MinFingerprintKeyLen)
 	}
 	s.rules = o.Rules
 	if s.rules == nil {
@@ -147,6 +159,21 @@ func (s *Scanner) Fingerprint(secret []byte) string {
 	m := hmac.New(sha256.New, s.key)
 	m.Write(secret)
 	return hex.EncodeToString(m.Sum(nil))[:12]
+}
+
+// KeyID names the fingerprint key without revealing it: the first 16 hex
+// digits of HMAC-SHA256(key, "keyward scan key id v1"). Baselines record it,
+// so a scan can tell a baseline written under another key (whose entries
+// cannot match) from one that simply has no matching findings.
+func (s *Scanner) KeyID() string {
+	return KeyID(s.key)
+}
+
+// KeyID is Scanner.KeyID for a key.
+func KeyID(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("keyward scan key id v1"))
+	return hex.EncodeToString(m.Sum(nil))[:16]
 }
 
 // Match is one hit in a buffer, before it is placed in a file or commit.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -22,17 +23,18 @@ func init() {
 type auditState struct {
 	once   sync.Once
 	cfg    audit.Effective
+	cfgErr error // the user's or the project's audit section could not be read
 	logger *audit.Logger
-	err    error
+	err    error // the log could not be opened
+
+	warnOnce sync.Once
 }
 
 func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, error) {
 	a.once.Do(func() {
-		var err error
-		if a.cfg, err = audit.Resolve(f.Getenv, f.ProjectConfigPath()); err != nil {
-			a.err = err
-			return
-		}
+		// The user's settings apply even when the project's section is
+		// broken: Resolve returns them together with the error.
+		a.cfg, a.cfgErr = audit.Resolve(f.Getenv, f.ProjectConfigPath())
 		if !a.cfg.Enabled {
 			return
 		}
@@ -41,6 +43,7 @@ func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, e
 		if a.cfg.Stderr {
 			o.Sinks = append(o.Sinks, &audit.WriterSink{W: f.IO.ErrOut})
 		}
+		var err error
 		if a.cfg.HMACValues {
 			if o.Key, err = audit.LoadOrCreateKey(a.cfg.KeyFile); err != nil {
 				a.err = err
@@ -50,6 +53,27 @@ func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, e
 		a.logger, a.err = audit.Open(o)
 	})
 	return a.logger, a.cfg, a.err
+}
+
+// warn prints, once per command, the one line that says records are being
+// lost while audit is not required.
+func (a *auditState) warn(f *cmdutil.Factory, err error) {
+	a.warnOnce.Do(func() {
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		msg = strings.TrimPrefix(msg, "keyward: ")
+		fmt.Fprintf(f.IO.ErrOut, "keyward: warning: audit records are not being written (%s); continuing because audit is not required (docs/audit.md)\n", msg)
+	})
+}
+
+// configError is the error a verb that opens a store gets while an audit
+// section cannot be read: exit code 2, like any invalid configuration.
+func configError(err error) error {
+	var pe *audit.ProjectError
+	hint := "fix the audit section of your config file (docs/audit.md)"
+	if errors.As(err, &pe) {
+		hint = "fix keyward.yaml's audit: section (docs/audit.md); keyward reads no secret while it cannot tell what that section asks for, and a repository can never switch audit off"
+	}
+	return cmdutil.WithHint(keyward.NewError(keyward.InvalidArgument, "read the audit configuration", err), hint)
 }
 
 func installAudit(f *cmdutil.Factory) {
@@ -62,15 +86,25 @@ func installAudit(f *cmdutil.Factory) {
 			}
 		}
 		l, cfg, err := st.open(f)
+		if st.cfgErr != nil {
+			return configError(st.cfgErr)
+		}
 		if err != nil {
-			if cfg.Required || f.Getenv("KEYWARD_AUDIT_REQUIRED") == "1" {
+			if cfg.Required {
 				return cmdutil.WithHint(keyward.NewError(keyward.FailedPrecondition, "open the audit log", err),
 					"audit is required; fix the audit log location or permissions (docs/audit.md)")
 			}
+			st.warn(f, err)
 			return nil
 		}
 		if l != nil {
-			o.Audit = l.Hook
+			o.Audit = func(ctx context.Context, e *keyward.Event) error {
+				err := l.Hook(ctx, e)
+				if err != nil && !cfg.Required {
+					st.warn(f, err)
+				}
+				return err
+			}
 			o.AuditRequired = cfg.Required
 		}
 		return nil
@@ -96,8 +130,13 @@ func installAudit(f *cmdutil.Factory) {
 			}
 			err = errors.Join(l.Append(ctx, r), l.Close())
 		}
-		if err != nil && cfg.Required && cmdErr == nil {
-			errs = append(errs, keyward.NewError(keyward.FailedPrecondition, "write the audit log", err))
+		if err != nil {
+			switch {
+			case cfg.Required && cmdErr == nil:
+				errs = append(errs, keyward.NewError(keyward.FailedPrecondition, "write the audit log", err))
+			case !cfg.Required:
+				st.warn(f, err)
+			}
 		}
 		return errors.Join(errs...)
 	}

@@ -6,15 +6,19 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/harden"
+	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/plugin"
 )
 
@@ -34,10 +38,26 @@ var factoryHooks []func(*cmdutil.Factory)
 
 // Main runs keyward with the process's arguments and returns the exit code.
 func Main() int {
+	// Before anything else, and so before any secret is read: no core dumps
+	// (docs/security-audit-env.md).
+	hardenErr := harden.DisableCoreDumps()
 	f := cmdutil.New()
+	if hardenErr != nil {
+		fmt.Fprintf(f.IO.ErrOut, "keyward: warning: could not disable core dumps: %v\n", hardenErr)
+	}
+	sweepTemp(f, ".")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, f, os.Args[1:])
+}
+
+// sweepTemp removes the plaintext temporary files an interrupted keyward
+// (kill -9, power loss) left in dir, and says so in one line.
+func sweepTemp(f *cmdutil.Factory, dir string) {
+	if removed := tmpfile.Sweep(dir, time.Now()); len(removed) > 0 {
+		fmt.Fprintf(f.IO.ErrOut, "keyward: note: removed %d temporary file(s) an interrupted keyward left behind (%s)\n",
+			len(removed), strings.Join(removed, ", "))
+	}
 }
 
 // Run runs keyward with args against a Factory (tests use fakes).

@@ -38,7 +38,7 @@ type Options struct {
 // NewCmd builds `keyward audit` and its subcommands.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, string, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Now: f.Now,
-		Config: func() (audit.Effective, error) { return audit.Resolve(f.Getenv, f.ProjectConfigPath()) }}
+		Config: func() (audit.Effective, error) { return resolveForReading(f) }}
 	if runF == nil {
 		runF = run
 	}
@@ -313,4 +313,20 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a duration (24h, 7d) or an RFC 3339 time", s)
+}
+
+// resolveForReading is the configuration the audit verbs read the log with.
+// Only the user decides where the log is, so a project keyward.yaml whose
+// audit: section is broken does not stop `audit tail` or `verify`: its
+// error is dropped (verbs that read secrets refuse to run under it).
+func resolveForReading(f *cmdutil.Factory) (audit.Effective, error) {
+	cfg, err := audit.Resolve(f.Getenv, f.ProjectConfigPath())
+	var pe *audit.ProjectError
+	if err != nil && errors.As(err, &pe) {
+		var ue *audit.UserError
+		if !errors.As(err, &ue) {
+			return cfg, nil
+		}
+	}
+	return cfg, err
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/dotenv"
+	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/provider/local"
 	"github.com/keyward/keyward/schema"
 )
@@ -353,7 +355,8 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 // the old file as it was.
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmpfile.Sweep(dir, time.Now())
+	tmp, err := tmpfile.Create(dir, filepath.Base(path))
 	if err != nil {
 		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot write %s: %v", path, errors.Unwrap(err))
 	}

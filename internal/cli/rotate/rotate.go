@@ -46,6 +46,9 @@ type Options struct {
 	Abort    bool
 	Exec     string
 	JSON     bool
+	// PassKeywardEnv keeps keyward's own credential variables in --exec's
+	// environment; by default they are removed (cmdutil.ChildEnv).
+	PassKeywardEnv bool
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
@@ -89,7 +92,8 @@ secrets AWSPREVIOUS is removed.
 
 --exec CMD runs CMD with sh -c after each rotation (a rollout, say), with
 KEYWARD_ROTATED_KEY and KEYWARD_NEW_VERSION in its environment; never the
-value. --dry-run prints the plan and writes nothing. Values are never printed.
+value, and never keyward's own credentials (KEYWARD_AGE_IDENTITY,
+KEYWARD_AGE_IDENTITY_FILE, KEYWARD_SCAN_KEY, …) unless --pass-keyward-env. --dry-run prints the plan and writes nothing. Values are never printed.
 
 See docs/rotation.md for how each provider keeps the previous value.`,
 		Example: `  keyward rotate JWT_SECRET_KEY --env production
@@ -123,6 +127,7 @@ See docs/rotation.md for how each provider keeps the previous value.`,
 	fl.BoolVar(&opts.Resume, "resume", false, "Complete an interrupted rotation")
 	fl.BoolVar(&opts.Abort, "abort", false, "Roll back an interrupted rotation")
 	fl.StringVar(&opts.Exec, "exec", "", "Run this command (sh -c) after each rotation, with KEYWARD_ROTATED_KEY and KEYWARD_NEW_VERSION set")
+	fl.BoolVar(&opts.PassKeywardEnv, "pass-keyward-env", false, cmdutil.PassKeywardEnvUsage)
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	return cmd
 }
@@ -333,7 +338,7 @@ func (o *Options) afterRotation(ctx context.Context, res *rotation.Result) error
 	if o.Environ != nil {
 		environ = o.Environ
 	}
-	env := append(environ(), "KEYWARD_ROTATED_KEY="+res.Key, "KEYWARD_NEW_VERSION="+firstNonEmpty(res.NewVersion, res.To))
+	env := append(cmdutil.ChildEnv(environ(), o.PassKeywardEnv), "KEYWARD_ROTATED_KEY="+res.Key, "KEYWARD_NEW_VERSION="+firstNonEmpty(res.NewVersion, res.To))
 	if err := o.RunExec(ctx, o.Exec, env, o.IO); err != nil {
 		return cmdutil.WithHint(keyward.Errorf(keyward.Unknown, "run --exec after rotating "+quote(res.Key), "%v", err),
 			"the rotation itself succeeded; rerun the command by hand")

@@ -52,6 +52,10 @@ type Options struct {
 	Prefix     string
 	NoOverride bool
 	Command    []string
+	// PassKeywardEnv keeps keyward's own credential variables
+	// (cmdutil.KeywardCredentialVars) in the child's environment; by default
+	// they are removed.
+	PassKeywardEnv bool
 
 	// Redact passes the child's stdout and stderr through a filter that
 	// replaces every injected value (and its encoded forms) with
@@ -102,7 +106,15 @@ value run injected (and its base64, hex, URL- and JSON-escaped forms) with
 than 8 bytes are not redacted (they would match unrelated output, and the
 gaps would reveal them); run notes on stderr which ones. With the filter the
 child's output is a pipe, not a terminal; --no-redact gives it keyward's
-own stdout and stderr.`,
+own stdout and stderr.
+
+keyward's own credentials never reach the child: KEYWARD_AGE_IDENTITY,
+KEYWARD_AGE_IDENTITY_FILE, KEYWARD_SCAN_KEY, KEYWARD_AUDIT_KEY and any
+other KEYWARD_*_KEY, *_IDENTITY, *_TOKEN, *_PASSWORD, *_SECRET variable are
+removed from its environment (--pass-keyward-env keeps them, e.g. when the
+child is keyward itself). With --only the child gets the named keys and the
+rest of keyward's environment, nothing else from the store: references are
+resolved only in the named keys' variables.`,
 		Example: `  keyward run -- ./server --port 8080
   keyward run --only DATABASE_URL,JWT_SECRET_KEY -- python app.py
   keyward run --env production -- npm start
@@ -138,6 +150,7 @@ own stdout and stderr.`,
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Prefix each variable name with this string")
 	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
 	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
+	cmd.Flags().BoolVar(&opts.PassKeywardEnv, "pass-keyward-env", false, cmdutil.PassKeywardEnvUsage)
 	return cmd
 }
 
@@ -154,8 +167,8 @@ func run(ctx context.Context, opts *Options) error {
 	if environ == nil {
 		environ = os.Environ
 	}
-	env := mergeEnv(environ(), vars, opts.NoOverride)
-	env, resolved, err := resolveRefs(ctx, opts, env)
+	env := mergeEnv(cmdutil.ChildEnv(environ(), opts.PassKeywardEnv), vars, opts.NoOverride)
+	env, resolved, err := resolveRefs(ctx, opts, env, selected(opts))
 	if err != nil {
 		return err
 	}
@@ -165,14 +178,29 @@ func run(ctx context.Context, opts *Options) error {
 	return runRedacted(opts, env, redactable(vars, env, resolved))
 }
 
+// selected is the set of variable names --only chose (with --prefix), or
+// nil without --only (every variable).
+func selected(opts *Options) map[string]bool {
+	if len(opts.Only) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(opts.Only))
+	for _, k := range opts.Only {
+		m[opts.Prefix+k] = true
+	}
+	return m
+}
+
 // resolveRefs resolves every variable of env whose value is a reference and
-// returns the names it resolved.
-func resolveRefs(ctx context.Context, opts *Options, env []string) ([]string, map[string]bool, error) {
+// returns the names it resolved. With only set (--only), only those
+// variables are resolved: least privilege means a reference elsewhere in the
+// environment fetches nothing.
+func resolveRefs(ctx context.Context, opts *Options, env []string, only map[string]bool) ([]string, map[string]bool, error) {
 	var r *keyward.Resolver
 	resolved := map[string]bool{}
 	for i, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
-		if !keyward.IsRef(val) {
+		if !keyward.IsRef(val) || (only != nil && !only[name]) {
 			continue
 		}
 		if r == nil {

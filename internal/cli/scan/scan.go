@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/scan"
@@ -226,9 +228,11 @@ func run(ctx context.Context, opts *Options) error {
 		so.Rules = rules
 	}
 	if opts.Getenv != nil {
-		if k := opts.Getenv("KEYWARD_SCAN_KEY"); k != "" {
-			so.FingerprintKey = []byte(k)
+		k, err := FingerprintKey(opts.Getenv)
+		if err != nil {
+			return err
 		}
+		so.FingerprintKey = k
 	}
 	s, err := scan.New(so)
 	if err != nil {
@@ -239,8 +243,12 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	var base scan.Baseline
 	if opts.Baseline != "" {
-		if base, err = scan.ReadBaseline(opts.Baseline); err != nil {
+		var keyID string
+		if base, keyID, err = scan.ReadBaselineKeyed(opts.Baseline); err != nil {
 			return err
+		}
+		if note := baselineKeyNote(opts.Baseline, keyID, s.KeyID(), len(base)); note != "" {
+			fmt.Fprintln(opts.IO.ErrOut, "keyward: note: "+note)
 		}
 	}
 	src := scan.SourceOptions{NoIgnore: opts.NoIgnore, MaxFileSize: opts.MaxFileSize}
@@ -273,7 +281,7 @@ func run(ctx context.Context, opts *Options) error {
 		fs = base.Filter(fs)
 	}
 	if opts.WriteBaseline != "" {
-		if err := scan.WriteBaseline(opts.WriteBaseline, fs); err != nil {
+		if err := scan.WriteBaselineKeyed(opts.WriteBaseline, fs, s.KeyID()); err != nil {
 			return err
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d findings to %s\n", len(fs), opts.WriteBaseline)
@@ -297,6 +305,51 @@ func run(ctx context.Context, opts *Options) error {
 		return &cmdutil.SilentError{Code: cmdutil.ExitError}
 	}
 	return nil
+}
+
+// EnvScanKey overrides the per-user scan fingerprint key (CI sets it from a
+// CI secret, so that a committed baseline matches on every runner).
+const EnvScanKey = "KEYWARD_SCAN_KEY"
+
+// KeyPath is the per-user scan fingerprint key: scan.key next to the user
+// config ($XDG_CONFIG_HOME/keyward/scan.key, or ~/.config/keyward/scan.key).
+func KeyPath(getenv func(string) string) string {
+	return filepath.Join(filepath.Dir(audit.UserConfigPath(getenv)), "scan.key")
+}
+
+// FingerprintKey is the key scan's fingerprints are keyed with:
+// $KEYWARD_SCAN_KEY (its bytes, at least 16), else the per-user key at
+// KeyPath, created (32 random bytes, hex, 0600) on first use. There is no
+// public default: a fingerprint under a known key lets anyone holding a
+// report test guessed values offline.
+func FingerprintKey(getenv func(string) string) ([]byte, error) {
+	if k := getenv(EnvScanKey); k != "" {
+		if len(k) < scan.MinFingerprintKeyLen {
+			return nil, cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "read "+EnvScanKey,
+				"%s is %d bytes; it must be at least %d", EnvScanKey, len(k), scan.MinFingerprintKeyLen),
+				"use a random value, e.g. from 'keyward generate' (docs/scan.md)")
+		}
+		return []byte(k), nil
+	}
+	p := KeyPath(getenv)
+	k, err := audit.LoadOrCreateKey(p)
+	if err != nil {
+		return nil, cmdutil.WithHint(keyward.NewError(keyward.FailedPrecondition, "load the scan fingerprint key", err),
+			"keyward keeps a per-user key at "+p+"; make its directory writable, or set "+EnvScanKey+" (docs/scan.md)")
+	}
+	return k, nil
+}
+
+// baselineKeyNote explains a baseline whose entries cannot match because it
+// was written under another fingerprint key ("" when the keys agree).
+func baselineKeyNote(path, baselineKey, key string, n int) string {
+	switch {
+	case n == 0 || baselineKey == key:
+		return ""
+	case baselineKey == "":
+		return fmt.Sprintf("%s has no key id: it was written by an older keyward under the old public fingerprint key, so its %d entries will not match; rewrite it with --write-baseline (docs/scan.md)", path, n)
+	}
+	return fmt.Sprintf("%s was written under another scan fingerprint key, so its %d entries cannot match; use the key it was written with (%s, docs/scan.md) or rewrite it with --write-baseline", path, n, EnvScanKey)
 }
 
 func name(m scan.Managed) string {
