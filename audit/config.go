@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyward/keyward/internal/fsutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -122,7 +123,7 @@ func DefaultKeyPath(getenv func(string) string) string {
 // LoadSection reads the `audit:` section of a YAML file. A missing file is
 // an empty Config.
 func LoadSection(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxProjectFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Config{}, nil
 	}
@@ -141,7 +142,7 @@ func LoadSection(path string) (Config, error) {
 // LoadOrCreateKey reads the hex audit key at path, creating a random 32-byte
 // key (0600) if there is none.
 func LoadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxIdentityFile)
 	if err == nil {
 		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(k) < 16 {

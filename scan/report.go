@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/keyward/keyward/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -121,7 +122,7 @@ type baselineFile struct {
 
 // ReadBaseline loads a baseline written by WriteBaseline.
 func ReadBaseline(path string) (Baseline, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxBaselineFile)
 	if err != nil {
 		return nil, fmt.Errorf("keyward: failed to read baseline: %w", err)
 	}

@@ -148,20 +148,34 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 // one larger than limit bytes (checked before reading, from the opened
 // file's size, and again while reading, in case it grows).
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, fi, err := Open(path)
+	f, _, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	return ReadOpened(f, path, limit)
+}
+
+// ReadOpened is ReadFile for a file the caller opened itself (through an
+// os.Root, say), preferably with O_NONBLOCK: it checks the opened file is
+// regular and at most limit bytes, and reads it. name is used in errors.
+func ReadOpened(f *os.File, name string, limit int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if kind := NotRegular(fi.Mode()); kind != "" {
+		return nil, &Error{Path: name, Kind: kind}
+	}
 	if fi.Size() > limit {
-		return nil, &Error{Path: path, Limit: limit}
+		return nil, &Error{Path: name, Limit: limit}
 	}
 	b, err := readAll(f, fi.Size(), limit)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, &Error{Path: path, Limit: limit}
+			return nil, &Error{Path: name, Limit: limit}
 		}
-		return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 	}
 	return b, nil
 }
@@ -229,5 +243,50 @@ func readAll(r io.Reader, sizeHint, limit int64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+}
+
+// ReadUserFile reads a file the user named on the command line (set
+// --from-file): a regular file, or a FIFO or character device such as
+// /dev/stdin or the pipe of a shell's <(cmd), which the user chose to
+// read from. A directory or socket is refused; at most limit bytes are
+// read; and it returns ctx.Err() as soon as ctx is done, also while the
+// open of a FIFO waits for its writer. Repository files never come here:
+// they go through ReadFile.
+func ReadUserFile(ctx context.Context, path string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	m := fi.Mode()
+	if !m.IsRegular() && m&fs.ModeNamedPipe == 0 && m&fs.ModeCharDevice == 0 {
+		return nil, &Error{Path: path, Kind: NotRegular(m)}
+	}
+	if m.IsRegular() {
+		return ReadFile(path, limit)
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path) // may wait for a FIFO's writer
+		if err != nil {
+			done <- result{nil, err}
+			return
+		}
+		defer f.Close()
+		b, err := ReadAll(f, path, limit)
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }

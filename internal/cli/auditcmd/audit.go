@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Options are shared by the audit subcommands.
@@ -152,7 +153,9 @@ func (o *Options) openLog() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// The log is streamed line by line (each line bounded), so it has no
+	// size limit; but it must be a regular file: a FIFO would block.
+	f, _, err := fsutil.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, cmdutil.WithHint(keyward.Errorf(keyward.NotFound, "read the audit log", "%s does not exist", p),
 			"no keyward command has written a record yet, or the log is elsewhere: see 'keyward audit path'")
@@ -185,7 +188,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		if err != nil {
 			return err
 		}
-		value, err := cmdutil.ReadSecretInput(o.IO.In, cmdutil.MaxSecretSize, true)
+		value, err := cmdutil.ReadSecretInput(ctx, o.IO.In, cmdutil.MaxSecretSize, true)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Exit codes. They are stable and documented in docs/cli.md.
@@ -308,19 +309,21 @@ func Table(w io.Writer) *tabwriter.Writer {
 
 // ReadSecretInput reads a secret value from r (stdin or a file), refusing
 // more than max bytes, and trims one trailing newline when trim is set.
-func ReadSecretInput(r io.Reader, max int64, trim bool) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
+// It returns ctx.Err() as soon as ctx is done (SIGINT, SIGTERM), even
+// while a read from a pipe blocks.
+func ReadSecretInput(ctx context.Context, r io.Reader, max int64, trim bool) ([]byte, error) {
+	b, err := fsutil.ReadAllContext(ctx, r, "input", max)
 	if err != nil {
 		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("input is larger than %d bytes", max)
 	}
 	if trim {
 		b = trimNewline(b)
 	}
 	return b, nil
 }
+
+// TrimNewline removes one trailing "\n" (or "\r\n").
+func TrimNewline(b []byte) []byte { return trimNewline(b) }
 
 func trimNewline(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
