@@ -173,7 +173,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		fmt.Fprintln(o.IO.Out, p)
 		return nil
 	case "tail":
-		return o.list(audit.Filter{}, o.Limit)
+		return o.list(ctx, audit.Filter{}, o.Limit)
 	case "search":
 		if o.Since != "" {
 			t, err := parseSince(o.Since, o.now())
@@ -182,7 +182,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 			}
 			o.Filter.Since = t
 		}
-		return o.list(o.Filter, o.Limit)
+		return o.list(ctx, o.Filter, o.Limit)
 	case "hash":
 		_, cfg, err := o.logPath()
 		if err != nil {
@@ -196,7 +196,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		if err != nil {
 			return err
 		}
-		return o.list(audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
+		return o.list(ctx, audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
 	case "verify", "anchor":
 		f, err := o.openLog()
 		if err != nil {
@@ -211,7 +211,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 			}
 			anchor = &a
 		}
-		res, verr := audit.Verify(f, anchor)
+		res, verr := audit.Verify(ctxReader{ctx, f}, anchor)
 		var p *audit.Problem
 		if verr != nil && !errors.As(verr, &p) {
 			return verr
@@ -257,13 +257,17 @@ func (o *Options) now() time.Time {
 	return time.Now()
 }
 
-func (o *Options) list(filter audit.Filter, limit int) error {
+func (o *Options) list(ctx context.Context, filter audit.Filter, limit int) error {
 	f, err := o.openLog()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	recs, err := audit.Search(f, filter, limit)
+	// A line Verify would report (longer than 1 MiB, or an incomplete last
+	// line) is stepped over with a warning; the records after it are listed.
+	recs, err := audit.SearchWarn(ctxReader{ctx, f}, filter, limit, func(line int, reason string) {
+		fmt.Fprintf(o.IO.ErrOut, "keyward: warning: %s: line %d: %s; skipped (see 'keyward audit verify')\n", f.Name(), line, reason)
+	})
 	if err != nil {
 		return err
 	}
@@ -316,4 +320,18 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a duration (24h, 7d) or an RFC 3339 time", s)
+}
+
+// ctxReader stops a long read of the log as soon as ctx is done (SIGINT,
+// SIGTERM).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

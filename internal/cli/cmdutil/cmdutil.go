@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/fsutil"
+	"sync/atomic"
 )
 
 // Exit codes. They are stable and documented in docs/cli.md.
@@ -337,3 +338,7 @@ func trimNewline(b []byte) []byte {
 
 // MaxSecretSize bounds one secret read from input (1 MiB).
 const MaxSecretSize = 1 << 20
+
+// ForwardingSignals is set while `run` forwards SIGINT/SIGTERM to its child
+// and waits for it; cli.Main then does not exit on its own after a signal.
+var ForwardingSignals atomic.Bool
