@@ -323,6 +323,16 @@ func ReadSecretInput(ctx context.Context, r io.Reader, max int64, trim bool) ([]
 	return b, nil
 }
 
+// InputError wraps an error from reading input for the verb's op: code
+// Canceled (exit 130) when a signal interrupted the read, else
+// InvalidArgument.
+func InputError(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return keyward.NewError(keyward.Canceled, op, errors.New("interrupted"))
+	}
+	return keyward.NewError(keyward.InvalidArgument, op, err)
+}
+
 // TrimNewline removes one trailing "\n" (or "\r\n").
 func TrimNewline(b []byte) []byte { return trimNewline(b) }
 

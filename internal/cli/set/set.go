@@ -198,7 +198,7 @@ func readValue(ctx context.Context, opts *Options) (keyward.Secret, error) {
 	}
 	b, err := cmdutil.ReadSecretInput(ctx, opts.IO.In, cmdutil.MaxSecretSize, trim)
 	if err != nil {
-		return keyward.Secret{}, keyward.NewError(keyward.InvalidArgument, "read the value from stdin", err)
+		return keyward.Secret{}, cmdutil.InputError("read the value from stdin", err)
 	}
 	return keyward.NewSecret(b), nil
 }
@@ -216,6 +216,8 @@ func readTerminal(in io.Reader) ([]byte, error) {
 func fileErr(path string, err error) error {
 	code := keyward.InvalidArgument
 	switch {
+	case errors.Is(err, context.Canceled):
+		return cmdutil.InputError("read "+path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		code = keyward.NotFound
 	case errors.Is(err, fs.ErrPermission):
