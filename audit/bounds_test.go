@@ -20,7 +20,7 @@ func TestRecordSizeBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := strings.Repeat("KEY_NAME,", 2<<20) // a key list of 18 MiB
-	ctrl := strings.Repeat("\x01", 1<<20)     // JSON-escapes to 6 MiB
+	ctrl := strings.Repeat("\x01", 1<<20)      // JSON-escapes to 6 MiB
 	if err := l.Append(context.Background(), &Record{Action: "export", Key: "K", Detail: keys, Env: ctrl}); err != nil {
 		t.Fatal(err)
 	}
