@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/keyward/keyward/internal/fsutil"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -57,10 +58,10 @@ func ciFromEnv(getenv func(string) string) *CI {
 // the token's payload (decoded, not verified; the token itself is never kept).
 func k8sIdentity(getenv func(string) string) *K8s {
 	k := &K8s{Pod: getenv("HOSTNAME")}
-	if b, err := os.ReadFile(filepath.Join(ServiceAccountDir, "namespace")); err == nil {
+	if b, err := fsutil.ReadFile(filepath.Join(ServiceAccountDir, "namespace"), fsutil.MaxIdentityFile); err == nil {
 		k.Namespace = strings.TrimSpace(string(b))
 	}
-	if b, err := os.ReadFile(filepath.Join(ServiceAccountDir, "token")); err == nil {
+	if b, err := fsutil.ReadFile(filepath.Join(ServiceAccountDir, "token"), fsutil.MaxIdentityFile); err == nil {
 		k.ServiceAccount = saFromToken(string(b))
 	}
 	return k

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,36 +121,18 @@ func DefaultKeyPath(getenv func(string) string) string {
 	return filepath.Join(filepath.Dir(UserConfigPath(getenv)), "audit.key")
 }
 
-// maxConfigSize bounds a config file read for its audit section.
-const maxConfigSize = 1 << 20
-
 // LoadSection reads the `audit:` section of a YAML file. A missing file is
 // an empty Config. Anything else that stops the section from being read
 // exactly — a directory or other non-regular file in its place, a file over
 // 1 MiB, bad YAML, a field of the wrong type, an unknown or repeated field —
 // is an error naming file:line:col and the field, never the value.
 func LoadSection(path string) (Config, error) {
-	st, err := os.Stat(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxProjectFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Config{}, nil
 	}
 	if err != nil {
 		return Config{}, err
-	}
-	if kind := fsutil.NotRegular(st.Mode()); kind != "" {
-		return Config{}, fmt.Errorf("%s: is %s, not a config file", path, kind)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return Config{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxConfigSize {
-		return Config{}, fmt.Errorf("%s: larger than %d bytes", path, maxConfigSize)
 	}
 	return DecodeSection(path, b)
 }
@@ -263,7 +244,7 @@ func strVal(n *yaml.Node) (string, error) {
 // LoadOrCreateKey reads the hex key at path (the audit key, or the scan
 // fingerprint key), creating a random 32-byte key (0600) if there is none.
 func LoadOrCreateKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxIdentityFile)
 	if err == nil {
 		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
 		if derr != nil || len(k) < 16 {

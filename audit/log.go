@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"unicode/utf8"
 )
 
 // Options configures a Logger.
@@ -149,6 +150,9 @@ func (l *Logger) Append(ctx context.Context, r *Record) error {
 	if r.Outcome == "" {
 		r.Outcome = "ok"
 	}
+	if err := bound(r); err != nil {
+		return err
+	}
 	var errs []error
 	if l.opts.Path != "" {
 		if err := l.appendFile(r); err != nil {
@@ -211,6 +215,72 @@ func (l *Logger) appendFile(r *Record) error {
 	return nil
 }
 
+// MaxRecordBytes bounds one written record line (64 KiB). A record whose
+// fields would make it longer has its longest fields cut, each ending in
+// TruncatedMarker, before it is sealed; no longer line is ever written.
+// (Readers accept lines up to 1 MiB and step over longer ones.)
+const MaxRecordBytes = 64 << 10
+
+// TruncatedMarker ends a field that bound cut to keep a record within
+// MaxRecordBytes.
+const TruncatedMarker = "...[truncated]"
+
+// sealOverhead is room for seq, prev and hash, filled in when sealing.
+const sealOverhead = 256
+
+// bound cuts r's string fields, longest first allowance halving, until the
+// record fits in MaxRecordBytes.
+func bound(r *Record) error {
+	for limit := 8 << 10; ; limit /= 2 {
+		b, err := marshal(r)
+		if err != nil {
+			return err
+		}
+		if len(b)+sealOverhead <= MaxRecordBytes {
+			return nil
+		}
+		if limit < 16 {
+			return fmt.Errorf("audit record is longer than %d bytes even with every field cut", MaxRecordBytes)
+		}
+		for _, f := range stringFields(r) {
+			*f = truncate(*f, limit)
+		}
+	}
+}
+
+// stringFields lists every free-text field of r.
+func stringFields(r *Record) []*string {
+	fs := []*string{&r.Action, &r.Env, &r.Store, &r.Key, &r.Version, &r.Outcome, &r.Code, &r.ValueHMAC, &r.Detail,
+		&r.Actor.User, &r.Actor.UID, &r.Actor.Host, &r.Actor.Process}
+	if c := r.Actor.CI; c != nil {
+		cc := *c // never edit the Logger's shared actor
+		r.Actor.CI = &cc
+		fs = append(fs, &cc.System, &cc.Actor, &cc.Repo, &cc.Run, &cc.Job)
+	}
+	if k := r.Actor.K8s; k != nil {
+		kk := *k
+		r.Actor.K8s = &kk
+		fs = append(fs, &kk.Namespace, &kk.ServiceAccount, &kk.Pod)
+	}
+	return fs
+}
+
+// truncate cuts s to at most limit bytes (on a rune boundary), ending in
+// TruncatedMarker, when it is longer.
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	n := limit - len(TruncatedMarker)
+	if n < 0 {
+		n = 0
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + TruncatedMarker
+}
+
 // seal sets r.Hash and returns the record's line (no newline).
 func seal(r *Record) ([]byte, error) {
 	r.Hash = ""
@@ -263,6 +333,12 @@ func readTail(f *os.File, size int64) (tailInfo, error) {
 			return tailInfo{}, fmt.Errorf("failed to read the audit log: %w", err)
 		}
 		buf = append(b, buf...)
+		if len(buf) > maxLine+chunk {
+			// The last line is longer than any record keyward writes or
+			// reads: Verify reports it. Start the chain again after it
+			// rather than reading it all into memory.
+			return tailInfo{hash: lineHash(buf), partial: buf[len(buf)-1] != '\n'}, nil
+		}
 		body := buf
 		partial := body[len(body)-1] != '\n'
 		if !partial {

@@ -64,7 +64,7 @@ func Verify(r io.Reader, anchor *Anchor) (*Result, error) {
 	var prevSeq uint64
 	anchorSeen := false
 	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(br)
+		line, err := readLine(br, false)
 		if err == io.EOF {
 			break
 		}
@@ -108,16 +108,29 @@ func Verify(r io.Reader, anchor *Anchor) (*Result, error) {
 	return res, nil
 }
 
-func readLine(br *bufio.Reader) ([]byte, error) {
+// readLine reads one line without its newline. A line longer than
+// maxLine is a *Problem; with skipLong its remainder is read and dropped
+// (in bounded memory) so that the next call starts at the next line,
+// otherwise the reader is left inside it.
+func readLine(br *bufio.Reader, skipLong bool) ([]byte, error) {
 	var line []byte
+	long := false
 	for {
 		frag, err := br.ReadSlice('\n')
-		line = append(line, frag...)
-		if len(line) > maxLine {
-			return nil, &Problem{0, "record longer than 1 MiB"}
+		if !long {
+			line = append(line, frag...)
+			if len(line) > maxLine {
+				if !skipLong {
+					return nil, &Problem{0, "record longer than 1 MiB"}
+				}
+				long, line = true, nil
+			}
 		}
 		if err == bufio.ErrBufferFull {
 			continue
+		}
+		if long && (err == nil || err == io.EOF) {
+			return nil, &Problem{0, "record longer than 1 MiB"}
 		}
 		if err == io.EOF {
 			if len(line) == 0 {
@@ -160,17 +173,27 @@ func (f *Filter) match(r *Record) bool {
 // Search returns the records matching f, oldest first; at most limit of the
 // newest when limit > 0. Unparsable lines are skipped (Verify reports them).
 func Search(r io.Reader, f Filter, limit int) ([]Record, error) {
+	return SearchWarn(r, f, limit, nil)
+}
+
+// SearchWarn is Search that tells warn (when not nil) about each line it
+// steps over that Verify would report as a problem: a line longer than
+// 1 MiB, or an incomplete last line. line is 1-based.
+func SearchWarn(r io.Reader, f Filter, limit int, warn func(line int, reason string)) ([]Record, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var out []Record
-	for {
-		line, err := readLine(br)
+	for lineNo := 1; ; lineNo++ {
+		line, err := readLine(br, true)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			var p *Problem
 			if errors.As(err, &p) {
-				break
+				if warn != nil {
+					warn(lineNo, p.Reason)
+				}
+				continue
 			}
 			return out, err
 		}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // gitleaks' configuration file shape (v8), the parts keyward honours.
@@ -58,7 +58,7 @@ func (e *RulesFileError) Error() string {
 
 // LoadRulesFile reads a gitleaks-format (v8) TOML rule file.
 func LoadRulesFile(path string) ([]*Rule, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxRulesFile)
 	if err != nil {
 		return nil, fmt.Errorf("keyward: failed to read rules: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/keyward/keyward/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,7 +138,7 @@ func ReadBaselineKeyed(path string) (Baseline, string, error) {
 }
 
 func readBaseline(path string) (Baseline, baselineFile, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxBaselineFile)
 	if err != nil {
 		return nil, baselineFile{}, fmt.Errorf("keyward: failed to read baseline: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // DefaultMaxFileSize is the largest file or blob scanned by default.
@@ -298,8 +299,15 @@ func (r *runner) file(p string, fi fs.FileInfo, jobs chan<- job) {
 		r.warn("%s: skipped: %d bytes is larger than the %d-byte limit", p, fi.Size(), r.o.MaxFileSize)
 		return
 	}
-	data, err := os.ReadFile(p)
+	// Read through fsutil: the file was a regular file when listed, but a
+	// FIFO swapped in since then must not block the scan.
+	data, err := fsutil.ReadFile(p, r.o.MaxFileSize)
 	if err != nil {
+		var fe *fsutil.Error
+		if errors.As(err, &fe) {
+			r.warn("%v: skipped", err)
+			return
+		}
 		r.warn("%s: %v", p, unwrapPathError(err))
 		return
 	}

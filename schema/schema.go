@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // FileName is the name Find looks for.
 const FileName = "keyward.yaml"
 
 // MaxFileSize bounds keyward.yaml (1 MiB): a bigger file is refused before
-// it is parsed.
-const MaxFileSize = 1 << 20
+// it is parsed, as is anything but a regular file (see internal/fsutil).
+const MaxFileSize = fsutil.MaxProjectFile
 
 // Config is a parsed keyward.yaml.
 type Config struct {
@@ -223,27 +224,18 @@ func (c *Config) ExamplePath() string {
 // reported at once, each with file:line:column, as an ErrorList wrapped in
 // a keyward error with code InvalidArgument.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := fsutil.ReadFile(path, MaxFileSize)
 	if err != nil {
-		code := keyward.InvalidArgument
-		if os.IsNotExist(err) {
+		code := keyward.Unknown
+		switch {
+		case os.IsNotExist(err):
 			code = keyward.NotFound
-		} else if os.IsPermission(err) {
+		case os.IsPermission(err):
 			code = keyward.PermissionDenied
+		case keyward.ErrorCode(err) == keyward.InvalidArgument:
+			code = keyward.InvalidArgument // a FIFO, a device, over the limit
 		}
 		return nil, keyward.NewError(code, "load "+FileName, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, keyward.NewError(keyward.Unknown, "load "+FileName, err)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "load "+FileName, "%s is %d bytes; the limit is %d", path, st.Size(), MaxFileSize)
-	}
-	data := make([]byte, st.Size())
-	if _, err := readFull(f, data); err != nil {
-		return nil, keyward.NewError(keyward.Unknown, "load "+FileName, err)
 	}
 	c, err := Parse(data, path)
 	if err != nil {
@@ -256,21 +248,6 @@ func Load(path string) (*Config, error) {
 		c.Dir = filepath.Dir(path)
 	}
 	return c, nil
-}
-
-func readFull(f *os.File, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := f.Read(b[n:])
-		n += m
-		if err != nil {
-			if n == len(b) {
-				break
-			}
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Find looks for keyward.yaml in dir and then in each parent directory,

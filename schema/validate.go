@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Severity says what a failed check means: an error fails validation, a
@@ -370,8 +371,8 @@ func (v *validation) exampleValues() map[string]bool {
 	if p == "" {
 		return out
 	}
-	b, err := os.ReadFile(p)
-	if err != nil || len(b) > MaxFileSize {
+	b, err := fsutil.ReadFile(p, MaxFileSize)
+	if err != nil {
 		return out
 	}
 	for _, kv := range ParseExample(b) {

@@ -37,6 +37,11 @@ func register(v verbFunc) { verbs = append(verbs, v) }
 var factoryHooks []func(*cmdutil.Factory)
 
 // Main runs keyward with the process's arguments and returns the exit code.
+//
+// SIGINT and SIGTERM cancel the command's context; reads of input honour
+// it. Should the verb still be running InterruptGrace later (blocked in a
+// call nothing can cancel), keyward exits with code 130 anyway — except
+// while `run` forwards signals to its child and waits for it.
 func Main() int {
 	// Before anything else, and so before any secret is read: no core dumps
 	// (docs/security-audit-env.md).
@@ -48,6 +53,15 @@ func Main() int {
 	sweepTemp(f, ".")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		time.Sleep(InterruptGrace)
+		if cmdutil.ForwardingSignals.Load() {
+			return
+		}
+		f.IO.ErrOut.Write([]byte("keyward: interrupted\n"))
+		os.Exit(cmdutil.ExitCancel)
+	}()
 	return Run(ctx, f, os.Args[1:])
 }
 
@@ -59,6 +73,9 @@ func sweepTemp(f *cmdutil.Factory, dir string) {
 			len(removed), strings.Join(removed, ", "))
 	}
 }
+
+// InterruptGrace is how long a verb has to return after SIGINT/SIGTERM.
+const InterruptGrace = 2 * time.Second
 
 // Run runs keyward with args against a Factory (tests use fakes).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {

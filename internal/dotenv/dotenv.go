@@ -51,6 +51,32 @@ const MaxLineBytes = 128 << 10
 // MaxFileBytes is the largest .env file Parse accepts.
 const MaxFileBytes = 16 << 20
 
+// Limits on ${VAR} interpolation, so that a few hundred bytes of .env
+// cannot expand to gigabytes or keep the CPU busy for minutes. An input
+// over a limit is a *SyntaxError naming the file, the line and column of
+// the value, the key being defined and the variable involved — never a
+// value. See docs/providers/dotenv.md.
+const (
+	// MaxValueExpansion bounds the bytes substitution may insert into one
+	// value (the values of the variables it references, added up): 1 MiB.
+	MaxValueExpansion = 1 << 20
+	// MaxFileExpansion bounds the bytes substitution may insert into all
+	// the values of one file together: 16 MiB.
+	MaxFileExpansion = 16 << 20
+	// MaxNesting bounds how deeply ${...} may nest inside a default or
+	// alternative value (${A:-${B:-x}} nests 2 deep).
+	MaxNesting = 16
+	// MaxSubstitutions bounds the variable lookups interpolation makes in
+	// one file.
+	MaxSubstitutions = 100_000
+	// MaxInterpolationWork bounds the text interpolation has to rescan in
+	// one file: Docker Compose's engine reads the rest of a value again
+	// for every reference with an operator (${A:-x}, ${A-x}, ${A:+x},
+	// ${A+x}, ${A:?msg}, ${A?msg}), so a value of n bytes with k such
+	// references costs k×n. The sum over the file's values is bounded.
+	MaxInterpolationWork = 4 << 20
+)
+
 // Entry is one KEY=VALUE statement.
 type Entry struct {
 	Key   string
@@ -102,7 +128,8 @@ func Parse(data []byte, opts *Options) ([]Entry, error) {
 		return nil, err
 	}
 	src := strings.ReplaceAll(string(data), "\r\n", "\n")
-	p := &parser{src: src, opts: o, seen: map[string]string{}}
+	p := &parser{src: src, opts: o, seen: map[string]string{}, budget: budget{
+		fileExpansion: MaxFileExpansion, substitutions: MaxSubstitutions, work: MaxInterpolationWork}}
 	p.lines = lineStarts(src)
 	if err := p.parse(); err != nil {
 		return nil, err
@@ -178,6 +205,14 @@ type parser struct {
 	opts  Options
 	seen  map[string]string
 	out   []Entry
+	budget
+}
+
+// budget is what is left of the file's interpolation limits.
+type budget struct {
+	fileExpansion int
+	substitutions int
+	work          int
 }
 
 func (p *parser) pos(off int) (line, col int) {
@@ -286,9 +321,9 @@ func (p *parser) parse() error {
 			err   error
 		)
 		if i < len(s) && (s[i] == '"' || s[i] == '\'') {
-			value, i, err = p.quoted(i)
+			value, i, err = p.quoted(key, i)
 		} else {
-			value, i, err = p.unquoted(i)
+			value, i, err = p.unquoted(key, i)
 		}
 		if err != nil {
 			return err
@@ -311,19 +346,19 @@ func eol(s string, i int) int {
 
 // unquoted reads to the end of the line, drops a " #" comment and trailing
 // blanks, and interpolates.
-func (p *parser) unquoted(i int) (string, int, error) {
+func (p *parser) unquoted(key string, i int) (string, int, error) {
 	end := eol(p.src, i)
 	v := p.src[i:end]
 	v, _, _ = strings.Cut(v, " #")
 	v = strings.TrimRightFunc(v, unicode.IsSpace)
-	v, err := p.interpolate(v, i)
+	v, err := p.interpolate(key, v, i)
 	return v, end, err
 }
 
 // quoted reads a quoted value starting at the quote at i. Inside either
 // quote a backslash escapes the quote character; double-quoted values then
 // get their escape sequences expanded and are interpolated.
-func (p *parser) quoted(i int) (string, int, error) {
+func (p *parser) quoted(key string, i int) (string, int, error) {
 	s := p.src
 	q := s[i]
 	var b strings.Builder
@@ -355,7 +390,7 @@ func (p *parser) quoted(i int) (string, int, error) {
 		v := b.String()
 		if q == '"' {
 			var err error
-			if v, err = p.interpolate(expandEscapes(v), i); err != nil {
+			if v, err = p.interpolate(key, expandEscapes(v), i); err != nil {
 				return "", 0, err
 			}
 		}
@@ -364,18 +399,54 @@ func (p *parser) quoted(i int) (string, int, error) {
 	return "", 0, p.errAt(i, "unterminated quoted value (the %c here is never closed)", q)
 }
 
-func (p *parser) interpolate(v string, off int) (string, error) {
+// limitHit aborts the template engine from inside its lookup function
+// when a limit is reached; interpolate recovers it.
+type limitHit struct{ msg string }
+
+func (p *parser) interpolate(key, v string, off int) (out string, err error) {
 	if p.opts.NoInterpolate || !strings.Contains(v, "$") {
 		return v, nil
 	}
-	out, err := template.SubstituteWithOptions(v, func(name string) (string, bool) {
-		if p.opts.Lookup != nil {
-			if v, ok := p.opts.Lookup(name); ok {
-				return v, true
+	// Check the shape before running the engine: nesting and the work the
+	// engine would do are known from the text alone.
+	depth, opRefs := shape(v)
+	if depth > MaxNesting {
+		return "", p.errAt(off, "value of %s: ${...} nests %d deep; the limit is %d", key, depth, MaxNesting)
+	}
+	if w := opRefs * len(v); w > p.work {
+		return "", p.errAt(off, "value of %s: too much interpolation work (%d references with a default or alternative in a %d-byte value; the limit for a file is %d references × bytes)",
+			key, opRefs, len(v), MaxInterpolationWork)
+	} else {
+		p.work -= w
+	}
+	valueExpansion := MaxValueExpansion
+	defer func() {
+		if r := recover(); r != nil {
+			hit, ok := r.(limitHit)
+			if !ok {
+				panic(r)
 			}
+			out, err = "", p.errAt(off, "value of %s: %s", key, hit.msg)
 		}
-		v, ok := p.seen[name]
-		return v, ok
+	}()
+	out, err = template.SubstituteWithOptions(v, func(name string) (string, bool) {
+		if p.substitutions--; p.substitutions < 0 {
+			panic(limitHit{fmt.Sprintf("more than %d variable substitutions in one file (at ${%s})", MaxSubstitutions, name)})
+		}
+		val, ok := "", false
+		if p.opts.Lookup != nil {
+			val, ok = p.opts.Lookup(name)
+		}
+		if !ok {
+			val, ok = p.seen[name]
+		}
+		if valueExpansion -= len(val); valueExpansion < 0 {
+			panic(limitHit{fmt.Sprintf("expanding ${%s} would make the value larger than the %d MiB limit on what interpolation may add to one value", name, MaxValueExpansion>>20)})
+		}
+		if p.fileExpansion -= len(val); p.fileExpansion < 0 {
+			panic(limitHit{fmt.Sprintf("expanding ${%s} would exceed the %d MiB limit on what interpolation may add to one file", name, MaxFileExpansion>>20)})
+		}
+		return val, ok
 	}, template.WithoutLogging)
 	if err != nil {
 		// template errors quote the value; never repeat it.
@@ -386,6 +457,46 @@ func (p *parser) interpolate(v string, off int) (string, error) {
 		return "", p.errAt(off, "invalid ${...} interpolation (write $$ for a literal $)")
 	}
 	return out, nil
+}
+
+// shape measures a value's interpolation syntax as Compose's engine will
+// meet it: how deeply ${ nests, and how many references carry an operator
+// (a default, an alternative or a required-message), each of which makes
+// the engine read the rest of the value again. It errs on the high side.
+func shape(v string) (depth, opRefs int) {
+	cur := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '$':
+			if i+1 >= len(v) {
+				continue
+			}
+			switch v[i+1] {
+			case '$':
+				i++
+			case '{':
+				i++
+				if cur++; cur > depth {
+					depth = cur
+				}
+				j := i + 1
+				for j < len(v) && (v[j] == '_' || v[j] >= 'a' && v[j] <= 'z' || v[j] >= 'A' && v[j] <= 'Z' || v[j] >= '0' && v[j] <= '9') {
+					j++
+				}
+				if j < len(v) && v[j] == ':' {
+					j++
+				}
+				if j < len(v) && (v[j] == '-' || v[j] == '+' || v[j] == '?') {
+					opRefs++
+				}
+			}
+		case '}':
+			if cur > 0 {
+				cur--
+			}
+		}
+	}
+	return depth, opRefs
 }
 
 // escapeSeq and expandEscapes are compose-go's (Apache-2.0): the escape

@@ -44,17 +44,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"sort"
 	"strconv"
-	"syscall"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
 	dotenvfmt "github.com/keyward/keyward/internal/dotenv"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Scheme is the URL scheme dotenv registers.
@@ -160,9 +159,12 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	f, err := os.OpenFile(d.path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := fsutil.Open(d.path) // refuses FIFOs, devices, directories
 	if err != nil {
+		var fe *fsutil.Error
 		switch {
+		case errors.As(err, &fe):
+			return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file (it is " + fe.Kind + ")"}
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, nil, &codedError{code: driver.NotFound, msg: d.path + " does not exist"}
 		case errors.Is(err, fs.ErrPermission):
@@ -171,15 +173,12 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	data, err := fsutil.ReadOpened(f, d.path, fsutil.MaxDotenvFile)
 	if err != nil {
-		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file"}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, dotenvfmt.MaxFileBytes+1))
-	if err != nil {
+		var fe *fsutil.Error
+		if errors.As(err, &fe) {
+			return nil, nil, &codedError{code: driver.InvalidArgument, msg: fe.Error()}
+		}
 		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
 	}
 	m, err := dotenvfmt.ParseMap(data, &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp})

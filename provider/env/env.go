@@ -47,13 +47,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/keyward/keyward/internal/fsutil"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -187,27 +185,16 @@ func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value
 // trailing newline. It opens without blocking and checks the opened file,
 // so a FIFO swapped in after a check cannot hang the reader.
 func readSecretFile(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	data, err := fsutil.ReadFile(path, max)
 	if err != nil {
+		var fe *fsutil.Error
+		if errors.As(err, &fe) {
+			if fe.Kind != "" {
+				return nil, errorf(driver.InvalidArgument, "is %s, not a regular file", fe.Kind)
+			}
+			return nil, errorf(driver.InvalidArgument, "is larger than the %s limit", fsutil.FormatLimit(max))
+		}
 		return nil, fileErr(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fileErr(err)
-	}
-	if msg := fsutil.NotRegular(fi.Mode()); msg != "" {
-		return nil, errorf(driver.InvalidArgument, "is %s, not a regular file", msg)
-	}
-	if fi.Size() > max {
-		return nil, errorf(driver.InvalidArgument, "is larger than the %d-byte limit", max)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fileErr(err)
-	}
-	if int64(len(data)) > max {
-		return nil, errorf(driver.InvalidArgument, "is larger than the %d-byte limit", max)
 	}
 	return trimNewline(data), nil
 }

@@ -146,7 +146,7 @@ func TestFileConvention(t *testing.T) {
 		{key: "DIR", code: keyward.InvalidArgument, msg: "which is a directory, not a regular file"},
 		{key: "FIFO", code: keyward.InvalidArgument, msg: "which is a FIFO, not a regular file"},
 		{key: "DEV", code: keyward.InvalidArgument, msg: "which is a device, not a regular file"},
-		{key: "BIG", code: keyward.InvalidArgument, msg: "larger than the 1048576-byte limit"},
+		{key: "BIG", code: keyward.InvalidArgument, msg: "larger than the 1 MiB limit"},
 		{key: "A=B", code: keyward.InvalidArgument},
 	} {
 		t.Run(tc.key, func(t *testing.T) {

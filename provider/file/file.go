@@ -56,7 +56,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/keyward/keyward/internal/fsutil"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -237,21 +236,19 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		return nil, d.statErr(r, key, where, err)
 	}
 	defer f.Close()
+	data, err := fsutil.ReadOpened(f, where, d.max)
+	if err != nil {
+		var fe *fsutil.Error
+		switch {
+		case errors.As(err, &fe) && fe.Kind != "":
+			return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, fe.Kind)
+		case errors.As(err, &fe):
+			return nil, errorf(driver.InvalidArgument, "%s is larger than the %s limit", where, fsutil.FormatLimit(d.max))
+		}
+		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+	}
 	if fi, err = f.Stat(); err != nil {
 		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
-	}
-	if what := fsutil.NotRegular(fi.Mode()); what != "" {
-		return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, what)
-	}
-	if fi.Size() > d.max {
-		return nil, errorf(driver.InvalidArgument, "%s is larger than the %d-byte limit", where, d.max)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, d.max+1))
-	if err != nil {
-		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
-	}
-	if int64(len(data)) > d.max {
-		return nil, errorf(driver.InvalidArgument, "%s is larger than the %d-byte limit", where, d.max)
 	}
 	if d.trim {
 		data = trimNewline(data)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Driver is the vault driver. Users hold a keyward.Store over it.
@@ -392,10 +393,14 @@ func (d *Driver) staticToken() (string, error) {
 		if f == "" {
 			continue
 		}
-		b, err := os.ReadFile(f)
+		b, err := fsutil.ReadFile(f, fsutil.MaxIdentityFile)
 		if err != nil {
 			if f == files[0] {
-				return "", authErr("read the token", fmt.Errorf("VAULT_TOKEN_FILE: %v", errors.Unwrap(err)))
+				var fe *fsutil.Error
+				if !errors.As(err, &fe) {
+					err = errors.Unwrap(err)
+				}
+				return "", authErr("read the token", fmt.Errorf("VAULT_TOKEN_FILE: %v", err))
 			}
 			continue
 		}

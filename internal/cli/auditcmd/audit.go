@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Options are shared by the audit subcommands.
@@ -152,7 +153,9 @@ func (o *Options) openLog() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	// The log is streamed line by line (each line bounded), so it has no
+	// size limit; but it must be a regular file: a FIFO would block.
+	f, _, err := fsutil.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, cmdutil.WithHint(keyward.Errorf(keyward.NotFound, "read the audit log", "%s does not exist", p),
 			"no keyward command has written a record yet, or the log is elsewhere: see 'keyward audit path'")
@@ -170,7 +173,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		fmt.Fprintln(o.IO.Out, p)
 		return nil
 	case "tail":
-		return o.list(audit.Filter{}, o.Limit)
+		return o.list(ctx, audit.Filter{}, o.Limit)
 	case "search":
 		if o.Since != "" {
 			t, err := parseSince(o.Since, o.now())
@@ -179,13 +182,13 @@ func run(ctx context.Context, verb string, o *Options) error {
 			}
 			o.Filter.Since = t
 		}
-		return o.list(o.Filter, o.Limit)
+		return o.list(ctx, o.Filter, o.Limit)
 	case "hash":
 		_, cfg, err := o.logPath()
 		if err != nil {
 			return err
 		}
-		value, err := cmdutil.ReadSecretInput(o.IO.In, cmdutil.MaxSecretSize, true)
+		value, err := cmdutil.ReadSecretInput(ctx, o.IO.In, cmdutil.MaxSecretSize, true)
 		if err != nil {
 			return err
 		}
@@ -193,7 +196,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		if err != nil {
 			return err
 		}
-		return o.list(audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
+		return o.list(ctx, audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
 	case "verify", "anchor":
 		f, err := o.openLog()
 		if err != nil {
@@ -208,7 +211,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 			}
 			anchor = &a
 		}
-		res, verr := audit.Verify(f, anchor)
+		res, verr := audit.Verify(ctxReader{ctx, f}, anchor)
 		var p *audit.Problem
 		if verr != nil && !errors.As(verr, &p) {
 			return verr
@@ -254,13 +257,17 @@ func (o *Options) now() time.Time {
 	return time.Now()
 }
 
-func (o *Options) list(filter audit.Filter, limit int) error {
+func (o *Options) list(ctx context.Context, filter audit.Filter, limit int) error {
 	f, err := o.openLog()
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	recs, err := audit.Search(f, filter, limit)
+	// A line Verify would report (longer than 1 MiB, or an incomplete last
+	// line) is stepped over with a warning; the records after it are listed.
+	recs, err := audit.SearchWarn(ctxReader{ctx, f}, filter, limit, func(line int, reason string) {
+		fmt.Fprintf(o.IO.ErrOut, "keyward: warning: %s: line %d: %s; skipped (see 'keyward audit verify')\n", f.Name(), line, reason)
+	})
 	if err != nil {
 		return err
 	}
@@ -329,4 +336,18 @@ func resolveForReading(f *cmdutil.Factory) (audit.Effective, error) {
 		}
 	}
 	return cfg, err
+}
+
+// ctxReader stops a long read of the log as soon as ctx is done (SIGINT,
+// SIGTERM).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -19,6 +19,8 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
+	"sync/atomic"
 )
 
 // Exit codes. They are stable and documented in docs/cli.md.
@@ -308,19 +310,31 @@ func Table(w io.Writer) *tabwriter.Writer {
 
 // ReadSecretInput reads a secret value from r (stdin or a file), refusing
 // more than max bytes, and trims one trailing newline when trim is set.
-func ReadSecretInput(r io.Reader, max int64, trim bool) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
+// It returns ctx.Err() as soon as ctx is done (SIGINT, SIGTERM), even
+// while a read from a pipe blocks.
+func ReadSecretInput(ctx context.Context, r io.Reader, max int64, trim bool) ([]byte, error) {
+	b, err := fsutil.ReadAllContext(ctx, r, "input", max)
 	if err != nil {
 		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("input is larger than %d bytes", max)
 	}
 	if trim {
 		b = trimNewline(b)
 	}
 	return b, nil
 }
+
+// InputError wraps an error from reading input for the verb's op: code
+// Canceled (exit 130) when a signal interrupted the read, else
+// InvalidArgument.
+func InputError(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return keyward.NewError(keyward.Canceled, op, errors.New("interrupted"))
+	}
+	return keyward.NewError(keyward.InvalidArgument, op, err)
+}
+
+// TrimNewline removes one trailing "\n" (or "\r\n").
+func TrimNewline(b []byte) []byte { return trimNewline(b) }
 
 func trimNewline(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
@@ -334,3 +348,7 @@ func trimNewline(b []byte) []byte {
 
 // MaxSecretSize bounds one secret read from input (1 MiB).
 const MaxSecretSize = 1 << 20
+
+// ForwardingSignals is set while `run` forwards SIGINT/SIGTERM to its child
+// and waits for it; cli.Main then does not exit on its own after a signal.
+var ForwardingSignals atomic.Bool

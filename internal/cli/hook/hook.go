@@ -15,6 +15,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Marker identifies a hook keyward wrote; keyward rewrites or removes only
@@ -142,7 +143,7 @@ func Install(ctx context.Context, o *Options) error {
 	if err != nil {
 		return cmdutil.WithHint(fmt.Errorf("keyward: failed to find the git hooks directory: %w", err), "run it inside a git repository")
 	}
-	old, err := os.ReadFile(p)
+	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	switch {
 	case err == nil && bytes.Equal(old, []byte(Script)):
 		fmt.Fprintf(o.IO.ErrOut, "keyward: pre-commit hook already installed at %s\n", p)
@@ -187,7 +188,7 @@ func Uninstall(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("keyward: failed to find the git hooks directory: %w", err)
 	}
-	old, err := os.ReadFile(p)
+	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	if os.IsNotExist(err) {
 		fmt.Fprintln(o.IO.ErrOut, "keyward: no pre-commit hook installed")
 		return nil

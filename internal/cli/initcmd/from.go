@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/dotenv"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/provider/local"
 	"github.com/keyward/keyward/schema"
@@ -155,10 +156,13 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 }
 
 func (m *fromMode) exampleNames() ([]string, error) {
-	b, err := os.ReadFile(m.path)
+	b, err := fsutil.ReadFile(m.path, fsutil.MaxDotenvFile)
 	if err != nil {
 		code := keyward.Unknown
+		var fe *fsutil.Error
 		switch {
+		case errors.As(err, &fe):
+			return nil, keyward.NewError(keyward.InvalidArgument, "init", fe)
 		case errors.Is(err, fs.ErrNotExist):
 			code = keyward.NotFound
 		case errors.Is(err, fs.ErrPermission):
@@ -261,8 +265,12 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 		return keyward.Errorf(keyward.InvalidArgument, "init", "the dotenv store URL names no file")
 	}
 	res.File = path
-	old, err := os.ReadFile(path)
+	old, err := fsutil.ReadFile(path, fsutil.MaxDotenvFile)
 	exists := err == nil
+	var fe *fsutil.Error
+	if errors.As(err, &fe) {
+		return keyward.NewError(keyward.InvalidArgument, "init", fe)
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", path, errors.Unwrap(err))
 	}
@@ -395,7 +403,11 @@ func writeFileAtomic(path string, data []byte) error {
 func ensureIgnored(path string) (bool, error) {
 	dir, base := filepath.Split(path)
 	gi := filepath.Join(dir, ".gitignore")
-	b, err := os.ReadFile(gi)
+	b, err := fsutil.ReadFile(gi, fsutil.MaxSmallFile)
+	var fe *fsutil.Error
+	if errors.As(err, &fe) {
+		return false, keyward.NewError(keyward.InvalidArgument, "init", fe)
+	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", gi, errors.Unwrap(err))
 	}

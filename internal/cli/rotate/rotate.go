@@ -272,9 +272,9 @@ func runOne(ctx context.Context, opts *Options, s *keyward.Store, cfg *schema.Co
 	if !opts.Resume && !opts.Abort {
 		switch {
 		case opts.Stdin:
-			b, err := cmdutil.ReadSecretInput(opts.IO.In, cmdutil.MaxSecretSize, true)
+			b, err := cmdutil.ReadSecretInput(ctx, opts.IO.In, cmdutil.MaxSecretSize, true)
 			if err != nil {
-				return keyward.NewError(keyward.InvalidArgument, "read the new value from stdin", err)
+				return cmdutil.InputError("read the new value from stdin", err)
 			}
 			ro.NewValue = rotation.Fixed(keyward.NewSecret(b))
 		case opts.Generate != "":

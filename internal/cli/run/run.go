@@ -420,6 +420,8 @@ func execChild(opts *Options, env []string) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	cmdutil.ForwardingSignals.Store(true) // keyward waits for the child, however long it takes
+	defer cmdutil.ForwardingSignals.Store(false)
 
 	if err := c.Start(); err != nil {
 		code := ExitCannotExecute

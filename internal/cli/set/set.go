@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +21,7 @@ import (
 	"github.com/keyward/keyward/gen"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Options are set's inputs.
@@ -121,7 +121,7 @@ type Output struct {
 }
 
 func run(ctx context.Context, opts *Options) error {
-	value, err := readValue(opts)
+	value, err := readValue(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -165,23 +165,21 @@ func run(ctx context.Context, opts *Options) error {
 	return err
 }
 
-func readValue(opts *Options) (keyward.Secret, error) {
+func readValue(ctx context.Context, opts *Options) (keyward.Secret, error) {
 	if opts.Generate != "" {
 		return gen.GenerateSpec(opts.Generate)
 	}
 	trim := !opts.NoTrim
 	if opts.FromFile != "" && opts.FromFile != "-" {
-		f, err := os.Open(opts.FromFile)
+		// The user's own flag: a FIFO or /dev/stdin is allowed (<(cmd)),
+		// a directory or socket is not; reading is bounded and gives up on
+		// SIGINT/SIGTERM, even while the open waits for a FIFO's writer.
+		b, err := fsutil.ReadUserFile(ctx, opts.FromFile, cmdutil.MaxSecretSize)
 		if err != nil {
 			return keyward.Secret{}, fileErr(opts.FromFile, err)
 		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() && st.Mode()&fs.ModeNamedPipe == 0 && st.Mode()&fs.ModeCharDevice == 0 {
-			return keyward.Secret{}, keyward.Errorf(keyward.InvalidArgument, "read "+opts.FromFile, "not a regular file")
-		}
-		b, err := cmdutil.ReadSecretInput(f, cmdutil.MaxSecretSize, trim)
-		if err != nil {
-			return keyward.Secret{}, fileErr(opts.FromFile, err)
+		if trim {
+			b = cmdutil.TrimNewline(b)
 		}
 		return keyward.NewSecret(b), nil
 	}
@@ -198,9 +196,9 @@ func readValue(opts *Options) (keyward.Secret, error) {
 		}
 		return keyward.NewSecret(b), nil
 	}
-	b, err := cmdutil.ReadSecretInput(opts.IO.In, cmdutil.MaxSecretSize, trim)
+	b, err := cmdutil.ReadSecretInput(ctx, opts.IO.In, cmdutil.MaxSecretSize, trim)
 	if err != nil {
-		return keyward.Secret{}, keyward.NewError(keyward.InvalidArgument, "read the value from stdin", err)
+		return keyward.Secret{}, cmdutil.InputError("read the value from stdin", err)
 	}
 	return keyward.NewSecret(b), nil
 }
@@ -218,6 +216,8 @@ func readTerminal(in io.Reader) ([]byte, error) {
 func fileErr(path string, err error) error {
 	code := keyward.InvalidArgument
 	switch {
+	case errors.Is(err, context.Canceled):
+		return cmdutil.InputError("read "+path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		code = keyward.NotFound
 	case errors.Is(err, fs.ErrPermission):

@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Options are template's inputs.
@@ -107,12 +108,16 @@ type renderer struct {
 }
 
 func run(ctx context.Context, opts *Options) error {
-	src, err := os.ReadFile(opts.In)
+	src, err := fsutil.ReadFile(opts.In, fsutil.MaxTemplateFile)
 	if err != nil {
 		code := keyward.Unknown
-		if errors.Is(err, os.ErrNotExist) {
+		var fe *fsutil.Error
+		switch {
+		case errors.As(err, &fe): // a FIFO, a device, over the limit
+			return keyward.NewError(keyward.InvalidArgument, "read template", fe)
+		case errors.Is(err, os.ErrNotExist):
 			code = keyward.NotFound
-		} else if errors.Is(err, os.ErrPermission) {
+		case errors.Is(err, os.ErrPermission):
 			code = keyward.PermissionDenied
 		}
 		return keyward.Errorf(code, "read template", "%s: %v", opts.In, unwrap(err))
