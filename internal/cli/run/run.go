@@ -60,12 +60,19 @@ type Options struct {
 	// Resolver resolves variables whose value is a reference (ref+…,
 	// keyward://ENV/KEY); nil means a plain keyward.Resolver (no keyward://).
 	Resolver func() *keyward.Resolver
+
+	// Ring says how key rings in grace are delivered (KEY_OLD, numbered);
+	// see ring.go.
+	Ring         export.RingOptions
+	NumberedRing bool
+	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
-		Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+		Resolver:   func() *keyward.Resolver { return cliexport.Resolver(f) },
+		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	var noRedact bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -126,6 +133,9 @@ own stdout and stderr.`,
 			if strings.ContainsAny(opts.Prefix, "=\x00") {
 				return cmdutil.FlagErrorf("--prefix must not contain '=' or NUL")
 			}
+			if err := configureRing(opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -138,6 +148,7 @@ own stdout and stderr.`,
 	cmd.Flags().StringVar(&opts.Prefix, "prefix", "", "Prefix each variable name with this string")
 	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
 	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
+	cliexport.AddRingFlags(cmd, &opts.NumberedRing)
 	return cmd
 }
 
@@ -282,30 +293,7 @@ func secretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, 
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	vals, err := s.GetMany(ctx, keys)
-	if err != nil {
-		if keyward.ErrorCode(err) == keyward.NotFound || isAllNotFound(err) {
-			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
-		}
-		return nil, err
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v, ok := vals[k]
-		if !ok {
-			// Listed a moment ago, deleted since.
-			if explicit {
-				return nil, keyward.Errorf(keyward.NotFound, "get", "%q disappeared from the store", k)
-			}
-			continue
-		}
-		if strings.IndexByte(v.Secret.RevealString(), 0) >= 0 {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "run",
-				"the value of %q contains a NUL byte and cannot be put in an environment variable", k)
-		}
-		out = append(out, opts.Prefix+k+"="+v.Secret.RevealString())
-	}
-	return out, nil
+	return ringEnv(ctx, opts, s, keys, explicit)
 }
 
 func isAllNotFound(err error) bool {
