@@ -50,19 +50,30 @@ func RingOptions(f *cmdutil.Factory, numbered bool) (export.RingOptions, error) 
 // current value followed by its ring variables. skipMissing drops keys that
 // do not exist (a listing that raced a delete) instead of failing.
 func DeliveryEntries(ctx context.Context, s *keyward.Store, keys []string, o export.RingOptions, skipMissing bool) ([]export.Entry, error) {
+	keys, rings, err := DeliveryRings(ctx, s, keys, skipMissing)
+	if err != nil {
+		return nil, err
+	}
+	return export.ExpandRings(keys, rings, o)
+}
+
+// DeliveryRings is the reading half of DeliveryEntries: the keys delivered
+// (companion fields dropped, missing keys too with skipMissing) and their
+// rings.
+func DeliveryRings(ctx context.Context, s *keyward.Store, keys []string, skipMissing bool) ([]string, map[string]*keyward.KeyRing, error) {
 	keys = export.DeliveryKeys(s, keys)
 	if len(keys) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	rings, err := s.KeyRings(ctx, keys)
 	if err != nil {
 		var m keyward.MultiError
 		if !skipMissing || !errors.As(err, &m) {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, e := range m {
 			if keyward.ErrorCode(e) != keyward.NotFound {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		present := keys[:0:0]
@@ -73,7 +84,7 @@ func DeliveryEntries(ctx context.Context, s *keyward.Store, keys []string, o exp
 		}
 		keys = present
 	}
-	return export.ExpandRings(keys, rings, o)
+	return keys, rings, nil
 }
 
 // Run runs `keyward export` with opts (for tests of other packages).

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 )
@@ -32,12 +33,19 @@ func configureRing(opts *Options) error {
 func ringEnv(ctx context.Context, opts *Options, s *keyward.Store, keys []string, explicit bool) ([]string, error) {
 	// A key listed a moment ago and deleted since is skipped; one named
 	// with --only must exist.
-	es, err := cliexport.DeliveryEntries(ctx, s, keys, opts.Ring, !explicit)
+	keys, rings, err := cliexport.DeliveryRings(ctx, s, keys, !explicit)
 	if err != nil {
 		if keyward.ErrorCode(err) == keyward.NotFound || isAllNotFound(err) {
 			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
 		}
 		return nil, err
+	}
+	es, err := export.ExpandRings(keys, rings, opts.Ring)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ringsSeen != nil {
+		opts.ringsSeen(rings)
 	}
 	out := make([]string, 0, len(es))
 	for _, e := range es {

@@ -66,6 +66,11 @@ type Options struct {
 	Ring         export.RingOptions
 	NumberedRing bool
 	ringConfig   func(numbered bool) (export.RingOptions, error)
+	ringsSeen    func(map[string]*keyward.KeyRing)
+
+	// Watch keeps the child running and reloads it when a secret changes;
+	// see watch.go.
+	Watch WatchOptions
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
@@ -136,6 +141,9 @@ own stdout and stderr.`,
 			if err := configureRing(opts); err != nil {
 				return err
 			}
+			if err := checkWatch(cmd, &opts.Watch); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -149,6 +157,7 @@ own stdout and stderr.`,
 	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
 	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
 	cliexport.AddRingFlags(cmd, &opts.NumberedRing)
+	addWatchFlags(cmd, &opts.Watch)
 	return cmd
 }
 
@@ -156,6 +165,9 @@ func run(ctx context.Context, opts *Options) error {
 	s, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
+	}
+	if opts.Watch.Enabled {
+		return runWatch(ctx, opts, s)
 	}
 	vars, err := secretEnv(ctx, opts, s)
 	if err != nil {
