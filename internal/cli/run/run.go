@@ -68,6 +68,10 @@ type Options struct {
 	ringConfig   func(numbered bool) (export.RingOptions, error)
 	ringsSeen    func(map[string]*keyward.KeyRing)
 
+	// Files, when set, is a directory the secrets are written into (one
+	// file per secret) instead of the environment; see files.go.
+	Files string
+
 	// Watch keeps the child running and reloads it when a secret changes;
 	// see watch.go.
 	Watch WatchOptions
@@ -158,6 +162,7 @@ own stdout and stderr.`,
 	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
 	cliexport.AddRingFlags(cmd, &opts.NumberedRing)
 	addWatchFlags(cmd, &opts.Watch)
+	cmd.Flags().StringVar(&opts.Files, "files", "", "Write the secrets as files into this directory (0700; files 0400, named by the lower-case key) and give the child KEY_FILE=path instead of KEY")
 	return cmd
 }
 
@@ -181,6 +186,19 @@ func run(ctx context.Context, opts *Options) error {
 	env, resolved, err := resolveRefs(ctx, opts, env)
 	if err != nil {
 		return err
+	}
+	if opts.Files != "" {
+		// The secrets go into files; the child gets their paths (files.go).
+		fileVars, _, err := writeFiles(opts.Files, secretVars(vars, env), nil)
+		if err != nil {
+			return err
+		}
+		red := redactable(vars, env, resolved)
+		env = mergeEnv(withoutVars(env, vars), fileVars, false)
+		if !opts.Redact {
+			return execChild(opts, env)
+		}
+		return runRedacted(opts, env, red)
 	}
 	if !opts.Redact {
 		return execChild(opts, env)

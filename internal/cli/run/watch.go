@@ -114,6 +114,7 @@ func parseReload(w *WatchOptions) error {
 // snapshot is one full read of what the child gets.
 type snapshot struct {
 	env      []string
+	vars     []string          // the secret variables, references resolved
 	secrets  map[string][]byte // what redaction hides
 	versions map[string]string // key → current version
 	ringLen  map[string]int    // key → values in its ring
@@ -131,6 +132,21 @@ type watcher struct {
 	stale  bool
 	noted  bool // the short-values redaction note was printed
 	stampp bool // the provider has change stamps
+	files  []string // the file names --files wrote last
+}
+
+// childEnv is the child's environment for snap: with --files the secrets
+// are (re)written into the directory and the child gets their paths.
+func (w *watcher) childEnv(snap *snapshot) ([]string, error) {
+	if w.opts.Files == "" {
+		return snap.env, nil
+	}
+	fileVars, names, err := writeFiles(w.opts.Files, snap.vars, w.files)
+	if err != nil {
+		return nil, err
+	}
+	w.files = names
+	return mergeEnv(withoutVars(snap.env, snap.vars), fileVars, false), nil
 }
 
 func (w *watcher) event(format string, args ...any) {
@@ -203,7 +219,7 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	if err != nil {
 		return nil, err
 	}
-	snap.env, snap.secrets = env, redactable(vars, env, resolved)
+	snap.env, snap.secrets, snap.vars = env, redactable(vars, env, resolved), secretVars(vars, env)
 	snap.versions, snap.ringLen = map[string]string{}, map[string]int{}
 	for k, r := range rings {
 		snap.keys = append(snap.keys, k)
@@ -351,7 +367,11 @@ func (w *watcher) start(snap *snapshot) (*child, error) {
 	}
 	c := exec.Command(path, opts.Command[1:]...)
 	c.Args[0] = opts.Command[0]
-	c.Env = snap.env
+	env, err := w.childEnv(snap)
+	if err != nil {
+		return nil, err
+	}
+	c.Env = env
 	c.Stdin = opts.IO.In
 	stdout, stderr := io.Writer(opts.IO.Out), io.Writer(opts.IO.ErrOut)
 	if opts.Stdout != nil {
@@ -518,6 +538,11 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 			}
 			if wo.signal != 0 {
 				detail := w.audit(ctx, "signal "+signalName(wo.signal), snap, pending)
+				if opts.Files != "" {
+					if _, err := w.childEnv(pending); err != nil {
+						fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: %v\n", err)
+					}
+				}
 				fmt.Fprintf(opts.IO.ErrOut, "keyward: secrets changed (%s): sending %s to the child\n", detail, signalName(wo.signal))
 				_ = ch.c.Process.Signal(wo.signal)
 				w.event("signaled")

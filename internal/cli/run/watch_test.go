@@ -17,12 +17,26 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/provider/mem"
+	"github.com/keyward/keyward/rotation"
 )
 
 // Watch canaries: the child logs which one it got by label, never the value.
 var watchValues = map[string]string{
 	"KWCANARY-watch-w1-0123456789": "w1", "KWCANARY-watch-w2-0123456789": "w2",
 	"KWCANARY-watch-x1-0123456789": "x1", "KWCANARY-watch-x2-0123456789": "x2",
+	"KWCANARY-watch-w3-0123456789": "w3",
+}
+
+// current is the label of $NAME, or of the file $NAME_FILE names.
+func current(name string) string {
+	if p := os.Getenv(name + "_FILE"); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "unreadable"
+		}
+		return label(string(b))
+	}
+	return label(os.Getenv(name))
 }
 
 func label(v string) string {
@@ -54,7 +68,7 @@ func init() {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
-	appendLog(fmt.Sprintf("start W=%s X=%s", label(os.Getenv("W")), label(os.Getenv("X"))))
+	appendLog(fmt.Sprintf("start W=%s X=%s", current("W"), current("X")))
 	if n := os.Getenv("KW_WATCH_EXIT"); n != "" {
 		code, _ := strconv.Atoi(n)
 		os.Exit(code)
@@ -62,7 +76,7 @@ func init() {
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:
-			appendLog("hup")
+			appendLog(fmt.Sprintf("hup W=%s X=%s", current("W"), current("X")))
 		case syscall.SIGTERM:
 			appendLog("term")
 			if os.Getenv("KW_WATCH_IGNORE_TERM") == "" {
@@ -121,6 +135,16 @@ func (h *watchHarness) put(k, label string) {
 // fakeStop).
 func startWatch(t *testing.T, w WatchOptions, fakeStop bool, extraEnv ...string) *watchHarness {
 	t.Helper()
+	return startWatchOpts(t, w, fakeStop, "", extraEnv...)
+}
+
+func startWatchFiles(t *testing.T, w WatchOptions, dir string) *watchHarness {
+	t.Helper()
+	return startWatchOpts(t, w, false, dir)
+}
+
+func startWatchOpts(t *testing.T, w WatchOptions, fakeStop bool, files string, extraEnv ...string) *watchHarness {
+	t.Helper()
 	h := &watchHarness{t: t, b: mem.NewBackend(), log: filepath.Join(t.TempDir(), "child.log"),
 		ticks: map[string]chan time.Time{"interval": make(chan time.Time), "debounce": make(chan time.Time),
 			"splay": make(chan time.Time), "stop": make(chan time.Time)},
@@ -148,7 +172,7 @@ func startWatch(t *testing.T, w WatchOptions, fakeStop bool, extraEnv ...string)
 	exe, _ := os.Executable()
 	o := &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return h.s, nil },
 		Environ: func() []string { return append([]string{"KW_WATCH_LOG=" + h.log}, extraEnv...) },
-		Command: []string{exe}, Watch: w, Redact: true}
+		Command: []string{exe}, Watch: w, Redact: true, Files: files}
 	go func() { h.done <- run(context.Background(), o) }()
 	return h
 }
@@ -314,11 +338,51 @@ func TestWatchSignalReload(t *testing.T) {
 	h.tick("debounce")
 	h.expect("poll", "unchanged", "signaled")
 	got := h.waitLog(2)
-	if strings.Join(got, "|") != "start W=w1 X=x1|hup" {
+	if strings.Join(got, "|") != "start W=w1 X=x1|hup W=w1 X=x1" {
 		t.Fatalf("child log %q: want one start and a SIGHUP", got)
 	}
 	if r := h.reloads(); len(r) != 1 || !strings.HasPrefix(r[0].Detail, "signal SIGHUP: W version") || r[0].Key != "W" {
 		t.Fatalf("reload records %+v", r)
+	}
+	h.stop()
+}
+
+// --files with --reload signal:HUP: the secrets are files (W_FILE), the
+// ring's old value included (w_old) while in grace; every reload rewrites
+// them before the signal, and w_old goes once the grace is revoked.
+func TestWatchFilesSignal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "secrets")
+	h := startWatchFiles(t, WatchOptions{Reload: "signal:HUP", Debounce: 0}, dir)
+	h.expect("started")
+	h.waitLog(1)
+	rotate := func(v string, revoke bool) {
+		t.Helper()
+		if _, err := rotation.Rotate(context.Background(), h.s, "W", &rotation.Options{Grace: time.Hour, RevokePrevious: revoke,
+			NewValue: func(context.Context) (keyward.Secret, error) { return keyward.NewSecretString(v), nil }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate("KWCANARY-watch-w2-0123456789", false)
+	h.tick("interval")
+	h.expect("poll", "changed", "signaled")
+	got := h.waitLog(2)
+	if got[1] != "hup W=w2 X=x1" {
+		t.Fatalf("child log %q", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "w_old")); err != nil || label(string(b)) != "w1" {
+		t.Fatalf("w_old during the grace: %v, holds %s", err, label(string(b)))
+	}
+	rotate("KWCANARY-watch-w3-0123456789", true)
+	h.tick("interval")
+	h.expect("poll", "changed", "signaled")
+	if got := h.waitLog(3); got[2] != "hup W=w3 X=x1" {
+		t.Fatalf("child log %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "w_old")); !os.IsNotExist(err) {
+		t.Fatalf("w_old still there after --revoke-previous: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "w")); err != nil || fi.Mode().Perm() != 0o400 {
+		t.Fatalf("w: %v %v", fi, err)
 	}
 	h.stop()
 }
