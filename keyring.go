@@ -149,6 +149,9 @@ func (s *Store) RotationState(ctx context.Context, key string) (*RotationState, 
 
 // dget is a driver Get with the store's retry policy; errors are raw.
 func (s *Store) dget(ctx context.Context, key, version string) (*driver.Value, error) {
+	if v, err, ok := s.fromPrefetch(ctx, key, version); ok {
+		return v, err // read in KeyRings' batch
+	}
 	var v *driver.Value
 	err := s.retry(ctx, func(ctx context.Context) error {
 		var err error

@@ -71,6 +71,9 @@ type Event struct {
 	Cached      bool // served from the cache
 	Stale       bool // served from the cache after the provider failed
 	Value       Secret
+	// Detail is free text naming keys and versions (never a value), for
+	// records a caller adds with Store.Audit (run --watch reloads).
+	Detail string
 }
 
 // Value is a fetched secret with its version and provenance.

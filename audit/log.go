@@ -117,7 +117,7 @@ func ValueHMAC(key, value []byte) string {
 // Hook adapts the Logger to keyward.StoreOptions.Audit.
 func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
 	r := &Record{Action: e.Action, Env: e.Environment, Store: e.Store, Key: e.Key, Version: e.Version,
-		Cached: e.Cached, Stale: e.Stale, Time: e.Time}
+		Cached: e.Cached, Stale: e.Stale, Time: e.Time, Detail: e.Detail}
 	if e.Code == keyward.OK {
 		r.Outcome = "ok"
 	} else {

@@ -22,6 +22,7 @@
 //   - [Deleter]: remove a secret and all its versions.
 //   - [Versioner]: the version history of one secret.
 //   - [BatchGetter]: fetch many secrets in one round trip.
+//   - [ChangeStamper]: cheap per-key change tokens, for watchers.
 //   - [RotationLayouter], [Rotator], [VersionDisabler]: rotation (below).
 //
 // # Rotation abilities
@@ -170,6 +171,17 @@ type Versioner interface {
 // do not exist are absent from the result; that is not an error.
 type BatchGetter interface {
 	GetMany(ctx context.Context, keys []string) (map[string]*Value, error)
+}
+
+// ChangeStamper is implemented by providers that can tell cheaply, without
+// reading any value, whether keys may have changed: keyward run --watch and
+// sync --watch poll it between full reads. Stamps returns an opaque token
+// per key (a version ID, a modification time) that changes whenever the
+// key's value does; keys that do not exist are absent. A token may also
+// change when nothing did (the caller then reads and compares); it must
+// never stay the same across a change.
+type ChangeStamper interface {
+	Stamps(ctx context.Context, keys []string) (map[string]string, error)
 }
 
 // As is implemented by drivers that expose backend-specific types (an SDK

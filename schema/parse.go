@@ -24,12 +24,13 @@ const (
 
 // Top-level, environment, secret, override and rotation field names.
 var (
-	topFields      = []string{"version", "default_environment", "example", "environments", "secrets", "validate", "audit"}
+	topFields      = []string{"version", "default_environment", "example", "environments", "secrets", "validate", "audit", "delivery"}
 	envFields      = []string{"store", "production"}
 	secretFields   = []string{"description", "required", "min_length", "format", "pattern", "generate", "rotation", "environments"}
 	overrideFields = []string{"required", "min_length", "format", "pattern", "generate"}
 	rotationFields = []string{"every", "grace", "method", "via"}
 	validateFields = []string{"strict", "checks"}
+	deliveryFields = []string{"old_suffix", "numbered_ring"}
 )
 
 var secretNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
@@ -313,6 +314,8 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 			}
 		case "validate":
 			d.validateSettings(v, c)
+		case "delivery":
+			d.delivery(v, c)
 		case "audit":
 			// Read and checked by package audit (docs/audit.md).
 			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
@@ -560,6 +563,28 @@ func (d *decoder) override(k, v *yaml.Node, what string) *Override {
 	})
 	return o
 }
+
+// delivery reads delivery: how run, export and template deliver key rings.
+func (d *decoder) delivery(n *yaml.Node, c *Config) {
+	d.fields(n, "delivery", deliveryFields, func(key string, _, v *yaml.Node) {
+		switch key {
+		case "old_suffix":
+			if x, ok := d.str(v, "delivery old_suffix"); ok {
+				if !oldSuffixRE.MatchString(x) {
+					d.errf(v, "", "delivery old_suffix %q may hold only letters, digits and '_' (\"\" delivers no old value)", x)
+					return
+				}
+				c.Delivery.OldSuffix = &x
+			}
+		case "numbered_ring":
+			if b, ok := d.boolean(v, "delivery numbered_ring"); ok {
+				c.Delivery.NumberedRing = b
+			}
+		}
+	})
+}
+
+var oldSuffixRE = regexp.MustCompile(`^[A-Za-z0-9_]*$`)
 
 func (d *decoder) validateSettings(n *yaml.Node, c *Config) {
 	d.fields(n, "validate", validateFields, func(key string, _, v *yaml.Node) {

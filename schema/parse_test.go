@@ -311,6 +311,7 @@ func TestDocsMentionEverything(t *testing.T) {
 	all = append(all, rotationFields...)
 	all = append(all, envFields...)
 	all = append(all, validateFields...)
+	all = append(all, deliveryFields...)
 	all = append(all, FormatNames()...)
 	all = append(all, CheckNames()...)
 	all = append(all, rotationMethods...)
@@ -368,4 +369,28 @@ func TestExampleCopyInScript(t *testing.T) {
 		}
 	}
 	t.Fatal("validate.txtar has no keyward.yaml")
+}
+
+func TestDeliverySettings(t *testing.T) {
+	c := mustParse(t, "delivery:\n  old_suffix: _PREVIOUS\n  numbered_ring: true\n")
+	if c.Delivery.OldSuffix == nil || *c.Delivery.OldSuffix != "_PREVIOUS" || !c.Delivery.NumberedRing {
+		t.Fatalf("delivery = %+v", c.Delivery)
+	}
+	c = mustParse(t, "delivery:\n  old_suffix: \"\"\n")
+	if c.Delivery.OldSuffix == nil || *c.Delivery.OldSuffix != "" {
+		t.Fatalf("empty old_suffix not kept: %+v", c.Delivery)
+	}
+	if c := mustParse(t, "version: 1\n"); c.Delivery.OldSuffix != nil || c.Delivery.NumberedRing {
+		t.Fatalf("defaults = %+v", c.Delivery)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"delivery:\n  old_suffix: \"-old\"\n", "keyward.yaml:2:15"},
+		{"delivery:\n  numbered: true\n", "keyward.yaml:2:3"},
+		{"delivery:\n  numbered_ring: maybe\n", "keyward.yaml:2:18"},
+	} {
+		_, err := Parse([]byte(tc.src), "keyward.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want position %s", tc.src, err, tc.want)
+		}
+	}
 }

@@ -44,8 +44,20 @@ type Config struct {
 	// overriding the defaults; Strict makes warnings fail validation.
 	Checks map[string]Severity
 	Strict bool
+	// Delivery says how run, export and template deliver key rings.
+	Delivery Delivery
 
 	examplePos Pos
+}
+
+// Delivery is the delivery: section: how a key ring in grace reaches the
+// consumer (docs/delivery.md).
+type Delivery struct {
+	// OldSuffix names the most recent previous value (KEY+OldSuffix); nil
+	// means _OLD, "" delivers none.
+	OldSuffix *string
+	// NumberedRing also delivers the ring as KEY_0 (current), KEY_1, ….
+	NumberedRing bool
 }
 
 // Environment is one entry of environments:.

@@ -60,6 +60,13 @@ func installProject(f *cmdutil.Factory) {
 		}
 		return c.StoreURL(name)
 	}
+	f.Delivery = func(f *cmdutil.Factory) (*cmdutil.DeliveryConfig, error) {
+		c, err := projectConfig(f)
+		if err != nil || c == nil {
+			return nil, err
+		}
+		return &cmdutil.DeliveryConfig{OldSuffix: c.Delivery.OldSuffix, NumberedRing: c.Delivery.NumberedRing}, nil
+	}
 	f.DefaultEnv = func(f *cmdutil.Factory) (string, error) {
 		c, err := projectConfig(f)
 		if err != nil || c == nil {

@@ -63,6 +63,9 @@ type Factory struct {
 	ResolveEnv func(f *Factory, name string) (storeURL string, err error)
 	// DefaultEnv returns keyward.yaml's default environment name, if any.
 	DefaultEnv func(f *Factory) (string, error)
+	// Delivery returns keyward.yaml's delivery: settings (old_suffix,
+	// numbered_ring); nil, or a nil result, means the defaults.
+	Delivery func(f *Factory) (*DeliveryConfig, error)
 	// StoreOptions, if set, adjusts options (audit hook) for each opened store.
 	StoreOptions func(f *Factory, o *keyward.StoreOptions) error
 
@@ -71,6 +74,12 @@ type Factory struct {
 	AfterCommand func(ctx context.Context, cmd *cobra.Command, err error) error
 
 	opened []*keyward.Store
+}
+
+// DeliveryConfig is keyward.yaml's delivery: section.
+type DeliveryConfig struct {
+	OldSuffix    *string // nil: the default _OLD
+	NumberedRing bool
 }
 
 // New returns a Factory over the real process.

@@ -42,6 +42,11 @@ type Options struct {
 	Service    string
 	SecretsDir string
 	External   bool
+
+	// Ring says how key rings in grace are delivered (KEY_OLD, numbered).
+	Ring         export.RingOptions
+	NumberedRing bool
+	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 var formatFlags = map[string][]string{
@@ -54,7 +59,8 @@ var formatFlags = map[string][]string{
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return Resolver(f) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return Resolver(f) },
+		ringConfig: func(n bool) (export.RingOptions, error) { return RingOptions(f, n) }}
 	var labels []string
 	cmd := &cobra.Command{
 		Use:   "export [--format FORMAT] [--only K1,K2] [-o PATH]",
@@ -121,12 +127,18 @@ JSON) is an error that names the key.`,
 					opts.Labels[k] = v
 				}
 			}
+			ro, err := opts.ringConfig(opts.NumberedRing)
+			if err != nil {
+				return err
+			}
+			opts.Ring = ro
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return run(cmd.Context(), opts)
 		},
 	}
+	AddRingFlags(cmd, &opts.NumberedRing)
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Format, "format", "f", export.FormatDotenv, "Output format: "+strings.Join(export.Formats, ", "))
 	fl.StringSliceVar(&opts.Only, "only", nil, "Only these keys (comma-separated or repeated)")
@@ -156,16 +168,20 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	es, err := readEntries(ctx, s, keys, opts.Ring)
+	if err != nil {
+		return err
+	}
 	if opts.Format == export.FormatCompose {
+		keys = keys[:0:0]
+		for _, e := range es {
+			keys = append(keys, e.Key)
+		}
 		var buf strings.Builder
 		if err := export.Compose(&buf, keys, export.ComposeOptions{Service: opts.Service, External: opts.External, SecretsDir: opts.SecretsDir, MountDir: opts.MountDir}); err != nil {
 			return err
 		}
 		return output(opts, []byte(buf.String()))
-	}
-	es, err := readEntries(ctx, s, keys)
-	if err != nil {
-		return err
 	}
 	if !opts.NoResolve {
 		r := opts.Resolver()
@@ -272,26 +288,19 @@ func selectKeys(ctx context.Context, s *keyward.Store, only []string) ([]string,
 	return keys, nil
 }
 
-// readEntries reads keys' values; any key that cannot be read fails the
-// whole export (nothing is written).
-func readEntries(ctx context.Context, s *keyward.Store, keys []string) ([]export.Entry, error) {
+// readEntries reads keys' values and key rings (KEY_OLD while a previous
+// value is in grace); any key that cannot be read fails the whole export
+// (nothing is written).
+func readEntries(ctx context.Context, s *keyward.Store, keys []string, ro export.RingOptions) ([]export.Entry, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	vals, err := s.GetMany(ctx, keys)
+	es, err := DeliveryEntries(ctx, s, keys, ro, false)
 	if err != nil {
 		if keyward.ErrorCode(err) == keyward.NotFound || allNotFound(err) {
 			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
 		}
 		return nil, err
-	}
-	es := make([]export.Entry, 0, len(keys))
-	for _, k := range keys {
-		v, ok := vals[k]
-		if !ok {
-			return nil, keyward.Errorf(keyward.NotFound, "export", "%q disappeared from the store", k)
-		}
-		es = append(es, export.Entry{Key: k, Value: v.Secret})
 	}
 	return es, nil
 }

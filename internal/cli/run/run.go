@@ -64,12 +64,28 @@ type Options struct {
 	// Resolver resolves variables whose value is a reference (ref+…,
 	// keyward://ENV/KEY); nil means a plain keyward.Resolver (no keyward://).
 	Resolver func() *keyward.Resolver
+
+	// Ring says how key rings in grace are delivered (KEY_OLD, numbered);
+	// see ring.go.
+	Ring         export.RingOptions
+	NumberedRing bool
+	ringConfig   func(numbered bool) (export.RingOptions, error)
+	ringsSeen    func(map[string]*keyward.KeyRing)
+
+	// Files, when set, is a directory the secrets are written into (one
+	// file per secret) instead of the environment; see files.go.
+	Files string
+
+	// Watch keeps the child running and reloads it when a secret changes;
+	// see watch.go.
+	Watch WatchOptions
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
-		Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+		Resolver:   func() *keyward.Resolver { return cliexport.Resolver(f) },
+		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	var noRedact bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -138,6 +154,12 @@ resolved only in the named keys' variables.`,
 			if strings.ContainsAny(opts.Prefix, "=\x00") {
 				return cmdutil.FlagErrorf("--prefix must not contain '=' or NUL")
 			}
+			if err := configureRing(opts); err != nil {
+				return err
+			}
+			if err := checkWatch(cmd, &opts.Watch); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -151,6 +173,9 @@ resolved only in the named keys' variables.`,
 	cmd.Flags().BoolVar(&opts.NoOverride, "no-override", false, "Keep a variable already in the environment instead of the secret")
 	cmd.Flags().BoolVar(&noRedact, "no-redact", false, "Do not filter the child's output for secret values")
 	cmd.Flags().BoolVar(&opts.PassKeywardEnv, "pass-keyward-env", false, cmdutil.PassKeywardEnvUsage)
+	cliexport.AddRingFlags(cmd, &opts.NumberedRing)
+	addWatchFlags(cmd, &opts.Watch)
+	cmd.Flags().StringVar(&opts.Files, "files", "", "Write the secrets as files into this directory (0700; files 0400, named by the lower-case key) and give the child KEY_FILE=path instead of KEY")
 	return cmd
 }
 
@@ -158,6 +183,9 @@ func run(ctx context.Context, opts *Options) error {
 	s, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
+	}
+	if opts.Watch.Enabled {
+		return runWatch(ctx, opts, s)
 	}
 	vars, err := secretEnv(ctx, opts, s)
 	if err != nil {
@@ -171,6 +199,19 @@ func run(ctx context.Context, opts *Options) error {
 	env, resolved, err := resolveRefs(ctx, opts, env, selected(opts))
 	if err != nil {
 		return err
+	}
+	if opts.Files != "" {
+		// The secrets go into files; the child gets their paths (files.go).
+		fileVars, _, err := writeFiles(opts.Files, secretVars(vars, env), nil)
+		if err != nil {
+			return err
+		}
+		red := redactable(vars, env, resolved)
+		env = mergeEnv(withoutVars(env, vars), fileVars, false)
+		if !opts.Redact {
+			return execChild(opts, env)
+		}
+		return runRedacted(opts, env, red)
 	}
 	if !opts.Redact {
 		return execChild(opts, env)
@@ -310,30 +351,7 @@ func secretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, 
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	vals, err := s.GetMany(ctx, keys)
-	if err != nil {
-		if keyward.ErrorCode(err) == keyward.NotFound || isAllNotFound(err) {
-			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
-		}
-		return nil, err
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		v, ok := vals[k]
-		if !ok {
-			// Listed a moment ago, deleted since.
-			if explicit {
-				return nil, keyward.Errorf(keyward.NotFound, "get", "%q disappeared from the store", k)
-			}
-			continue
-		}
-		if strings.IndexByte(v.Secret.RevealString(), 0) >= 0 {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "run",
-				"the value of %q contains a NUL byte and cannot be put in an environment variable", k)
-		}
-		out = append(out, opts.Prefix+k+"="+v.Secret.RevealString())
-	}
-	return out, nil
+	return ringEnv(ctx, opts, s, keys, explicit)
 }
 
 func isAllNotFound(err error) bool {

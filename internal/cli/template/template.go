@@ -35,11 +35,17 @@ type Options struct {
 	In        string
 	Out       string
 	NoResolve bool
+
+	// Ring says how key rings in grace are named (KEY_OLD, numbered); see ring.go.
+	Ring         export.RingOptions
+	NumberedRing bool
+	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) },
+		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	cmd := &cobra.Command{
 		Use:   "template IN [-o OUT]",
 		Short: "Render a file with secrets into a 0600 file",
@@ -54,6 +60,10 @@ In the template:
   ref+SCHEME://…#/KEY       a reference written as plain text is replaced by
                             its secret too (it ends at whitespace or a quote;
                             end it early with a trailing '+', as vals does)
+  {{ secret "KEY_OLD" }}    KEY's most recent previous value while it is in its
+                            rotation grace, else "" (the suffix is keyward.yaml's
+                            delivery.old_suffix; KEY_0, KEY_1 … with --numbered-ring)
+  {{ range ring "KEY" }}    every value of KEY's key ring, current first
   {{ secret "K" | b64enc }}, {{ secret "K" | json }}, {{ secret "K" | shquote }}
                             base64, a JSON string (quotes included), a
                             POSIX-shell single-quoted word
@@ -67,6 +77,13 @@ an unknown key is an error at IN:line:column.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.In = args[0]
+			if opts.ringConfig != nil {
+				ro, err := opts.ringConfig(opts.NumberedRing)
+				if err != nil {
+					return err
+				}
+				opts.Ring = ro
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -75,6 +92,7 @@ an unknown key is an error at IN:line:column.`,
 	}
 	cmd.Flags().StringVarP(&opts.Out, "output", "o", "", "Write to this file (0600, atomically) instead of stdout")
 	cmd.Flags().BoolVar(&opts.NoResolve, "no-resolve", false, "Do not resolve secret values that are references")
+	cliexport.AddRingFlags(cmd, &opts.NumberedRing)
 	return cmd
 }
 
@@ -104,6 +122,7 @@ type renderer struct {
 	store    *keyward.Store
 	resolver *keyward.Resolver
 	secrets  map[string]keyward.Secret
+	rings    map[string]*keyward.KeyRing
 	refs     map[string]keyward.Secret
 }
 
@@ -166,6 +185,7 @@ func (r *renderer) funcs() template.FuncMap {
 			}
 			return s.RevealString(), nil
 		},
+		"ring":    r.ringFunc,
 		"b64enc":  func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
 		"json":    func(s string) (string, error) { b, err := json.Marshal(s); return string(b), err },
 		"shquote": export.ShellQuote,
@@ -201,7 +221,7 @@ func (r *renderer) render() ([]byte, error) {
 				}
 				loc := r.loc(int(str.Position()))
 				switch id.Ident {
-				case "secret":
+				case "secret", "ring":
 					keys[str.Text] = append(keys[str.Text], loc)
 				case "ref":
 					refs[str.Text] = append(refs[str.Text], loc)
@@ -273,14 +293,13 @@ func (r *renderer) fetch(keys []string, where map[string][]string) error {
 		}
 		r.store = s
 	}
-	vals, err := r.store.GetMany(r.ctx, keys)
+	vals, err := r.ringValues(keys)
 	var errs keyward.MultiError
 	for _, k := range keys {
-		v, ok := vals[k]
+		s, ok := vals[k]
 		if !ok {
 			continue
 		}
-		s := v.Secret
 		if !r.opts.NoResolve && keyward.IsRef(s.RevealString()) {
 			rs, rerr := r.resolve(s.RevealString())
 			if rerr != nil {

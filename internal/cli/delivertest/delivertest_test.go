@@ -1,0 +1,120 @@
+package delivertest_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/delivertest"
+	"github.com/keyward/keyward/internal/testing/awsserver"
+	"github.com/keyward/keyward/internal/testing/azureserver"
+	"github.com/keyward/keyward/internal/testing/gcpserver"
+	"github.com/keyward/keyward/internal/testing/vaultserver"
+	"github.com/keyward/keyward/provider/awssm"
+	"github.com/keyward/keyward/provider/azurekv"
+	"github.com/keyward/keyward/provider/gcpsm"
+	"github.com/keyward/keyward/provider/local"
+	"github.com/keyward/keyward/provider/mem"
+	"github.com/keyward/keyward/provider/vault"
+)
+
+// The Kubernetes layout runs the same suite in provider/k8s (its fake API
+// server lives in that package's tests).
+
+func TestDeliverLocal(t *testing.T) {
+	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+		dir := t.TempDir()
+		id, err := local.GenerateIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		idf := filepath.Join(dir, "identity.txt")
+		if err := local.WriteIdentityFile(idf, id); err != nil {
+			t.Fatal(err)
+		}
+		s, err := local.OpenStore(filepath.Join(dir, "keyward.age"), &local.Options{IdentityFile: idf}, &keyward.StoreOptions{TTL: -1, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestDeliverMem(t *testing.T) {
+	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+		s := mem.NewBackend().OpenStore(&keyward.StoreOptions{TTL: -1, Clock: clock})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func vaultStore(layout string) delivertest.NewStore {
+	return func(t *testing.T, clock func() time.Time) *keyward.Store {
+		srv := vaultserver.New(nil)
+		t.Cleanup(srv.Close)
+		srv.Mount("", "dharmamind", 2)
+		d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+			Path: "dharmamind/production", Layout: layout, Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock, URL: "vault://test/dharmamind/production"})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestDeliverVaultBundle(t *testing.T) { delivertest.Run(t, vaultStore(vault.LayoutBundle)) }
+func TestDeliverVaultKeys(t *testing.T)   { delivertest.Run(t, vaultStore(vault.LayoutKeys)) }
+
+// Obviously fake AWS credentials: the in-process server checks that
+// requests are signed, not who signed them.
+func awsStore(mode awssm.Mode) delivertest.NewStore {
+	return func(t *testing.T, clock func() time.Time) *keyward.Store {
+		srv := awsserver.New(t)
+		c := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIAKEYWARDTESTFAKE0", "keyward-test-fake-secret-access-key-not-real", "")})
+		s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Mode: mode, Client: c}, &keyward.StoreOptions{TTL: -1, Clock: clock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestDeliverAWSBundle(t *testing.T) { delivertest.Run(t, awsStore(awssm.ModeBundle)) }
+func TestDeliverAWSKeys(t *testing.T)   { delivertest.Run(t, awsStore(awssm.ModeKeys)) }
+
+func TestDeliverGCP(t *testing.T) {
+	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+		srv := gcpserver.New(t)
+		d, err := gcpsm.New("keyward-test", &gcpsm.Options{Endpoint: srv.Addr()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestDeliverAzure(t *testing.T) {
+	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+		srv := azureserver.New(t)
+		d, err := azurekv.New("keyward-test.vault.azure.net", &azurekv.Options{Endpoint: srv.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock})
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -1,0 +1,14 @@
+//go:build !keyward_omit_k8s
+
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/synccmd"
+)
+
+func init() {
+	register(func(f *cmdutil.Factory) *cobra.Command { return synccmd.NewCmd(f, nil) })
+}

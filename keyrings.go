@@ -1,0 +1,154 @@
+package keyward
+
+import (
+	"context"
+	"sort"
+	"sync"
+
+	"github.com/keyward/keyward/driver"
+)
+
+// KeyRings returns the key rings of several keys, for delivering them
+// (keyward run, export, template). It reads as little as it can: the
+// current values of every key, together with the companion fields its
+// layout keeps (KEY_OLD, KEY_ROTATION and KEY_PENDING for bundles,
+// KEY_ROTATION for versioned stores), in one batch when the provider can
+// batch; then only the previous versions the rings name. A key that does
+// not rotate costs no more than a Get.
+//
+// Keys that could not be read are absent from the map; their errors (a
+// NotFound *Error for a missing key) are returned together as a MultiError.
+// Like KeyRing, every ring is read from the provider (not the cache) and
+// audited as one "keyring" event per key.
+func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRing, error) {
+	if err := s.checkOpen("keyring", ""); err != nil {
+		return nil, err
+	}
+	ctx = s.prefetchRings(ctx, keys)
+	var (
+		mu   sync.Mutex
+		out  = make(map[string]*KeyRing, len(keys))
+		errs MultiError
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, batchParallelism)
+	)
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(k string) {
+			defer func() { <-sem; wg.Done() }()
+			r, err := s.KeyRing(ctx, k)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			out[k] = r
+		}(k)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return out, errs
+	}
+	return out, nil
+}
+
+// RingCompanions are the suffixes of the fields a rotation layout keeps
+// next to a key: what a delivery of the whole store leaves out, because the
+// key ring delivers them (KEY_OLD becomes the ring's previous value, and
+// only while it is in grace). The versions layout keeps only KEY_ROTATION.
+func RingCompanions(layout driver.RotationLayout) []string {
+	switch layout {
+	case driver.LayoutFields:
+		return []string{driver.SuffixOld, driver.SuffixRotation, driver.SuffixPending}
+	case driver.LayoutVersions:
+		return []string{driver.SuffixRotation}
+	}
+	return nil
+}
+
+// RingLayout is the rotation layout the store uses for key ("" for a
+// read-only store).
+func (s *Store) RingLayout(key string) driver.RotationLayout {
+	return driver.LayoutOf(s.d, key)
+}
+
+type prefetchKey struct{}
+
+// prefetched holds current values read in one batch; dget answers from it.
+type prefetched struct {
+	vals map[string]*driver.Value
+	// asked are the keys the batch asked for: one absent from vals does not exist.
+	asked map[string]bool
+}
+
+// prefetchRings reads, in one batch, the current values the ring lookups
+// of keys will need, and returns a context carrying them. Without a
+// BatchGetter (or when the batch fails) the lookups read one by one.
+func (s *Store) prefetchRings(ctx context.Context, keys []string) context.Context {
+	bg, ok := s.d.(driver.BatchGetter)
+	if !ok {
+		return ctx
+	}
+	_, writable := s.d.(driver.Writer)
+	asked := map[string]bool{}
+	var want []string
+	add := func(k string) {
+		if !asked[k] {
+			asked[k] = true
+			want = append(want, k)
+		}
+	}
+	for _, k := range keys {
+		lay := driver.LayoutOf(s.d, k)
+		if lay == driver.LayoutNative {
+			continue // the provider's own RotationState call
+		}
+		add(k)
+		if writable {
+			for _, suf := range RingCompanions(lay) {
+				add(k + suf)
+			}
+		}
+	}
+	if len(want) < 2 {
+		return ctx
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var got map[string]*driver.Value
+	err := s.retry(cctx, func(ctx context.Context) error {
+		var err error
+		got, err = bg.GetMany(ctx, want)
+		return err
+	})
+	if err != nil {
+		return ctx
+	}
+	return context.WithValue(ctx, prefetchKey{}, &prefetched{vals: got, asked: asked})
+}
+
+// fromPrefetch answers a current-version read from the batch, if it asked.
+func (s *Store) fromPrefetch(ctx context.Context, key, version string) (*driver.Value, error, bool) {
+	if version != "" {
+		return nil, nil, false
+	}
+	p, _ := ctx.Value(prefetchKey{}).(*prefetched)
+	if p == nil || !p.asked[key] {
+		return nil, nil, false
+	}
+	v := p.vals[key]
+	if v == nil {
+		return nil, &Error{Code: NotFound, Op: "get", Key: key, Store: s.opts.URL}, true
+	}
+	cp := *v
+	cp.Data = append([]byte(nil), v.Data...)
+	return &cp, nil, true
+}
