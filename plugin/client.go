@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -282,6 +283,24 @@ func (c *Client) Close() error {
 		<-w
 	}
 	return nil
+}
+
+// Action runs the provider-specific action name with input (encoded as
+// JSON) and decodes its answer into out. A plugin that does not offer the
+// action answers Unimplemented without being asked.
+func (c *Client) Action(ctx context.Context, name string, input, out any) error {
+	if !slices.Contains(c.hello.Actions, name) {
+		return &Error{Code: CodeName(driver.Unimplemented), Message: fmt.Sprintf("keyward-provider-%s has no action %q; it may be older than this keyward", c.name, name)}
+	}
+	b, err := json.Marshal(input)
+	if err != nil {
+		return err
+	}
+	p := &ActionParams{Name: name, Input: b}
+	if dl, ok := ctx.Deadline(); ok {
+		p.TimeoutMS = max(1, time.Until(dl).Milliseconds())
+	}
+	return c.call(ctx, MethodAction, p, out)
 }
 
 // Open opens the store rawURL in the plugin and returns a driver for it.

@@ -133,6 +133,20 @@ func (h *Host) client(ctx context.Context, scheme string) (*Client, error) {
 	return c, nil
 }
 
+// Action runs a provider-specific action in scheme's plugin (started if it
+// is not yet). secrets are the values inside input, so that the plugin's
+// stderr is scrubbed of them too.
+func (h *Host) Action(ctx context.Context, scheme, name string, input, out any, secrets ...[]byte) error {
+	c, err := h.client(ctx, scheme)
+	if err != nil {
+		return err
+	}
+	for _, v := range secrets {
+		h.seen.add(v)
+	}
+	return c.Action(ctx, name, input, out)
+}
+
 // Close stops every plugin the host started.
 func (h *Host) Close() error {
 	h.mu.Lock()

@@ -28,7 +28,15 @@ import (
 func TestMain(m *testing.M) {
 	switch os.Getenv("KEYWARD_PLUGIN_TEST") {
 	case "serve":
-		plugin.Main(plugin.ServeOptions{Name: "mem", Version: "test", Open: openMem})
+		plugin.Main(plugin.ServeOptions{Name: "mem", Version: "test", Open: openMem, Actions: map[string]plugin.ActionFunc{
+			"mem.echo-length": func(ctx context.Context, in json.RawMessage) (any, error) {
+				var v struct{ Data []byte }
+				if err := json.Unmarshal(in, &v); err != nil {
+					return nil, err
+				}
+				return map[string]int{"length": len(v.Data)}, nil
+			},
+		}})
 	case "crash-on-get":
 		plugin.Main(plugin.ServeOptions{Name: "mem", Open: func(ctx context.Context, u *url.URL) (driver.Store, error) {
 			return crashOnGet{}, nil
@@ -416,5 +424,28 @@ func TestErrorsKeepCodeMessageAndHint(t *testing.T) {
 	if keyward.ErrorCode(err) != keyward.PermissionDenied || !strings.Contains(err.Error(), "token expired") ||
 		!errors.As(err, &h) || h.Hint() != "log in again with `vault login`" {
 		t.Fatalf("error through the plugin: %v", err)
+	}
+}
+
+// TestActions: a provider-specific action runs in the plugin with its
+// input's values inside the protocol; an action the plugin lacks is
+// Unimplemented before anything is sent.
+func TestActions(t *testing.T) {
+	ctx := context.Background()
+	exe, _ := os.Executable()
+	t.Setenv("KEYWARD_PLUGIN_TEST", "serve")
+	h := &plugin.Host{Lookup: func(string) (string, error) { return exe, nil }, Stderr: io.Discard}
+	defer h.Close()
+	in := struct{ Data []byte }{[]byte("action-canary-0123456789")}
+	var out struct{ Length int }
+	if err := h.Action(ctx, "memp", "mem.echo-length", in, &out, in.Data); err != nil {
+		t.Fatal(err)
+	}
+	if out.Length != len(in.Data) {
+		t.Fatalf("action answered %d, want %d", out.Length, len(in.Data))
+	}
+	err := h.Action(ctx, "memp", "mem.nope", in, &out)
+	if plugin.ErrorCode(err) != driver.Unimplemented {
+		t.Fatalf("unknown action: %v", err)
 	}
 }

@@ -54,6 +54,7 @@ const (
 	MethodDisableVersion = "disable_version"
 	MethodClose          = "close"
 	MethodCancel         = "cancel"
+	MethodAction         = "action"
 )
 
 // Request is one client message.
@@ -133,6 +134,18 @@ type HelloResult struct {
 	// Name is the provider's scheme ("vault"); Version its build.
 	Name    string `json:"name"`
 	Version string `json:"version,omitempty"`
+	// Actions lists the provider-specific actions the plugin offers
+	// ("kubernetes.sync"), beyond the driver methods.
+	Actions []string `json:"actions,omitempty"`
+}
+
+// ActionParams calls a provider-specific action. Input is the action's own
+// JSON document; values inside it travel like every other value, only in
+// protocol messages.
+type ActionParams struct {
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input,omitempty"`
+	TimeoutMS int64           `json:"timeout_ms,omitempty"`
 }
 
 // OpenParams opens one store. URL carries no credentials (keyward's store

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -19,6 +20,11 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
 )
+
+// ActionFunc runs a provider-specific action on its JSON input and returns
+// what to answer (encoded as JSON). Its errors are classified with
+// keyward.ErrorCode and must not hold values.
+type ActionFunc func(ctx context.Context, input json.RawMessage) (any, error)
 
 // OpenFunc opens a driver for a store URL (a provider's URL opener).
 type OpenFunc func(ctx context.Context, u *url.URL) (driver.Store, error)
@@ -31,6 +37,9 @@ type ServeOptions struct {
 	Version string
 	// Open opens a store for each open request.
 	Open OpenFunc
+	// Actions are provider-specific operations beyond the driver methods
+	// (the Kubernetes plugin's "kubernetes.sync"), by name.
+	Actions map[string]ActionFunc
 
 	// keepOpen leaves the stores open when the conversation ends (a
 	// loopback whose caller owns the driver).
@@ -150,7 +159,12 @@ func (s *server) dispatch(ctx context.Context, req Request) {
 		s.mu.Lock()
 		s.hello = true
 		s.mu.Unlock()
-		s.ok(req.ID, &HelloResult{Protocol: Protocol, Name: s.o.Name, Version: s.o.Version})
+		hr := &HelloResult{Protocol: Protocol, Name: s.o.Name, Version: s.o.Version}
+		for n := range s.o.Actions {
+			hr.Actions = append(hr.Actions, n)
+		}
+		sort.Strings(hr.Actions)
+		s.ok(req.ID, hr)
 		return
 	case MethodCancel:
 		var p CancelParams
@@ -276,6 +290,31 @@ func abilitiesOf(d driver.Store) []driver.Ability {
 }
 
 func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
+	if req.Method == MethodAction {
+		var p ActionParams
+		if err := json.Unmarshal(req.Params, &p); err != nil {
+			return nil, protoErr(driver.InvalidArgument, "action: params are malformed: %s", jsonErrNoInput(err))
+		}
+		fn := s.o.Actions[p.Name]
+		if fn == nil {
+			return nil, protoErr(driver.Unimplemented, "this plugin has no action %q", p.Name)
+		}
+		if p.TimeoutMS > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(p.TimeoutMS)*time.Millisecond)
+			defer cancel()
+		}
+		res, err := fn(ctx, p.Input)
+		if err != nil {
+			e := &Error{Code: CodeName(keyward.ErrorCode(err)), Message: err.Error()}
+			var h interface{ Hint() string }
+			if errors.As(err, &h) {
+				e.NextStep = h.Hint()
+			}
+			return nil, e
+		}
+		return res, nil
+	}
 	if req.Method == MethodOpen {
 		var p OpenParams
 		if err := json.Unmarshal(req.Params, &p); err != nil {
@@ -471,13 +510,13 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 // repository: it serves the provider registered in keyward's default URL
 // mux under scheme (the program imports that provider for its side
 // effect) on stdin and stdout.
-func ServeScheme(scheme string) {
+func ServeScheme(scheme string, actions map[string]ActionFunc) {
 	o := keyward.DefaultURLMux().Opener(scheme)
 	if o == nil {
 		fmt.Fprintf(os.Stderr, "keyward-provider-%s: no provider for %s:// is linked into this program\n", scheme, scheme)
 		os.Exit(2)
 	}
-	Main(ServeOptions{Name: scheme, Version: buildVersion(), Open: o.OpenStoreURL})
+	Main(ServeOptions{Name: scheme, Version: buildVersion(), Open: o.OpenStoreURL, Actions: actions})
 }
 
 func buildVersion() string {

@@ -8,4 +8,4 @@ import (
 	_ "github.com/keyward/keyward/provider/awssm"
 )
 
-func main() { plugin.ServeScheme("awssm") }
+func main() { plugin.ServeScheme("awssm", nil) }

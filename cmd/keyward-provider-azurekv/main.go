@@ -8,4 +8,4 @@ import (
 	_ "github.com/keyward/keyward/provider/azurekv"
 )
 
-func main() { plugin.ServeScheme("azurekv") }
+func main() { plugin.ServeScheme("azurekv", nil) }

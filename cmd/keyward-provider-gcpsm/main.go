@@ -8,4 +8,4 @@ import (
 	_ "github.com/keyward/keyward/provider/gcpsm"
 )
 
-func main() { plugin.ServeScheme("gcpsm") }
+func main() { plugin.ServeScheme("gcpsm", nil) }

@@ -4,8 +4,13 @@
 package main
 
 import (
+	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/plugin"
-	_ "github.com/keyward/keyward/provider/k8s"
+	"github.com/keyward/keyward/provider/k8s"
 )
 
-func main() { plugin.ServeScheme("k8s") }
+// Actions is what this program serves beyond k8s:// stores: the
+// Kubernetes side of `keyward sync kubernetes`.
+var actions = map[string]plugin.ActionFunc{k8ssync.Action: k8s.SyncAction}
+
+func main() { plugin.ServeScheme("k8s", actions) }

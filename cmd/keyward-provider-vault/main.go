@@ -8,4 +8,4 @@ import (
 	_ "github.com/keyward/keyward/provider/vault"
 )
 
-func main() { plugin.ServeScheme("vault") }
+func main() { plugin.ServeScheme("vault", nil) }

@@ -7,7 +7,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyward/keyward/internal/cli"
+	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/provider/k8s"
 
 	// The test binary doubles as every keyward-provider-<scheme> program,
 	// so the scripts can run the remote providers through the plugin
@@ -15,12 +17,18 @@ import (
 	_ "github.com/keyward/keyward/provider/all"
 )
 
+// pluginActions are the provider-specific actions each plugin program
+// serves (as cmd/keyward-provider-<scheme> does).
+var pluginActions = map[string]map[string]plugin.ActionFunc{
+	"k8s": {k8ssync.Action: k8s.SyncAction},
+}
+
 func TestMain(m *testing.M) {
 	cmds := map[string]func(){
 		"keyward": func() { os.Exit(cli.Main()) },
 	}
 	for _, s := range plugin.RemoteSchemes {
-		cmds[plugin.ProgramName(s)] = func() { plugin.ServeScheme(s) }
+		cmds[plugin.ProgramName(s)] = func() { plugin.ServeScheme(s, pluginActions[s]) }
 	}
 	testscript.Main(m, cmds)
 }

@@ -81,6 +81,7 @@ const InterruptGrace = 2 * time.Second
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	host := &plugin.Host{Stderr: f.IO.ErrOut}
 	usePlugins(f, host)
+	f.Plugins = host
 	defer host.Close() // after the stores: f.Close runs first
 	defer f.Close()
 	root := NewRoot(f)

@@ -1,5 +1,3 @@
-//go:build !keyward_omit_k8s
-
 package cli
 
 import (

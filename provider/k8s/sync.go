@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/export"
+	"github.com/keyward/keyward/internal/k8ssync"
 )
 
 // Sync (keyward sync kubernetes) writes a Secret's whole content through
@@ -42,35 +42,13 @@ const (
 )
 
 // Workload names a Deployment, StatefulSet or DaemonSet to roll.
-type Workload struct {
-	Kind string // deployment, statefulset or daemonset
-	Name string
-}
-
-func (w Workload) String() string { return w.Kind + "/" + w.Name }
-
-var workloadKinds = map[string]string{
-	"deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
-	"statefulset": "statefulset", "statefulsets": "statefulset", "sts": "statefulset",
-	"daemonset": "daemonset", "daemonsets": "daemonset", "ds": "daemonset",
-}
+type Workload = k8ssync.Workload
 
 // ParseWorkload parses KIND/NAME as kubectl writes it (deployment/api,
 // sts/db, daemonset.apps/agent).
-func ParseWorkload(s string) (Workload, error) {
-	kind, name, ok := strings.Cut(s, "/")
-	kind, _, _ = strings.Cut(strings.ToLower(kind), ".")
-	k, known := workloadKinds[kind]
-	if !ok || !known || name == "" || strings.Contains(name, "/") {
-		return Workload{}, fmt.Errorf("%q: want deployment/NAME, statefulset/NAME or daemonset/NAME", s)
-	}
-	if !dnsSubdomain.MatchString(name) {
-		return Workload{}, fmt.Errorf("%q: %q is not a valid Kubernetes name", s, name)
-	}
-	return Workload{Kind: k, Name: name}, nil
-}
+func ParseWorkload(s string) (Workload, error) { return k8ssync.ParseWorkload(s) }
 
-var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+var dnsSubdomain = k8ssync.DNSSubdomain
 
 // SyncOptions configures Sync.
 type SyncOptions struct {
@@ -88,15 +66,7 @@ type SyncOptions struct {
 }
 
 // SyncResult says what Sync did.
-type SyncResult struct {
-	Namespace string   `json:"namespace"`
-	Secret    string   `json:"secret"`
-	Checksum  string   `json:"checksum"`
-	Changed   bool     `json:"changed"` // the Secret was written
-	Created   bool     `json:"created,omitempty"`
-	Revision  string   `json:"generation"` // the pod-template annotation's value
-	RolledOut []string `json:"rolled_out"` // workloads whose annotation changed
-}
+type SyncResult = k8ssync.Result
 
 // RolloutAnnotation is the pod-template annotation for Secret name.
 func RolloutAnnotation(name string) string {
@@ -309,4 +279,25 @@ func rollout(ctx context.Context, apps appsv1client.AppsV1Interface, ns string, 
 func syncErr(op string, err error) error {
 	d := &k8sDriver{}
 	return keyward.NewError(d.ErrorCode(err), op, err)
+}
+
+// SyncAction is the "kubernetes.sync" plugin action keyward-provider-k8s
+// serves: it decodes a k8ssync.Request and runs Sync with the kubeconfig.
+func SyncAction(ctx context.Context, input json.RawMessage) (any, error) {
+	var req k8ssync.Request
+	if err := json.Unmarshal(input, &req); err != nil {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "sync kubernetes", "malformed request")
+	}
+	return SyncRequest(ctx, &req, nil, nil)
+}
+
+// SyncRequest runs Sync for a wire request; secrets and apps, when set,
+// replace the kubeconfig's clients (tests).
+func SyncRequest(ctx context.Context, req *k8ssync.Request, secrets corev1client.SecretsGetter, apps appsv1client.AppsV1Interface) (*SyncResult, error) {
+	es := make([]export.Entry, len(req.Entries))
+	for i, e := range req.Entries {
+		es[i] = export.Entry{Key: e.Key, Value: keyward.NewSecret(e.Data)}
+	}
+	return Sync(ctx, es, &SyncOptions{Namespace: req.Namespace, Name: req.Name, Labels: req.Labels, Rollouts: req.Rollouts,
+		Secrets: secrets, Apps: apps, Context: req.Context, Kubeconfig: req.Kubeconfig})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/fsutil"
+	"github.com/keyward/keyward/plugin"
 	"sync/atomic"
 )
 
@@ -56,6 +57,10 @@ type Factory struct {
 
 	// Mux opens store URLs; nil means keyward.DefaultURLMux().
 	Mux *keyward.URLMux
+
+	// Plugins starts provider plugin programs for this command (set by
+	// cli.Run); verbs use it for provider-specific actions.
+	Plugins *plugin.Host
 
 	// ResolveEnv maps an environment name from keyward.yaml to a store URL.
 	// It is set when the schema package is linked in; nil means there is no

@@ -1,5 +1,3 @@
-//go:build !keyward_omit_k8s
-
 // Package synccmd implements `keyward sync kubernetes`: keep a Kubernetes
 // Secret equal to the store (key rings in grace included) through the API,
 // and roll the workloads that use it when a value changes.
@@ -13,15 +11,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
-	"github.com/keyward/keyward/provider/k8s"
+	"github.com/keyward/keyward/internal/k8ssync"
 )
 
 // Defaults of the watch flags (the same as run --watch).
@@ -41,7 +37,7 @@ type Options struct {
 	Namespace  string
 	Context    string
 	Kubeconfig string
-	Rollouts   []k8s.Workload
+	Rollouts   []k8ssync.Workload
 	Labels     map[string]string
 	NoResolve  bool
 	JSON       bool
@@ -54,13 +50,15 @@ type Options struct {
 	Debounce time.Duration
 	Splay    time.Duration
 
-	// Tests: Kubernetes clients instead of the kubeconfig's; after replaces
-	// time.After ("interval", "debounce", "splay"); events receives what
-	// the watch loop does.
-	Secrets corev1client.SecretsGetter
-	Apps    appsv1client.AppsV1Interface
-	after   func(what string, d time.Duration) <-chan time.Time
-	events  chan<- string
+	// Sync performs one sync. The CLI sends it to keyward-provider-k8s as
+	// the "kubernetes.sync" plugin action, so keyward itself links no
+	// Kubernetes client; tests run provider/k8s in-process.
+	Sync func(ctx context.Context, req *k8ssync.Request, secrets [][]byte) (*k8ssync.Result, error)
+
+	// Tests: after replaces time.After ("interval", "debounce", "splay");
+	// events receives what the watch loop does.
+	after  func(what string, d time.Duration) <-chan time.Time
+	events chan<- string
 }
 
 // NewCmd builds `keyward sync` with its kubernetes subcommand.
@@ -74,7 +72,17 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 }
 
 func newKubernetesCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) },
+		Sync: func(ctx context.Context, req *k8ssync.Request, secrets [][]byte) (*k8ssync.Result, error) {
+			if f.Plugins == nil {
+				return nil, keyward.Errorf(keyward.FailedPrecondition, "sync kubernetes", "no plugin host")
+			}
+			var res k8ssync.Result
+			if err := f.Plugins.Action(ctx, "k8s", k8ssync.Action, req, &res, secrets...); err != nil {
+				return nil, err
+			}
+			return &res, nil
+		}}
 	var rollouts, labels []string
 	cmd := &cobra.Command{
 		Use:     "kubernetes --secret NAME [--namespace NS] [--rollout KIND/NAME...] [--watch]",
@@ -113,7 +121,7 @@ the named workloads (docs/delivery.md has the Role).`,
 				return cmdutil.FlagErrorf("--secret NAME is required")
 			}
 			for _, r := range rollouts {
-				w, err := k8s.ParseWorkload(r)
+				w, err := k8ssync.ParseWorkload(r)
 				if err != nil {
 					return cmdutil.FlagErrorf("--rollout %v", err)
 				}
@@ -197,9 +205,16 @@ func read(ctx context.Context, opts *Options, s *keyward.Store) ([]export.Entry,
 	return es, nil
 }
 
-func (opts *Options) syncOptions() *k8s.SyncOptions {
-	return &k8s.SyncOptions{Namespace: opts.Namespace, Name: opts.Secret, Labels: opts.Labels, Rollouts: opts.Rollouts,
-		Secrets: opts.Secrets, Apps: opts.Apps, Context: opts.Context, Kubeconfig: opts.Kubeconfig}
+// request is the wire form of one sync of es, and the values inside it.
+func (opts *Options) request(es []export.Entry) (*k8ssync.Request, [][]byte) {
+	req := &k8ssync.Request{Namespace: opts.Namespace, Name: opts.Secret, Labels: opts.Labels, Rollouts: opts.Rollouts,
+		Context: opts.Context, Kubeconfig: opts.Kubeconfig, Entries: make([]k8ssync.Entry, len(es))}
+	secrets := make([][]byte, len(es))
+	for i, e := range es {
+		req.Entries[i] = k8ssync.Entry{Key: e.Key, Data: e.Value.Reveal()}
+		secrets[i] = e.Value.Reveal()
+	}
+	return req, secrets
 }
 
 func (opts *Options) event(format string, args ...any) {
@@ -221,8 +236,9 @@ func (opts *Options) wait(what string, d time.Duration) <-chan time.Time {
 }
 
 // syncOnce writes es, reports and audits what changed.
-func syncOnce(ctx context.Context, opts *Options, s *keyward.Store, es []export.Entry) (*k8s.SyncResult, error) {
-	res, err := k8s.Sync(ctx, es, opts.syncOptions())
+func syncOnce(ctx context.Context, opts *Options, s *keyward.Store, es []export.Entry) (*k8ssync.Result, error) {
+	req, secrets := opts.request(es)
+	res, err := opts.Sync(ctx, req, secrets)
 	if res != nil && (res.Changed || len(res.RolledOut) > 0) {
 		detail := fmt.Sprintf("Secret %s/%s generation %s", res.Namespace, res.Secret, res.Revision)
 		if len(res.RolledOut) > 0 {
@@ -235,7 +251,7 @@ func syncOnce(ctx context.Context, opts *Options, s *keyward.Store, es []export.
 	return res, err
 }
 
-func report(opts *Options, res *k8s.SyncResult) error {
+func report(opts *Options, res *k8ssync.Result) error {
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, res)
 	}

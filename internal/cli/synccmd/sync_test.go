@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/provider/k8s"
 	"github.com/keyward/keyward/provider/mem"
 	"github.com/keyward/keyward/rotation"
@@ -65,7 +66,12 @@ func newFixture(t *testing.T) *fixture {
 	ios.ErrOut = fx.err
 	fx.opts = &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return fx.s, nil },
 		Secret: "dharmamind-secrets", Namespace: "prod", Rollouts: []k8s.Workload{{Kind: "deployment", Name: "backend"}},
-		Secrets: fx.cs.CoreV1(), Apps: fx.cs.AppsV1(), Interval: time.Second}
+		Interval: time.Second,
+		// provider/k8s in-process against the fake clientset: the same
+		// code keyward-provider-k8s runs for the "kubernetes.sync" action.
+		Sync: func(ctx context.Context, req *k8ssync.Request, _ [][]byte) (*k8ssync.Result, error) {
+			return k8s.SyncRequest(ctx, req, fx.cs.CoreV1(), fx.cs.AppsV1())
+		}}
 	return fx
 }
 
