@@ -48,9 +48,10 @@ type Factory struct {
 	Now     func() time.Time
 
 	// Global flags, filled by the root command.
-	StoreURL   string // --store
-	EnvName    string // --env
-	ConfigPath string // --config
+	StoreURL   string   // --store
+	EnvName    string   // --env
+	ConfigPath string   // --config
+	AllowRefs  []string // --allow-ref (see TrustPolicy)
 
 	// Mux opens store URLs; nil means keyward.DefaultURLMux().
 	Mux *keyward.URLMux
@@ -69,6 +70,7 @@ type Factory struct {
 	AfterCommand func(ctx context.Context, cmd *cobra.Command, err error) error
 
 	opened []*keyward.Store
+	trust  *keyward.TrustPolicy
 }
 
 // New returns a Factory over the real process.

@@ -154,8 +154,9 @@ func run(ctx context.Context, opts *Options) error {
 	if environ == nil {
 		environ = os.Environ
 	}
-	env := mergeEnv(environ(), vars, opts.NoOverride)
-	env, resolved, err := resolveRefs(ctx, opts, env)
+	base := environ()
+	env := mergeEnv(base, vars, opts.NoOverride)
+	env, resolved, err := resolveRefs(ctx, opts, env, base)
 	if err != nil {
 		return err
 	}
@@ -166,10 +167,16 @@ func run(ctx context.Context, opts *Options) error {
 }
 
 // resolveRefs resolves every variable of env whose value is a reference and
-// returns the names it resolved.
-func resolveRefs(ctx context.Context, opts *Options, env []string) ([]string, map[string]bool, error) {
+// returns the names it resolved. A reference keyward inherited (an entry of
+// base, the user's own environment) is trusted; one that came from the
+// store is data, and goes through the resolver's trust check.
+func resolveRefs(ctx context.Context, opts *Options, env, base []string) ([]string, map[string]bool, error) {
 	var r *keyward.Resolver
 	resolved := map[string]bool{}
+	inherited := make(map[string]bool, len(base))
+	for _, kv := range base {
+		inherited[kv] = true
+	}
 	for i, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
 		if !keyward.IsRef(val) {
@@ -182,7 +189,11 @@ func resolveRefs(ctx context.Context, opts *Options, env []string) ([]string, ma
 				r = &keyward.Resolver{}
 			}
 		}
-		s, err := r.Resolve(ctx, val)
+		resolve := r.Resolve
+		if inherited[kv] {
+			resolve = r.ResolveTrusted
+		}
+		s, err := resolve(ctx, val)
 		if err != nil {
 			return nil, nil, export.RefError(name, err)
 		}
