@@ -143,7 +143,7 @@ func AllowMatch(e, raw string) bool {
 	if err != nil {
 		return false
 	}
-	return te.covers(t)
+	return te.covers(t, "")
 }
 
 func parseAllowEntry(e string) (*trustURL, error) {
@@ -157,7 +157,7 @@ func parseAllowEntry(e string) (*trustURL, error) {
 	return parseTrustURL(e)
 }
 
-func (te *trustURL) covers(t *trustURL) bool {
+func (te *trustURL) covers(t *trustURL, vaultAddr string) bool {
 	if te.scheme != t.scheme {
 		return false
 	}
@@ -175,24 +175,27 @@ func (te *trustURL) covers(t *trustURL) bool {
 		}
 	}
 	for k := range t.query {
-		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k) && !te.query.Has(k) {
+		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k, vaultAddr) && !te.query.Has(k) {
 			return false
 		}
 	}
-	if t.scheme == "vault" && t.host != "" && te.host == "" {
-		// "vault://" allows vault:///PATH (the configured server); a
-		// server named in the URL must be named in the entry.
+	if t.scheme == "vault" && t.host != "" && te.host == "" && t.vaultAddress() != vaultAddr {
+		// "vault://" allows vault:///PATH and the configured server; any
+		// other server named in the URL must be named in the entry.
 		return false
 	}
 	return true
 }
 
-// harmlessParam: tls=true on a vault:// URL only restates the default.
-func harmlessParam(t *trustURL, k string) bool {
+// harmlessParam: tls=true on a vault:// URL only restates the default, and
+// tls=false only restates a plain-http VAULT_ADDR the URL names.
+func harmlessParam(t *trustURL, k, vaultAddr string) bool {
 	if t.scheme == "vault" && k == "tls" {
 		switch strings.ToLower(t.query.Get(k)) {
 		case "", "true", "on", "1":
 			return true
+		case "false", "off", "0":
+			return vaultAddr != "" && t.vaultAddress() == vaultAddr
 		}
 	}
 	return false
@@ -204,7 +207,7 @@ func (p *TrustPolicy) allowed(t *trustURL) bool {
 	}
 	for _, e := range p.Allow {
 		te, err := parseAllowEntry(e)
-		if err == nil && te.covers(t) {
+		if err == nil && te.covers(t, normalAddr(p.VaultAddr)) {
 			return true
 		}
 	}
@@ -243,8 +246,10 @@ func suggestEntry(t *trustURL) string {
 	s := t.display()
 	var q []string
 	for k := range t.query {
-		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k) {
-			q = append(q, url.QueryEscape(k)+"="+url.QueryEscape(t.query.Get(k)))
+		if SensitiveParam(t.scheme, k) {
+			// the value is the data's: never repeated (it could be a
+			// misplaced credential)
+			q = append(q, url.QueryEscape(k)+"=VALUE")
 		}
 	}
 	sort.Strings(q)
@@ -281,7 +286,7 @@ func (p *TrustPolicy) CheckURL(raw string, origin URLOrigin) error {
 	offHost := t.scheme == "vault" && t.host != "" && t.vaultAddress() != vaultAddr
 	sensitive := ""
 	for _, k := range sortedParams(t.query) {
-		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k) && !(origin == OriginProject && projectParam(t.scheme, k)) {
+		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k, vaultAddr) && !(origin == OriginProject && projectParam(t.scheme, k)) {
 			sensitive = k
 			break
 		}
