@@ -415,3 +415,48 @@ func TestSecurityRefsNoEnvOrFileFromData(t *testing.T) {
 		}
 	})
 }
+
+// TestSecurityNoValueInTemplateErrorsCLI: through the whole CLI, a template
+// that uses a secret as a key ({{ secret (secret "K") }}) fails without the
+// value in its error, on stdout, or in the audit log.
+func TestSecurityNoValueInTemplateErrorsCLI(t *testing.T) {
+	w := newSecWorld(t)
+	raw := make([]byte, 8)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	value := "kwcanary-tmpl-" + hex.EncodeToString(raw)
+	w.canaries = append(w.canaries, value)
+	if code, _, errOut := w.keyward(value, nil, "set", "TMPL_SECRET"); code != 0 {
+		t.Fatalf("set: exit %d: %s", code, w.mask(errOut))
+	}
+	for name, tmpl := range map[string]string{
+		"secret-of-secret": `{{ secret (secret "TMPL_SECRET") }}`,
+		"printf":           `{{ secret (printf "%s_X" (secret "TMPL_SECRET")) }}`,
+		"ref-of-secret":    `{{ ref (secret "TMPL_SECRET") }}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			mustWrite(t, filepath.Join(w.repo, "computed.tmpl"), tmpl)
+			code, out, errOut := w.keyward("", nil, "template", "computed.tmpl", "-o", "computed.out")
+			if code == 0 {
+				t.Fatal("rendered")
+			}
+			if l := w.leaks(out + errOut); len(l) > 0 {
+				t.Fatalf("output holds canaries %v: %s", l, w.mask(errOut))
+			}
+			b, err := os.ReadFile(w.env["KEYWARD_AUDIT_FILE"])
+			if err != nil {
+				t.Fatalf("no audit log: %v", err)
+			}
+			if !strings.Contains(string(b), "TMPL_SECRET") {
+				t.Fatalf("the audit log does not record the literal key")
+			}
+			if l := w.leaks(string(b)); len(l) > 0 {
+				t.Fatalf("the audit log holds canaries %v", l)
+			}
+			if _, err := os.Stat(filepath.Join(w.repo, "computed.out")); err == nil {
+				t.Fatal("an output file was written")
+			}
+		})
+	}
+}
