@@ -3,6 +3,7 @@ package keyward_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -189,3 +190,68 @@ func TestSecurityRefsResolverCheck(t *testing.T) {
 type contextT = context.Context
 
 func bg() context.Context { return context.Background() }
+
+// FuzzTrustCheckURL: with no allow entries and no store being read, no
+// reference from data is ever allowed; a keyward.yaml URL that is allowed
+// never names a Vault server other than VAULT_ADDR; and a refusal's text
+// and hint do not depend on any query value (they could be misplaced
+// credentials): replacing every value by a stand-in of the same class
+// gives the same refusal.
+func FuzzTrustCheckURL(f *testing.F) {
+	for _, s := range []string{
+		"vault://attacker.test/p?tls=false", "vault:///p", "vault://vault.example.com/p?tls=skip-verify",
+		"env://", "file:///home/u/.ssh", "local://keyward.age?identity=/x", "awssm://p?endpoint=http://x",
+		"k8s://ns/n?kubeconfig=./k", "dotenv://.env?token=hunter2hunter2", "keyward.age", "gcpsm://p?names=exact",
+	} {
+		f.Add(s)
+	}
+	p := &keyward.TrustPolicy{VaultAddr: "https://vault.example.com"}
+	f.Fuzz(func(t *testing.T, raw string) {
+		errData := p.CheckURL(raw, keyward.OriginData)
+		if errData == nil {
+			t.Fatalf("a reference from data was allowed with an empty policy")
+		}
+		errProj := p.CheckURL(raw, keyward.OriginProject)
+		u, perr := keyward.ParseStoreURL(raw)
+		if perr != nil {
+			return
+		}
+		if errProj == nil && strings.EqualFold(u.Scheme, "vault") && u.Host != "" && !strings.EqualFold(u.Host, "vault.example.com") {
+			t.Fatalf("keyward.yaml URL naming another Vault server was allowed")
+		}
+		q := u.Query()
+		alt := url.Values{}
+		for k, vs := range q {
+			for _, v := range vs {
+				alt.Add(k, trustStandIn(k, v))
+			}
+		}
+		u2 := *u
+		u2.RawQuery = alt.Encode()
+		for _, o := range []keyward.URLOrigin{keyward.OriginData, keyward.OriginProject} {
+			e1, e2 := p.CheckURL(u.String(), o), p.CheckURL(u2.String(), o)
+			if (e1 == nil) != (e2 == nil) || (e1 != nil && e1.Error() != e2.Error()) {
+				t.Fatalf("origin %d: the refusal depends on a query value: %v vs %v", o, e1, e2)
+			}
+			var t1, t2 *keyward.TrustError
+			if errors.As(e1, &t1) && errors.As(e2, &t2) && t1.Hint != t2.Hint {
+				t.Fatalf("origin %d: the hint depends on a query value: %q vs %q", o, t1.Hint, t2.Hint)
+			}
+		}
+	})
+}
+
+func trustStandIn(k, v string) string {
+	if k == "tls" {
+		switch strings.ToLower(v) {
+		case "", "true", "on", "1":
+			return "true"
+		case "false", "off", "0":
+			return "false"
+		}
+	}
+	if v == "" {
+		return ""
+	}
+	return "stand-in"
+}

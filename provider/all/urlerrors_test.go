@@ -1,4 +1,4 @@
-package keyward_test
+package all_test
 
 import (
 	"context"
