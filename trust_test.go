@@ -228,6 +228,9 @@ func FuzzTrustCheckURL(f *testing.F) {
 		}
 		u2 := *u
 		u2.RawQuery = alt.Encode()
+		if !strings.Contains(u.String(), "://") || !strings.Contains(u2.String(), "://") {
+			return // an opaque URL does not render back as one (A:?://0)
+		}
 		for _, o := range []keyward.URLOrigin{keyward.OriginData, keyward.OriginProject} {
 			e1, e2 := p.CheckURL(u.String(), o), p.CheckURL(u2.String(), o)
 			if (e1 == nil) != (e2 == nil) || (e1 != nil && e1.Error() != e2.Error()) {
