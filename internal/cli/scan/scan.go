@@ -59,9 +59,12 @@ alignment, percent-, JSON- and Go-escaped), and for well-known credential
 formats (AWS, Stripe, GitHub, Slack, Google, SendGrid, Twilio, private keys,
 JWTs, passwords in URLs, password=/secret= assignments).
 
-Managed values come from the current store (--store, --env, KEYWARD_STORE…),
-or from every environment in keyward.yaml; values shorter than 8 bytes are
-not searched. Findings name the key and environment, or the rule, and a
+Managed values come from the store you pick (--store, --env, KEYWARD_STORE,
+SECRET_PROVIDER), or else from every keyward.yaml environment on this
+machine (local://, dotenv://, file://, env://); a network environment is
+read only when you pick it or allow it (--allow-ref, docs/delivery.md), so
+the pre-commit hook never contacts a server a repository names. Values
+shorter than 8 bytes are not searched. Findings name the key and environment, or the rule, and a
 short keyed fingerprint; never the value.
 
 With no PATH the current directory is scanned. Files git ignores are skipped
