@@ -147,7 +147,7 @@ func (m *URLMux) OpenStore(ctx context.Context, rawURL string, opts *StoreOption
 		if p == "retries" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, Errorf(InvalidArgument, "open", "%s: query parameter retries=%q is not a number", RedactURL(u), v)
+				return nil, Errorf(InvalidArgument, "open", "%s: query parameter retries= is not a number", urlNoQuery(u))
 			}
 			o.Retries = n
 			if n == 0 {
@@ -157,7 +157,7 @@ func (m *URLMux) OpenStore(ctx context.Context, rawURL string, opts *StoreOption
 		}
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return nil, Errorf(InvalidArgument, "open", "%s: query parameter %s=%q is not a duration", RedactURL(u), p, v)
+			return nil, Errorf(InvalidArgument, "open", "%s: query parameter %s= is not a duration (such as 30s or 5m)", urlNoQuery(u), p)
 		}
 		switch p {
 		case "cache_ttl":
@@ -233,17 +233,44 @@ func ParseStoreURL(rawURL string) (*url.URL, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		// url.Error repeats the whole URL, which may carry credentials.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, Errorf(InvalidArgument, "open", "malformed store URL: %v", err)
+		// url.Error repeats the whole URL, and its causes quote the part
+		// they stumbled on (a port, a host, an escape: it may be user
+		// info or a query value), so only the kind of problem is kept.
+		return nil, Errorf(InvalidArgument, "open", "malformed store URL: %s", urlProblem(err))
 	}
 	if u.Scheme == "" {
 		return nil, Errorf(InvalidArgument, "open", "store URL has no scheme")
 	}
 	return u, nil
+}
+
+// urlNoQuery renders u without user info or query (for errors about a
+// query value).
+func urlNoQuery(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.ForceQuery = "", false
+	return RedactURL(&c)
+}
+
+// urlProblem names what url.Parse rejected without quoting any of the URL.
+func urlProblem(err error) string {
+	msg := err.Error()
+	for _, p := range []struct{ in, out string }{
+		{"invalid port", "invalid port after the host"},
+		{"invalid URL escape", "invalid %-escape"},
+		{"invalid character", "invalid character in the host name"},
+		{"invalid userinfo", "invalid user info"},
+		{"missing ']'", "missing ']' in the host"},
+		{"invalid control character", "control character in the URL"},
+		{"missing protocol scheme", "missing scheme"},
+		{"first path segment in URL cannot contain colon", "colon in the first path segment"},
+		{"invalid IP-literal", "invalid IP literal in the host"},
+	} {
+		if strings.Contains(msg, p.in) {
+			return p.out
+		}
+	}
+	return "it cannot be parsed"
 }
 
 // URLPath is the file or directory a path-naming store URL gives (local://,
@@ -258,6 +285,20 @@ func URLPath(u *url.URL) string {
 	return u.Host + u.Path
 }
 
+// nestedURL renders a URL found in a query value without its user info,
+// query or fragment ("redacted" when it does not parse).
+func nestedURL(v string) string {
+	n, err := url.Parse(v)
+	if err != nil {
+		return "redacted"
+	}
+	n.User, n.RawQuery, n.Fragment, n.RawFragment, n.ForceQuery = nil, "", "", "", false
+	if n.Opaque != "" || (n.Host == "" && strings.Contains(v, "@")) {
+		return "redacted"
+	}
+	return n.String()
+}
+
 var credentialParams = []string{"token", "secret", "password", "passwd", "key", "credential", "signature", "sig"}
 
 // RedactURL renders u without user info and with the values of
@@ -267,12 +308,23 @@ func RedactURL(u *url.URL) string {
 	c.User = nil
 	if c.RawQuery != "" {
 		q := c.Query()
-		for name := range q {
+		for name, vs := range q {
 			ln := strings.ToLower(name)
+			redacted := false
 			for _, p := range credentialParams {
 				if strings.Contains(ln, p) {
 					q.Set(name, "redacted")
+					redacted = true
 					break
+				}
+			}
+			if redacted {
+				continue
+			}
+			// A nested URL (endpoint=…) keeps only scheme, host and path.
+			for i, v := range vs {
+				if strings.Contains(v, "://") || strings.Contains(v, "@") {
+					vs[i] = nestedURL(v)
 				}
 			}
 		}

@@ -152,16 +152,36 @@ type Resolver struct {
 	// OpenEnv opens a keyward.yaml environment (for keyward:// references);
 	// nil makes such references an error.
 	OpenEnv func(ctx context.Context, env string) (*Store, error)
+	// Check, if set, vets every reference Resolve is given before its store
+	// is opened (keyward's CLI refuses references from stored values and
+	// templates that name stores the user did not allow; see TrustPolicy).
+	// ResolveTrusted skips it, for references the user wrote themselves.
+	Check func(ref *Ref) error
 
 	mu     sync.Mutex
 	stores map[string]*Store
 }
 
-// Resolve returns the secret a reference names.
+// Resolve returns the secret a reference names, after Check approves it.
 func (r *Resolver) Resolve(ctx context.Context, s string) (Secret, error) {
+	return r.resolve(ctx, s, true)
+}
+
+// ResolveTrusted is Resolve without Check: for a reference the user wrote
+// (a flag, their own environment), never one read from a store or a file.
+func (r *Resolver) ResolveTrusted(ctx context.Context, s string) (Secret, error) {
+	return r.resolve(ctx, s, false)
+}
+
+func (r *Resolver) resolve(ctx context.Context, s string, check bool) (Secret, error) {
 	ref, err := ParseRef(s)
 	if err != nil {
 		return Secret{}, err
+	}
+	if check && r.Check != nil {
+		if err := r.Check(ref); err != nil {
+			return Secret{}, err
+		}
 	}
 	st, err := r.store(ctx, ref)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -45,15 +47,58 @@ type glAllowlist struct {
 	Commits     []string `toml:"commits"`
 }
 
-// RulesFileError is a malformed rules file; it names the file and line.
+// RulesFileError is a malformed rules file; it names the file, line,
+// column and field, never a value written in the file.
 type RulesFileError struct {
 	File string
 	Line int
+	Col  int // 1 when only the line is known
 	Msg  string
 }
 
 func (e *RulesFileError) Error() string {
-	return fmt.Sprintf("keyward: failed to load rules: %s:%d: %s", e.File, e.Line, e.Msg)
+	col := e.Col
+	if col < 1 {
+		col = 1
+	}
+	return fmt.Sprintf("keyward: failed to load rules: %s:%d:%d: %s", e.File, e.Line, col, e.Msg)
+}
+
+var tomlLineRE = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+
+// dropQuoted removes the quoted pieces of the file a parser message repeats
+// ('…', "…", `…`), which could be a value.
+func dropQuoted(msg string) string {
+	var b strings.Builder
+	var q rune
+	for _, r := range msg {
+		switch {
+		case q != 0:
+			if r == q {
+				q = 0
+				b.WriteString("…" + string(r))
+			}
+		case r == '\'' || r == '"' || r == '`':
+			q = r
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if q != 0 {
+		b.WriteString("…")
+	}
+	return b.String()
+}
+
+// regexProblem is what a regexp error says is wrong, without the piece of
+// the pattern it quotes.
+func regexProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return "invalid pattern"
 }
 
 // LoadRulesFile reads a gitleaks-format (v8) TOML rule file.
@@ -76,13 +121,22 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			line := pe.Position.Line
+			line, col := pe.Position.Line, pe.Position.Col
 			if st := pe.Position.Start; st > 0 && st <= len(data) {
 				line = bytes.Count(data[:st], []byte{'\n'}) + 1
+				col = st - bytes.LastIndexByte(data[:st], '\n')
 			}
-			return nil, &RulesFileError{File: name, Line: line, Msg: firstLine(pe.Message)}
+			return nil, &RulesFileError{File: name, Line: line, Col: col, Msg: dropQuoted(firstLine(pe.Message))}
 		}
-		return nil, &RulesFileError{File: name, Line: 1, Msg: firstLine(err.Error())}
+		if m := tomlLineRE.FindStringSubmatch(firstLine(err.Error())); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			msg := dropQuoted(m[3])
+			if m[2] != "" {
+				msg = m[2] + ": " + msg // the field, never its value
+			}
+			return nil, &RulesFileError{File: name, Line: line, Col: 1, Msg: msg}
+		}
+		return nil, &RulesFileError{File: name, Line: 1, Col: 1, Msg: dropQuoted(firstLine(err.Error()))}
 	}
 	_ = md
 	ruleLines := sectionLines(data, "[[rules]]")
@@ -103,9 +157,10 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 	}
 	ids := map[string]bool{}
 	for i, gr := range c.Rules {
-		fail := func(msg string) error { return &RulesFileError{File: name, Line: lineOf(i), Msg: msg} }
+		fail := func(msg string) error { return &RulesFileError{File: name, Line: lineOf(i), Col: 1, Msg: msg} }
 		failAt := func(field, msg string) error {
-			return &RulesFileError{File: name, Line: fieldLine(data, lineOf(i), field), Msg: msg}
+			line, col := fieldPos(data, lineOf(i), field)
+			return &RulesFileError{File: name, Line: line, Col: col, Msg: msg}
 		}
 		if gr.ID == "" {
 			return nil, fail("rule has no id")
@@ -124,7 +179,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		}
 		re, err := regexp.Compile(gr.Regex)
 		if err != nil {
-			return nil, failAt("regex", fmt.Sprintf("rule %q: bad regex: %v", gr.ID, err))
+			return nil, failAt("regex", fmt.Sprintf("rule %q: regex: %s", gr.ID, regexProblem(err)))
 		}
 		r.Regex = re
 		if gr.SecretGroup < 0 || gr.SecretGroup > re.NumSubexp() {
@@ -132,7 +187,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		}
 		if gr.Path != "" {
 			if r.Path, err = regexp.Compile(gr.Path); err != nil {
-				return nil, failAt("path", fmt.Sprintf("rule %q: bad path regex: %v", gr.ID, err))
+				return nil, failAt("path", fmt.Sprintf("rule %q: path: %s", gr.ID, regexProblem(err)))
 			}
 		}
 		for _, k := range gr.Keywords {
@@ -155,7 +210,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 			for _, x := range al.Regexes {
 				are, err := regexp.Compile(x)
 				if err != nil {
-					return nil, fail(fmt.Sprintf("rule %q: bad allowlist regex: %v", gr.ID, err))
+					return nil, fail(fmt.Sprintf("rule %q: allowlist regexes: %s", gr.ID, regexProblem(err)))
 				}
 				r.Allow = append(r.Allow, are)
 				if al.RegexTarget == "match" || al.RegexTarget == "line" {
@@ -165,7 +220,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 			for _, x := range al.Paths {
 				are, err := regexp.Compile(x)
 				if err != nil {
-					return nil, fail(fmt.Sprintf("rule %q: bad allowlist path: %v", gr.ID, err))
+					return nil, fail(fmt.Sprintf("rule %q: allowlist paths: %s", gr.ID, regexProblem(err)))
 				}
 				r.AllowPaths = append(r.AllowPaths, are)
 			}
@@ -176,7 +231,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		rules = append(rules, r)
 	}
 	if len(rules) == 0 {
-		return nil, &RulesFileError{File: name, Line: 1, Msg: "no [[rules]] (and no [extend] useDefault = true)"}
+		return nil, &RulesFileError{File: name, Line: 1, Col: 1, Msg: "no [[rules]] (and no [extend] useDefault = true)"}
 	}
 	return rules, nil
 }
@@ -188,9 +243,9 @@ func firstLine(s string) string {
 	return s
 }
 
-// fieldLine finds the line of "field =" in the section starting at line
-// from (1-based), or returns from.
-func fieldLine(data []byte, from int, field string) int {
+// fieldPos finds the line and column of "field =" in the section starting
+// at line from (1-based), or returns from, 1.
+func fieldPos(data []byte, from int, field string) (int, int) {
 	lines := bytes.Split(data, []byte{'\n'})
 	for i := from; i < len(lines); i++ {
 		l := bytes.TrimSpace(lines[i])
@@ -198,10 +253,10 @@ func fieldLine(data []byte, from int, field string) int {
 			break
 		}
 		if rest, ok := bytes.CutPrefix(l, []byte(field)); ok && bytes.HasPrefix(bytes.TrimSpace(rest), []byte("=")) {
-			return i + 1
+			return i + 1, bytes.Index(lines[i], []byte(field)) + 1
 		}
 	}
-	return from
+	return from, 1
 }
 
 // sectionLines returns the 1-based lines where each header occurs.

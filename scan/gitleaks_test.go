@@ -2,6 +2,7 @@ package scan
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -112,4 +113,42 @@ func FuzzScan(f *testing.F) {
 		}
 		t.Fatalf("planted value at %d of %d bytes not found", i, len(planted))
 	})
+}
+
+// TestSecurityNoValueInRuleErrors: errors in a gitleaks TOML rule file give
+// file:line:col and the field, never the text written there.
+func TestSecurityNoValueInRuleErrors(t *testing.T) {
+	const c = "kwcanary9b1d"
+	for _, tc := range []struct {
+		name, text string
+		line, col  int
+	}{
+		{"regex", "[[rules]]\nid = \"a\"\nregex = '''(" + c + "'''\n", 3, 1},
+		{"regex class", "[[rules]]\nid = \"a\"\n  regex = '''[" + c + "'''\n", 3, 3},
+		{"path", "[[rules]]\nid = \"a\"\nregex = \"x\"\npath = '''(" + c + "'''\n", 4, 1},
+		{"allowlist regex", "[[rules]]\nid = \"a\"\nregex = \"x\"\n[rules.allowlist]\nregexes = ['''(" + c + "''']\n", 1, 1},
+		{"bad escape", "[[rules]]\nid = \"a\"\nregex = \"" + c + "\\q" + c + "\"\n", 3, 0},
+		{"bad type", "[[rules]]\nid = \"a\"\nregex = \"x\"\nentropy = \"" + c + "\"\n", 4, 0},
+		{"bare value", "[[rules]]\nid = " + c + "\n", 2, 0},
+		{"unterminated", "[[rules]]\nid = \"" + c + "\n", 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRules("r.toml", []byte(tc.text))
+			var re *RulesFileError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v, want a RulesFileError", err)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, c) || strings.Contains(msg, c[2:8]) {
+				t.Errorf("error repeats the value: %s", strings.ReplaceAll(msg, c, "[CANARY]"))
+			}
+			want := fmt.Sprintf("r.toml:%d:", tc.line)
+			if tc.col > 0 {
+				want = fmt.Sprintf("r.toml:%d:%d: ", tc.line, tc.col)
+			}
+			if !strings.Contains(msg, want) || re.Col < 1 {
+				t.Errorf("error %q lacks %s (col %d)", strings.ReplaceAll(msg, c, "[CANARY]"), want, re.Col)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -324,7 +325,7 @@ func (d *decoder) top(n *yaml.Node, c *Config) {
 		}
 	})
 	if c.DefaultEnvironment != "" && c.Environments[c.DefaultEnvironment] == nil && !d.stop {
-		d.errf(n, suggest(c.DefaultEnvironment, c.EnvOrder), "default_environment %q is not declared under environments", c.DefaultEnvironment)
+		d.errf(n, suggest(c.DefaultEnvironment, c.EnvOrder), "default_environment names an environment that is not declared under environments")
 	}
 	// Overrides must name declared environments.
 	for _, name := range c.Order {
@@ -392,7 +393,7 @@ func (d *decoder) checkStoreURL(n *yaml.Node, what, raw string) {
 	}
 	if !mux.ValidScheme(u.Scheme) {
 		known := mux.Schemes()
-		d.errf(n, suggest(u.Scheme, known), "%s: unknown store scheme %q (known: %s)", what, u.Scheme, strings.Join(known, ", "))
+		d.errf(n, suggest(u.Scheme, known), "%s: unknown store scheme (known: %s)", what, strings.Join(known, ", "))
 	}
 }
 
@@ -453,7 +454,7 @@ func (d *decoder) format(v *yaml.Node, what string) (string, bool) {
 		return "", false
 	}
 	if _, known := LookupFormat(x); !known {
-		d.errf(v, suggest(x, FormatNames()), "%s: unknown format %q (known: %s)", what, x, strings.Join(FormatNames(), ", "))
+		d.errf(v, suggest(x, FormatNames()), "%s: unknown format (known: %s)", what, strings.Join(FormatNames(), ", "))
 		return "", false
 	}
 	return x, true
@@ -470,12 +471,12 @@ func (d *decoder) pattern(v *yaml.Node, what string) (string, *regexp.Regexp, bo
 	}
 	_, err := regexp.Compile(x)
 	if err != nil {
-		d.errf(v, "", "%s: pattern does not compile: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		d.errf(v, "", "%s: pattern does not compile: %s", what, regexpProblem(err))
 		return "", nil, false
 	}
 	re, err := regexp.Compile(`^(?:` + x + `)$`)
 	if err != nil {
-		d.errf(v, "", "%s: pattern cannot be anchored: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		d.errf(v, "", "%s: pattern cannot be anchored: %s", what, regexpProblem(err))
 		return "", nil, false
 	}
 	return x, re, true
@@ -487,7 +488,7 @@ func (d *decoder) generate(v *yaml.Node, what string) (string, bool) {
 		return "", false
 	}
 	if err := checkRecipe(x); err != nil {
-		d.errf(v, suggest(strings.SplitN(x, ":", 2)[0], recipeNames()), "%s: generate: %v", what, err)
+		d.errf(v, suggest(strings.SplitN(x, ":", 2)[0], recipeNames()), "%s: generate: unknown recipe, or a size it does not take (RECIPE or RECIPE:SIZE; known: %s)", what, strings.Join(recipeNames(), ", "))
 		return "", false
 	}
 	return x, true
@@ -514,7 +515,7 @@ func (d *decoder) rotation(n *yaml.Node, what string) *Rotation {
 		case "method":
 			if x, ok := d.str(v, what+" method"); ok {
 				if !containsStr(rotationMethods, x) {
-					d.errf(v, suggest(x, rotationMethods), "%s: unknown method %q (known: %s)", what, x, strings.Join(rotationMethods, ", "))
+					d.errf(v, suggest(x, rotationMethods), "%s: unknown method (known: %s)", what, strings.Join(rotationMethods, ", "))
 					return
 				}
 				r.Method = x
@@ -607,7 +608,7 @@ func (d *decoder) validateSettings(n *yaml.Node, c *Config) {
 				}
 				sev := Severity(x)
 				if sev != SeverityError && sev != SeverityWarning && sev != SeverityOff {
-					d.errf(sv, suggest(x, []string{"error", "warning", "off"}), "severity of %q must be error, warning or off, not %q", name, x)
+					d.errf(sv, suggest(x, []string{"error", "warning", "off"}), "severity of %q must be error, warning or off", name)
 					continue
 				}
 				c.Checks[name] = sev
@@ -626,7 +627,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if u := t[len(t)-1]; u == 'd' || u == 'w' {
 		n, err := strconv.Atoi(t[:len(t)-1])
 		if err != nil || n <= 0 || n > 100*366 {
-			return 0, fmt.Errorf("%q is not a duration like 90d, 2w or 24h", s)
+			return 0, errors.New("not a duration like 90d, 2w or 24h")
 		}
 		day := 24 * time.Hour
 		if u == 'w' {
@@ -636,9 +637,19 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	dur, err := time.ParseDuration(t)
 	if err != nil || dur <= 0 {
-		return 0, fmt.Errorf("%q is not a duration like 90d, 2w or 24h", s)
+		return 0, errors.New("not a duration like 90d, 2w or 24h")
 	}
 	return dur, nil
+}
+
+// regexpProblem is what a regexp error says is wrong, without the piece of
+// the pattern it quotes (error messages never repeat keyward.yaml values).
+func regexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return "invalid pattern"
 }
 
 // FormatDuration renders d as ParseDuration reads it, preferring days.

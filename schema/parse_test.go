@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,14 +102,14 @@ func TestParseErrors(t *testing.T) {
 		{"top unknown field", "secret:\n  A:\n", []string{`unknown field "secret"`, `did you mean "secrets"?`}, 1, 1},
 		{"secret unknown field", "secrets:\n  A:\n    min_lenght: 3\n", []string{`unknown field "min_lenght" in secret "A"`, `did you mean "min_length"?`}, 3, 5},
 		{"rotation unknown field", "secrets:\n  A:\n    rotation: {evry: 90d}\n", []string{`unknown field "evry"`, `"every"`}, 3, 16},
-		{"unknown format", "secrets:\n  A: {format: stripe-key}\n", []string{`unknown format "stripe-key"`, "known: "}, 2, 15},
+		{"unknown format", "secrets:\n  A: {format: stripe-key}\n", []string{`unknown format (known`, "known: "}, 2, 15},
 		{"format typo", "secrets:\n  A: {format: postgres-ulr}\n", []string{`did you mean "postgres-url"?`}, 2, 15},
 		{"bad regex", "secrets:\n  A:\n    pattern: '[a-'\n", []string{"pattern does not compile"}, 3, 14},
-		{"unknown recipe", "secrets:\n  A: {generate: urlsafe64}\n", []string{"unknown recipe", `did you mean "urlsafe"?`}, 2, 17},
+		{"unknown recipe, or a size", "secrets:\n  A: {generate: urlsafe64}\n", []string{"unknown recipe, or a size", `did you mean "urlsafe"?`}, 2, 17},
 		{"bad duration", "secrets:\n  A: {rotation: {every: 90 days}}\n", []string{"not a duration like 90d"}, 2, 25},
-		{"bad method", "secrets:\n  A: {rotation: {method: automatic}}\n", []string{`unknown method "automatic"`, `did you mean "automated"?`}, 2, 26},
+		{"bad method", "secrets:\n  A: {rotation: {method: automatic}}\n", []string{`unknown method (known`, `did you mean "automated"?`}, 2, 26},
 		{"grace longer than every", "secrets:\n  A: {rotation: {every: 1d, grace: 2d}}\n", []string{"grace must be shorter"}, 2, 17},
-		{"unknown scheme", "environments:\n  prod: awsm://x/y\nsecrets: {}\n", []string{`unknown store scheme "awsm"`, `did you mean "awssm"?`}, 2, 9},
+		{"unknown scheme", "environments:\n  prod: awsm://x/y\nsecrets: {}\n", []string{`unknown store scheme (known`, `did you mean "awssm"?`}, 2, 9},
 		{"password in store url", "environments:\n  prod: vault://u:hunter2hunter2@h/p\nsecrets: {}\n", []string{"carries a password"}, 2, 9},
 		{"no store", "environments:\n  prod: {production: true}\nsecrets: {}\n", []string{"needs a store URL"}, 2, 9},
 		{"string min_length", "secrets:\n  A: {min_length: long}\n", []string{"min_length must be a whole number"}, 2, 19},
@@ -117,7 +118,7 @@ func TestParseErrors(t *testing.T) {
 		{"format and pattern", "secrets:\n  A: {format: hex, pattern: '[0-9]+'}\n", []string{"both format and pattern"}, 2, 3},
 		{"override unknown env", "environments: {dev: mem://d}\nsecrets:\n  A:\n    environments:\n      prd: {required: false}\n", []string{`overrides environment "prd"`}, 5, 7},
 		{"override unknown field", "environments: {dev: mem://d}\nsecrets:\n  A:\n    environments:\n      dev: {rotation: {}}\n", []string{`unknown field "rotation"`}, 5, 13},
-		{"default env undeclared", "default_environment: dev\nsecrets: {}\n", []string{`default_environment "dev" is not declared`}, 1, 1},
+		{"default env undeclared", "default_environment: dev\nsecrets: {}\n", []string{`default_environment names an environment that is not declared`}, 1, 1},
 		{"duplicate key", "secrets:\n  A: {}\n  A: {}\n", []string{`key "A" twice`}, 3, 3},
 		{"bad secret name", "secrets:\n  1BAD: {}\n", []string{"not a valid name"}, 2, 3},
 		{"version 2", "version: 2\nsecrets: {}\n", []string{"version 2 is not supported"}, 1, 10},
@@ -392,5 +393,46 @@ func TestDeliverySettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want position %s", tc.src, err, tc.want)
 		}
+	}
+}
+
+// TestSecurityNoValueInSchemaErrors: keyward.yaml errors name the file,
+// line, column and field, never the value written there (a pasted secret
+// in the wrong field must not be printed back).
+func TestSecurityNoValueInSchemaErrors(t *testing.T) {
+	const c = "kwcanary4f2e"
+	for _, tc := range []struct {
+		name, yaml string
+		line, col  int
+	}{
+		{"format", "secrets:\n  A: {format: " + c + "}\n", 2, 15},
+		{"method", "secrets:\n  A: {rotation: {method: " + c + "}}\n", 2, 26},
+		{"every", "secrets:\n  A: {rotation: {every: " + c + "}}\n", 2, 25},
+		{"grace", "secrets:\n  A: {rotation: {every: 30d, grace: " + c + "d}}\n", 2, 37},
+		{"generate", "secrets:\n  A: {generate: " + c + "}\n", 2, 17},
+		{"generate size", "secrets:\n  A: {generate: \"hex:" + c + "\"}\n", 2, 17},
+		{"pattern", "secrets:\n  A: {pattern: \"(" + c + "\"}\n", 2, 16},
+		{"pattern class", "secrets:\n  A: {pattern: \"[" + c + "\"}\n", 2, 16},
+		{"scheme", "environments:\n  prod: " + c + "://x/y\nsecrets: {}\n", 2, 9},
+		{"store password", "environments:\n  prod: vault://u:" + c + "@h/p\nsecrets: {}\n", 2, 9},
+		{"store malformed", "environments:\n  prod: \"vault://h:" + c + "/p\"\nsecrets: {}\n", 2, 9},
+		{"default_environment", "default_environment: " + c + "\nsecrets: {}\n", 1, 1},
+		{"severity", "secrets: {}\nvalidate:\n  checks:\n    format: " + c + "\n", 4, 13},
+		{"version", "version: \"" + c + "\"\nsecrets: {}\n", 1, 10},
+		{"bool", "secrets:\n  A: {required: " + c + "}\n", 2, 17},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), "keyward.yaml")
+			if err == nil {
+				t.Fatal("parsed")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, c) {
+				t.Errorf("error repeats the value: %s", strings.ReplaceAll(msg, c, "[CANARY]"))
+			}
+			if want := fmt.Sprintf("keyward.yaml:%d:%d:", tc.line, tc.col); !strings.Contains(msg, want) {
+				t.Errorf("error %q lacks %s", strings.ReplaceAll(msg, c, "[CANARY]"), want)
+			}
+		})
 	}
 }

@@ -58,7 +58,16 @@ func installProject(f *cmdutil.Factory) {
 				keyward.Errorf(keyward.InvalidArgument, "select environment", "--env %s needs a keyward.yaml, and there is none here or in any parent directory", name),
 				"create one (see docs/schema.md), pass --config PATH, or pick a store with --store URL")
 		}
-		return c.StoreURL(name)
+		u, err := c.StoreURL(name)
+		if err != nil {
+			return "", err
+		}
+		// keyward.yaml is the repository's: its store URLs may not steer
+		// the user's credentials (see keyward.TrustPolicy).
+		if err := f.CheckURL(u, keyward.OriginProject); err != nil {
+			return "", err
+		}
+		return u, nil
 	}
 	f.Delivery = func(f *cmdutil.Factory) (*cmdutil.DeliveryConfig, error) {
 		c, err := projectConfig(f)

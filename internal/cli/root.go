@@ -139,6 +139,7 @@ guide's SECRET_PROVIDER variables.`,
 	root.PersistentFlags().StringVar(&f.StoreURL, "store", "", "Store URL (local://FILE, dotenv://FILE, env://, file://DIR, vault://…, awssm://…, gcpsm://…, azurekv://…, k8s://…)")
 	root.PersistentFlags().StringVarP(&f.EnvName, "env", "e", "", "Environment from keyward.yaml")
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
+	root.PersistentFlags().StringArrayVar(&f.AllowRefs, "allow-ref", nil, "Allow references in stored values and templates, and keyward.yaml stores, to name stores under this URL prefix (repeatable; see docs/delivery.md)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
 	for _, h := range factoryHooks {
 		h(f)

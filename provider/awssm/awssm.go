@@ -191,13 +191,13 @@ func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 		case "force_delete":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: force_delete=%q is not a boolean", v)
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: force_delete= is not a boolean (true or false)")
 			}
 			o.ForceDelete = b
 		case "recovery_window_days":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 7 || n > 30 {
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: recovery_window_days=%q is not a number from 7 to 30", v)
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: recovery_window_days= is not a number from 7 to 30")
 			}
 			o.RecoveryWindowDays = n
 		default:
@@ -219,7 +219,7 @@ func NewDriver(name string, opts *Options) (driver.Store, error) {
 		o.Mode = ModeBundle
 	case ModeBundle, ModeKeys:
 	default:
-		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: mode=%q is not bundle or keys", o.Mode)
+		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: mode= is not bundle or keys")
 	}
 	name = strings.Trim(name, "/")
 	if name == "" && o.Mode == ModeBundle {
@@ -227,7 +227,7 @@ func NewDriver(name string, opts *Options) (driver.Store, error) {
 	}
 	if o.Endpoint != "" {
 		if eu, err := url.Parse(o.Endpoint); err != nil || eu.Scheme == "" || eu.Host == "" {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: endpoint %q is not an absolute URL", o.Endpoint)
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "awssm: endpoint= is not an absolute URL (https://HOST[:PORT])")
 		}
 	}
 	d := &awsDriver{name: name, opts: o}

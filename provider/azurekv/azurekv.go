@@ -159,7 +159,7 @@ func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store,
 			case "exact":
 				opts.ExactNames = true
 			default:
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: names=%q must be guide or exact", q.Get(k))
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: names= must be guide or exact")
 			}
 		default:
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: unknown query parameter %q", k)

@@ -79,7 +79,7 @@ func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 		case "interpolate":
 			b, err := strconv.ParseBool(v[0])
 			if err != nil {
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// interpolate=%q is not true or false", v[0])
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// interpolate= is not true or false")
 			}
 			o.NoInterpolate = !b
 		default:

@@ -95,7 +95,7 @@ func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 				o.TrimNewline = true
 			case "none", "":
 			default:
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "file:// trim=%q is not newline or none", v[0])
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "file:// trim= is not newline or none")
 			}
 		default:
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "unknown query parameter %q for file:// (known: trim)", k)

@@ -160,7 +160,7 @@ func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store,
 			case "exact":
 				opts.ExactNames = true
 			default:
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: names=%q must be guide or exact", q.Get(k))
+				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: names= must be guide or exact")
 			}
 		default:
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: unknown query parameter %q", k)
@@ -223,7 +223,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 	rest = strings.TrimSuffix(rest, "/")
 	host, port, err := net.SplitHostPort(rest)
 	if err != nil || host == "" || port == "" || strings.ContainsAny(rest, "/?#@") {
-		return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint %q must be HOST:PORT (optionally with http:// or https://)", raw)
+		return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint= must be HOST:PORT (optionally with http:// or https://)")
 	}
 	loop := isLoopback(host)
 	switch scheme {
@@ -231,13 +231,13 @@ func parseEndpoint(raw string) (endpoint, error) {
 		return endpoint{addr: rest}, nil
 	case "http":
 		if !loop {
-			return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: refusing plaintext endpoint %q: only loopback endpoints may be plaintext (use https://)", raw)
+			return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: refusing plaintext endpoint=: only loopback endpoints may be plaintext (use https://)")
 		}
 		return endpoint{addr: rest, plaintext: true}, nil
 	case "":
 		return endpoint{addr: rest, plaintext: loop}, nil
 	}
-	return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint %q has unsupported scheme %q", raw, scheme)
+	return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint= has an unsupported scheme (want http:// for loopback, or https://)")
 }
 
 func isLoopback(host string) bool {

@@ -586,3 +586,43 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("vault:/// without VAULT_ADDR: %v", err)
 	}
 }
+
+// TestSecurityVaultScrubsJSONEscapedValues: a server that echoes a value
+// being written back in an error message, JSON-escaped the way some encoder
+// writes it (Go, Go without HTML escaping, Python's ensure_ascii, upper-case
+// hex, PHP's "\/", or escaped twice inside a quoted JSON document), never
+// gets it into keyward's error.
+func TestSecurityVaultScrubsJSONEscapedValues(t *testing.T) {
+	srv := guideServer(t)
+	ctx := context.Background()
+	s, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production", Token: vaultserver.RootToken},
+		&keyward.StoreOptions{TTL: -1, Retries: -1})
+	_ = reveal(t, s, "JWT_SECRET_KEY") // log in and detect the mount first
+	value := "KWCANARY-\"q\"\\b/s<&>\u00e9\u2603\U0001F600"
+	for name, echo := range map[string]string{
+		"raw":          value,
+		"go":           `KWCANARY-\"q\"\\b/s<&>` + "\u00e9\u2603\U0001F600",
+		"go-html":      `KWCANARY-\"q\"\\b/s\u003c\u0026\u003e` + "\u00e9\u2603\U0001F600",
+		"python":       `KWCANARY-\"q\"\\b/s<&>\u00e9\u2603\ud83d\ude00`,
+		"upper-hex":    `KWCANARY-\"q\"\\b/s<&>\u00E9\u2603\uD83D\uDE00`,
+		"php":          `KWCANARY-\"q\"\\b\/s<&>\u00e9\u2603\ud83d\ude00`,
+		"twice":        `{\"v\":\"KWCANARY-\\\"q\\\"\\\\b/s<&>` + "\u00e9\u2603\U0001F600" + `\"}`,
+		"twice-python": `KWCANARY-\\\"q\\\"\\\\b/s<&>\\u00e9\\u2603\\ud83d\\ude00`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv.Inject(vaultserver.Fault{Kind: vaultserver.FaultStatus, Status: 400, Method: "POST",
+				Errors: []string{"invalid value " + echo + " for field K"}})
+			_, err := s.Put(ctx, "K", keyward.NewSecretString(value), nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := fmt.Sprintf("%v %+v", err, err)
+			if strings.Contains(msg, "KWCANARY") || strings.Contains(msg, `q\`) {
+				t.Fatalf("the error keeps the echoed value: %s", strings.ReplaceAll(msg, "KWCANARY", "[CANARY]"))
+			}
+			if !strings.Contains(msg, "invalid value ") || !strings.Contains(msg, "[REDACTED]") || !strings.Contains(msg, " for field K") {
+				t.Fatalf("the message should keep its text around the removed value: %s", strings.ReplaceAll(msg, "KWCANARY", "[CANARY]"))
+			}
+		})
+	}
+}

@@ -115,12 +115,12 @@ func newDriver(in *Options) (*Driver, error) {
 		d.o.Layout = LayoutBundle
 	case LayoutBundle, LayoutKeys:
 	default:
-		return nil, bad("layout=%q must be bundle or keys", d.o.Layout)
+		return nil, bad("layout= must be bundle or keys")
 	}
 	switch d.o.Auth {
 	case "", AuthToken, AuthAppRole, AuthKubernetes:
 	default:
-		return nil, bad("auth=%q must be token, approle or kubernetes", d.o.Auth)
+		return nil, bad("auth= must be token, approle or kubernetes")
 	}
 	d.o.Path = strings.Trim(d.o.Path, "/")
 	d.o.Mount = strings.Trim(d.o.Mount, "/")

@@ -3,16 +3,21 @@
 package vault
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf16"
 
 	"github.com/hashicorp/vault/api"
 
@@ -83,11 +88,17 @@ func (d *Driver) wrap(op, path string, resp *api.Response, err error, scrub ...s
 	d.secMu.Lock()
 	secrets := append(append([]string(nil), d.secrets...), scrub...)
 	d.secMu.Unlock()
+	var forms []string
+	for _, x := range secrets {
+		if len(x) >= 4 {
+			forms = append(forms, scrubForms(x)...)
+		}
+	}
+	// Longest first, so that a form containing another is removed whole.
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	clean := func(s string) string {
-		for _, x := range secrets {
-			if len(x) >= 4 {
-				s = strings.ReplaceAll(s, x, "[REDACTED]")
-			}
+		for _, x := range forms {
+			s = strings.ReplaceAll(s, x, "[REDACTED]")
 		}
 		if len(s) > 300 {
 			s = s[:300] + "…"
@@ -129,6 +140,79 @@ func (d *Driver) wrap(op, path string, resp *api.Response, err error, scrub ...s
 		e.code = driver.Unavailable
 	}
 	return e
+}
+
+// scrubForms is x and the forms a server may echo it in inside an error
+// message: JSON-escaped (as Go writes it, with and without HTML escaping;
+// with "\/"; with every non-ASCII or every non-alphanumeric rune as a
+// \uXXXX escape in lower or upper case hex, as other JSON encoders do),
+// and escaped twice (a JSON document holding the value, itself quoted).
+func scrubForms(x string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(f string) {
+		if len(f) >= 4 && !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	add(x)
+	for _, f := range jsonEscapes(x) {
+		add(f)
+		for _, g := range jsonEscapes(f) {
+			add(g)
+		}
+	}
+	return out
+}
+
+// jsonEscapes returns the JSON string-body encodings of s (no quotes).
+func jsonEscapes(s string) []string {
+	var out []string
+	var plain bytes.Buffer
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		out = append(out, strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(plain.String(), "\""), "\n"), "\""))
+	}
+	if b, err := json.Marshal(s); err == nil {
+		out = append(out, string(b[1:len(b)-1]))
+	}
+	for _, hex := range []string{`\u%04x`, `\u%04X`} {
+		var ascii, all strings.Builder
+		for _, r := range s {
+			esc := func(b *strings.Builder) {
+				if r > 0xFFFF {
+					r1, r2 := utf16.EncodeRune(r)
+					fmt.Fprintf(b, hex+hex, r1, r2)
+				} else {
+					fmt.Fprintf(b, hex, r)
+				}
+			}
+			switch {
+			case r == '"':
+				ascii.WriteString(`\"`)
+			case r == '\\':
+				ascii.WriteString(`\\`)
+			case r < 0x20 || r >= 0x7f:
+				esc(&ascii)
+			default:
+				ascii.WriteRune(r)
+			}
+			if r < 0x7f && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+				all.WriteRune(r)
+			} else {
+				esc(&all)
+			}
+		}
+		out = append(out, ascii.String(), all.String())
+	}
+	for _, f := range append([]string(nil), out...) {
+		if strings.Contains(f, "/") {
+			out = append(out, strings.ReplaceAll(f, "/", `\/`))
+		}
+	}
+	return out
 }
 
 // causeText drops the URL the net/http client repeats in front of a cause

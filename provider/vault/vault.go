@@ -76,6 +76,7 @@ package vault
 import (
 	"context"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -151,7 +152,12 @@ func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 func optionsFromURL(u *url.URL) (*Options, error) {
 	o := &Options{Path: strings.Trim(u.Path, "/")}
 	q := u.Query()
+	names := make([]string, 0, len(q))
 	for k := range q {
+		names = append(names, k)
+	}
+	sort.Strings(names) // the same URL always gives the same error
+	for _, k := range names {
 		if !urlParams[k] {
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "vault URL: unknown query parameter %q (known: mount, kv, auth, auth_mount, namespace, layout, tls)", k)
 		}
@@ -160,7 +166,7 @@ func optionsFromURL(u *url.URL) (*Options, error) {
 	if v := q.Get("kv"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || (n != 1 && n != 2) {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "vault URL: kv=%q must be 1 or 2", v)
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "vault URL: kv= must be 1 or 2")
 		}
 		o.KVVersion = n
 	}
@@ -177,7 +183,7 @@ func optionsFromURL(u *url.URL) (*Options, error) {
 		case "skip-verify", "insecure":
 			o.InsecureSkipVerify = true
 		default:
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "vault URL: tls=%q must be true, false or skip-verify", q.Get("tls"))
+			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "vault URL: tls= must be true, false or skip-verify")
 		}
 		o.Address = scheme + "://" + u.Host
 	} else if q.Has("tls") {

@@ -51,9 +51,10 @@ type Factory struct {
 	Now     func() time.Time
 
 	// Global flags, filled by the root command.
-	StoreURL   string // --store
-	EnvName    string // --env
-	ConfigPath string // --config
+	StoreURL   string   // --store
+	EnvName    string   // --env
+	ConfigPath string   // --config
+	AllowRefs  []string // --allow-ref (see TrustPolicy)
 
 	// Mux opens store URLs; nil means keyward.DefaultURLMux().
 	Mux *keyward.URLMux
@@ -79,6 +80,7 @@ type Factory struct {
 	AfterCommand func(ctx context.Context, cmd *cobra.Command, err error) error
 
 	opened []*keyward.Store
+	trust  *keyward.TrustPolicy
 }
 
 // DeliveryConfig is keyward.yaml's delivery: section.

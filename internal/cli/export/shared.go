@@ -12,8 +12,18 @@ import (
 // references open their store with the factory's options (audit included),
 // keyward://ENV/KEY references open the environment ENV of keyward.yaml.
 // The stores are closed with the factory.
+//
+// Resolve (for references found in stored values and templates) applies
+// the factory's trust policy: such a reference may name only the store the
+// command reads, or stores the user allowed. ResolveTrusted (references the
+// user wrote in their own environment) does not.
 func Resolver(f *cmdutil.Factory) *keyward.Resolver {
+	own, _, _, err := f.ResolveStoreURL()
+	if err != nil {
+		own = ""
+	}
 	return &keyward.Resolver{
+		Check: func(ref *keyward.Ref) error { return f.CheckRef(ref, own) },
 		Open: func(ctx context.Context, url string) (*keyward.Store, error) {
 			return f.OpenURL(ctx, url, "")
 		},

@@ -195,8 +195,9 @@ func run(ctx context.Context, opts *Options) error {
 	if environ == nil {
 		environ = os.Environ
 	}
-	env := mergeEnv(cmdutil.ChildEnv(environ(), opts.PassKeywardEnv), vars, opts.NoOverride)
-	env, resolved, err := resolveRefs(ctx, opts, env, selected(opts))
+	base := cmdutil.ChildEnv(environ(), opts.PassKeywardEnv)
+	env := mergeEnv(base, vars, opts.NoOverride)
+	env, resolved, err := resolveRefs(ctx, opts, env, base, selected(opts))
 	if err != nil {
 		return err
 	}
@@ -235,10 +236,16 @@ func selected(opts *Options) map[string]bool {
 // resolveRefs resolves every variable of env whose value is a reference and
 // returns the names it resolved. With only set (--only), only those
 // variables are resolved: least privilege means a reference elsewhere in the
-// environment fetches nothing.
-func resolveRefs(ctx context.Context, opts *Options, env []string, only map[string]bool) ([]string, map[string]bool, error) {
+// environment fetches nothing. A reference keyward inherited (an entry of
+// base, the user's own environment) is trusted; one that came from the
+// store is data, and goes through the resolver's trust check.
+func resolveRefs(ctx context.Context, opts *Options, env, base []string, only map[string]bool) ([]string, map[string]bool, error) {
 	var r *keyward.Resolver
 	resolved := map[string]bool{}
+	inherited := make(map[string]bool, len(base))
+	for _, kv := range base {
+		inherited[kv] = true
+	}
 	for i, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
 		if !keyward.IsRef(val) || (only != nil && !only[name]) {
@@ -251,7 +258,11 @@ func resolveRefs(ctx context.Context, opts *Options, env []string, only map[stri
 				r = &keyward.Resolver{}
 			}
 		}
-		s, err := r.Resolve(ctx, val)
+		resolve := r.Resolve
+		if inherited[kv] {
+			resolve = r.ResolveTrusted
+		}
+		s, err := resolve(ctx, val)
 		if err != nil {
 			return nil, nil, export.RefError(name, err)
 		}

@@ -214,8 +214,9 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	if environ == nil {
 		environ = os.Environ
 	}
-	env := mergeEnv(cmdutil.ChildEnv(environ(), o.PassKeywardEnv), vars, o.NoOverride)
-	env, resolved, err := resolveRefs(ctx, &oo, env, selected(o))
+	base := cmdutil.ChildEnv(environ(), o.PassKeywardEnv)
+	env := mergeEnv(base, vars, o.NoOverride)
+	env, resolved, err := resolveRefs(ctx, &oo, env, base, selected(o))
 	if err != nil {
 		return nil, err
 	}

@@ -3,9 +3,11 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,9 +61,12 @@ alignment, percent-, JSON- and Go-escaped), and for well-known credential
 formats (AWS, Stripe, GitHub, Slack, Google, SendGrid, Twilio, private keys,
 JWTs, passwords in URLs, password=/secret= assignments).
 
-Managed values come from the current store (--store, --env, KEYWARD_STORE…),
-or from every environment in keyward.yaml; values shorter than 8 bytes are
-not searched. Findings name the key and environment, or the rule, and a
+Managed values come from the store you pick (--store, --env, KEYWARD_STORE,
+SECRET_PROVIDER), or else from every keyward.yaml environment on this
+machine (local://, dotenv://, file://, env://); a network environment is
+read only when you pick it or allow it (--allow-ref, docs/delivery.md), so
+the pre-commit hook never contacts a server a repository names. Values
+shorter than 8 bytes are not searched. Findings name the key and environment, or the rule, and a
 short keyed fingerprint; never the value.
 
 With no PATH the current directory is scanned. Files git ignores are skipped
@@ -127,12 +132,16 @@ Exit status: 0 clean, 1 findings, 2 usage error.`,
 }
 
 // LoadManaged reads every version of every key from the stores the command
-// works on: every keyward.yaml environment when Environments is set and no
-// --store/--env was given, else the current store. Missing default stores
-// are notes, not errors.
+// works on: the store picked with --store, --env, KEYWARD_STORE or
+// SECRET_PROVIDER; else every keyward.yaml environment on this machine
+// (local://, dotenv://, file://, env://) — a network store only when the
+// user's allow entries cover it, so that neither scan nor the pre-commit
+// hook contacts a server a repository names. Stores not read, and missing
+// default stores, are notes, not errors.
 func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []string, error) {
 	var notes []string
-	if Environments != nil && f.StoreURL == "" && f.EnvName == "" && f.ResolveEnv != nil {
+	fromEnv, _ := keyward.StoreURLFromEnv(f.Getenv)
+	if Environments != nil && f.StoreURL == "" && f.EnvName == "" && fromEnv == "" && f.ResolveEnv != nil {
 		names, err := Environments(f)
 		if err != nil {
 			return nil, nil, err
@@ -142,7 +151,16 @@ func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []str
 			for _, n := range names {
 				u, err := f.ResolveEnv(f, n)
 				if err != nil {
+					var te *keyward.TrustError
+					if errors.As(err, &te) {
+						notes = append(notes, fmt.Sprintf("environment %s not read: %v", n, strings.TrimPrefix(err.Error(), "keyward: ")))
+						continue
+					}
 					return nil, nil, err
+				}
+				if !LocalStore(u) && !allowedNetwork(f, u) {
+					notes = append(notes, fmt.Sprintf("environment %s not read: scan reads network stores only when you pick one (--env %s) or allow it (--allow-ref %s)", n, n, storePrefix(u)))
+					continue
 				}
 				s, err := f.OpenURL(ctx, u, n)
 				if err != nil {
@@ -162,6 +180,9 @@ func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []str
 	if err != nil {
 		return nil, nil, err
 	}
+	if source == "keyward.yaml" && !LocalStore(u) && !allowedNetwork(f, u) {
+		return nil, []string{fmt.Sprintf("environment %s not read: scan reads network stores only when you pick one (--env %s) or allow it (--allow-ref %s)", env, env, storePrefix(u))}, nil
+	}
 	s, err := f.OpenURL(ctx, u, env)
 	if err != nil {
 		if source == "default" {
@@ -171,6 +192,40 @@ func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []str
 	}
 	ms, err := ReadStore(ctx, s, env)
 	return ms, nil, err
+}
+
+// localSchemes are the stores scan reads by default: files and the
+// process environment, nothing over the network.
+var localSchemes = map[string]bool{"local": true, "dotenv": true, "file": true, "env": true, "mem": true}
+
+// LocalStore reports whether a store URL names a store on this machine.
+func LocalStore(raw string) bool {
+	u, err := keyward.ParseStoreURL(raw)
+	return err == nil && localSchemes[strings.ToLower(u.Scheme)]
+}
+
+// allowedNetwork: a network store of keyward.yaml that the user's allow
+// entries (--allow-ref, KEYWARD_ALLOW_REFS, references.allow) cover.
+func allowedNetwork(f *cmdutil.Factory, raw string) bool {
+	p, err := f.TrustPolicy()
+	if err != nil {
+		return false
+	}
+	for _, e := range p.Allow {
+		if keyward.AllowMatch(e, raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// storePrefix is raw without user info or query, for a hint.
+func storePrefix(raw string) string {
+	u, err := keyward.ParseStoreURL(raw)
+	if err != nil {
+		return "URL"
+	}
+	return "'" + u.Scheme + "://" + u.Host + u.Path + "'"
 }
 
 // ReadStore returns every readable version of every key in s.

@@ -69,7 +69,11 @@ In the template:
                             POSIX-shell single-quoted word
 
 A secret whose value is itself a reference is resolved (one level), unless
---no-resolve. Every key and reference is checked before anything is written:
+--no-resolve. The template is the repository's, so its references, and
+references in stored values, may name only the store being read or stores
+you allow (--allow-ref; see docs/delivery.md). A key computed while
+rendering ({{ secret (print "A" "B") }}) is looked up only when the store
+lists it, and never shown in an error; ref takes only a literal reference. Every key and reference is checked before anything is written:
 an unknown key is an error at IN:line:column.`,
 		Example: `  keyward template config.yaml.tmpl -o config.yaml
   keyward template --env production nginx.conf.tmpl -o /etc/nginx/conf.d/app.conf
@@ -124,6 +128,7 @@ type renderer struct {
 	secrets  map[string]keyward.Secret
 	rings    map[string]*keyward.KeyRing
 	refs     map[string]keyward.Secret
+	keys     map[string]bool // the store's key names, once listed
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -169,7 +174,17 @@ func (r *renderer) funcs() template.FuncMap {
 			if s, ok := r.secrets[key]; ok {
 				return s.RevealString(), nil
 			}
-			// A key computed at run time: fetch it now.
+			// A key computed at render time may be a value ({{ secret
+			// (secret "K") }}): it is never quoted in an error, and never
+			// looked up (so never written to the audit trail) unless the
+			// store lists it as one of its keys.
+			ok, err := r.listed(key)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				return "", &notFound{msg: fmt.Sprintf("a key computed while rendering is not in %s (computed keys are not shown: they may be values)", r.store.URL())}
+			}
 			if err := r.fetch([]string{key}, nil); err != nil {
 				return "", err
 			}
@@ -179,11 +194,12 @@ func (r *renderer) funcs() template.FuncMap {
 			if s, ok := r.refs[ref]; ok {
 				return s.RevealString(), nil
 			}
-			s, err := r.resolve(ref)
-			if err != nil {
-				return "", err
-			}
-			return s.RevealString(), nil
+			// A reference computed at render time could be built from a
+			// value ({{ ref (printf "ref+…#/%s" (secret "K")) }}): it is
+			// neither resolved (its key would reach a store and the audit
+			// trail) nor shown.
+			return "", keyward.Errorf(keyward.InvalidArgument, "render template",
+				"ref takes a literal reference, as in {{ ref \"ref+vault://…#/KEY\" }}; a reference computed while rendering is not resolved (nor shown: it may be built from a value)")
 		},
 		"ring":    r.ringFunc,
 		"b64enc":  func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
@@ -337,6 +353,32 @@ func (r *renderer) fetch(keys []string, where map[string][]string) error {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
+}
+
+// listed reports whether key is one of the store's keys (listing it once).
+func (r *renderer) listed(key string) (bool, error) {
+	if r.store == nil {
+		s, err := r.opts.OpenStore(r.ctx)
+		if err != nil {
+			return false, err
+		}
+		r.store = s
+	}
+	if r.keys == nil {
+		infos, err := r.store.List(r.ctx)
+		if err != nil {
+			if keyward.ErrorCode(err) == keyward.Unimplemented {
+				return false, keyward.Errorf(keyward.Unimplemented, "render template",
+					"a key computed while rendering needs a store that can list its keys; write the key as a literal: {{ secret \"KEY\" }}")
+			}
+			return false, err
+		}
+		r.keys = make(map[string]bool, len(infos))
+		for _, in := range infos {
+			r.keys[in.Key] = true
+		}
+	}
+	return r.keys[key], nil
 }
 
 // notFound is an error with the NotFound code and a message of its own.

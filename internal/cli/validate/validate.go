@@ -25,6 +25,9 @@ type Options struct {
 	EnvFlag func() string
 	// OpenURL opens a store URL for an environment.
 	OpenURL func(ctx context.Context, url, env string) (*keyward.Store, error)
+	// CheckURL vets a store URL from keyward.yaml before it is opened
+	// (nil: none); see keyward.TrustPolicy.
+	CheckURL func(url string) error
 
 	Format     string
 	Strict     bool
@@ -48,8 +51,9 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 			u, env, _, err := f.ResolveStoreURL()
 			return u, env, err
 		},
-		EnvFlag: func() string { return f.EnvName },
-		OpenURL: f.OpenURL,
+		EnvFlag:  func() string { return f.EnvName },
+		OpenURL:  f.OpenURL,
+		CheckURL: func(u string) error { return f.CheckURL(u, keyward.OriginProject) },
 	}
 	var jsonFlag bool
 	cmd := &cobra.Command{
@@ -146,6 +150,11 @@ func run(ctx context.Context, opts *Options) error {
 			}
 			if u == url {
 				return nil, keyward.Errorf(keyward.FailedPrecondition, "validate", "environment %q is the store being checked", name)
+			}
+			if opts.CheckURL != nil {
+				if err := opts.CheckURL(u); err != nil {
+					return nil, err
+				}
 			}
 			return opts.OpenURL(ctx, u, name)
 		}

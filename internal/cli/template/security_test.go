@@ -1,0 +1,97 @@
+package template
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/provider/mem"
+)
+
+// TestSecurityNoValueInTemplateErrors: a key or reference computed while
+// rendering can be a secret value ({{ secret (secret "K") }}). It is never
+// quoted in an error, never looked up unless the store lists it (so it
+// never becomes the key of an audit event), and nothing is written.
+func TestSecurityNoValueInTemplateErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, tmpl string
+		code       int
+	}{
+		{"secret of a secret", `{{ secret (secret "JWT") }}`, cmdutil.ExitNotFound},
+		{"secret of a piped secret", `{{ secret "JWT" | secret }}`, cmdutil.ExitNotFound},
+		{"secret of a printf", `{{ secret (printf "%s_X" (secret "JWT")) }}`, cmdutil.ExitNotFound},
+		{"secret of a variable", `{{ $v := secret "JWT" }}{{ secret $v }}`, cmdutil.ExitNotFound},
+		{"secret of a json", `{{ secret (secret "JWT" | json) }}`, cmdutil.ExitNotFound},
+		{"ref of a secret", `{{ ref (secret "JWT") }}`, cmdutil.ExitUsage},
+		{"ref of a built reference", `{{ ref (printf "ref+mem://other#/%s" (secret "JWT")) }}`, cmdutil.ExitUsage},
+		{"index out of range", `{{ index (secret "JWT") 1000 }}`, cmdutil.ExitUsage},
+		{"field of a secret", `{{ (secret "JWT").Field }}`, cmdutil.ExitUsage},
+		{"call a secret", `{{ call (secret "JWT") }}`, cmdutil.ExitUsage},
+		{"compare a secret", `{{ eq (secret "JWT") 1 }}`, cmdutil.ExitUsage},
+		{"slice a secret", `{{ slice (secret "JWT") 9 2 }}`, cmdutil.ExitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var keys []string
+			audit := func(_ context.Context, e *keyward.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				keys = append(keys, e.Key)
+				return nil
+			}
+			ctx := context.Background()
+			s := mem.NewBackend().OpenStore(&keyward.StoreOptions{URL: "mem://main", Audit: audit})
+			other := mem.NewBackend().OpenStore(&keyward.StoreOptions{URL: "mem://other", Audit: audit})
+			if _, err := s.Put(ctx, "JWT", keyward.NewSecretString(canary), nil); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.tmpl")
+			out := filepath.Join(dir, "out.conf")
+			if err := os.WriteFile(in, []byte(tc.tmpl), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(out, []byte("old"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ios, _, stdout, stderr := iostreams.Test()
+			opts := &Options{IO: ios, In: in, Out: out,
+				OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil },
+				Resolver: func() *keyward.Resolver {
+					return &keyward.Resolver{Open: func(context.Context, string) (*keyward.Store, error) { return other, nil }}
+				},
+			}
+			err := run(ctx, opts)
+			var buf bytes.Buffer
+			cmdutil.PrintError(&buf, err)
+			if err == nil {
+				t.Fatal("rendered without an error")
+			}
+			if got := cmdutil.ExitCode(err); got != tc.code {
+				t.Errorf("exit %d, want %d: %s", got, tc.code, strings.ReplaceAll(buf.String(), canary, "[CANARY]"))
+			}
+			for what, s := range map[string]string{"error": buf.String() + err.Error(), "stdout": stdout.String(), "stderr": stderr.String()} {
+				if strings.Contains(s, canary) || strings.Contains(s, canary[2:len(canary)-2]) {
+					t.Errorf("the %s holds the value: %s", what, strings.ReplaceAll(s, canary, "[CANARY]"))
+				}
+			}
+			mu.Lock()
+			for _, k := range keys {
+				if strings.Contains(k, canary[2:len(canary)-2]) {
+					t.Errorf("an audit event's key holds the value")
+				}
+			}
+			mu.Unlock()
+			if b, _ := os.ReadFile(out); string(b) != "old" {
+				t.Errorf("the output file was changed")
+			}
+		})
+	}
+}
