@@ -1,0 +1,10 @@
+# keyward policy: read access to awssm://dharmamind/production (environment production)
+# for keys DATABASE_URL, JWT_SECRET_KEY, and nothing more.
+data "aws_iam_policy_document" "keyward_production_read" {
+  statement {
+    sid       = "KeywardRead"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:dharmamind/production-??????"]
+  }
+}
