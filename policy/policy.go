@@ -78,6 +78,10 @@ type Request struct {
 	Rollout []string
 	// Account is the AWS account id, when known ("" is any: "*").
 	Account string
+	// Principal is who is granted the access where the document names a
+	// member (GCP member, Azure assignee, Kubernetes ServiceAccount); ""
+	// leaves a placeholder.
+	Principal string
 	// Getenv reads defaults such as AWS_REGION; nil means none.
 	Getenv func(string) string
 }
@@ -211,6 +215,14 @@ func Dedup(keys []string) []string {
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// Or returns s, or def when s is empty.
+func Or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // Comment prefixes each line of notes with prefix ("# ", "// ").

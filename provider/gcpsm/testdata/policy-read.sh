@@ -1,0 +1,10 @@
+# keyward policy: read access to gcpsm://projects/dharmamind-prod (environment production)
+# for keys DATABASE_URL, JWT_SECRET_KEY, and nothing more.
+
+gcloud secrets add-iam-policy-binding database-url --project=dharmamind-prod \
+  --member=serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com \
+  --role=roles/secretmanager.secretAccessor
+
+gcloud secrets add-iam-policy-binding jwt-secret-key --project=dharmamind-prod \
+  --member=serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com \
+  --role=roles/secretmanager.secretAccessor
