@@ -189,4 +189,3 @@ func tfIdent(s string) string {
 	}
 	return b.String()
 }
-

@@ -17,7 +17,7 @@ func init() { kwpolicy.Register(Scheme, Policy) }
 
 // Azure RBAC built-in data-plane roles for Key Vault secrets.
 const (
-	RoleSecretsUser      = "Key Vault Secrets User"    // get and list secrets (values, metadata)
+	RoleSecretsUser      = "Key Vault Secrets User" // get and list secrets (values, metadata)
 	RoleSecretsUserID    = "4633458b-17de-408a-b874-0445c86b69e6"
 	RoleSecretsOfficer   = "Key Vault Secrets Officer" // plus set, update, delete (not purge)
 	RoleSecretsOfficerID = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"

@@ -22,7 +22,7 @@ func TestIAMMatching(t *testing.T) {
 		{"secretsmanager:GetSecretValue", arn + "app/prod-a1B2c", false}, // ? is exactly one character
 		{"secretsmanager:GetSecretValue", arn + "app/staging-a1B2c3", false},
 		{"secretsmanager:ListSecrets", "*", true},
-		{"secretsmanager:PutSecretValue", arn + "app/x/y/z-a1B2c3", true}, // * crosses slashes
+		{"secretsmanager:PutSecretValue", arn + "app/x/y/z-a1B2c3", true},   // * crosses slashes
 		{"secretsmanager:PutSecretValue", arn + "app/locked-a1B2c3", false}, // explicit deny wins
 		{"secretsmanager:DeleteSecret", arn + "app/prod-a1B2c3", false},
 	} {
