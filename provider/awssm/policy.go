@@ -90,7 +90,8 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 			batch.Action = append(batch.Action, "secretsmanager:ListSecrets")
 			notes = append(notes, "ListSecrets and BatchGetSecretValue take no resource: they list names, and each value still needs GetSecretValue on its own ARN.")
 		} else {
-			notes = append(notes, "BatchGetSecretValue (run, export: 20 keys a request) takes no resource; each value still needs GetSecretValue on its own ARN.")
+			notes = append(notes, "BatchGetSecretValue (run, export: 20 keys a request) takes no resource; each value still needs GetSecretValue on its own ARN.",
+				"Listing is not granted: run, export and diff read named keys only (keyward run --only K1,K2), or print this policy with --all.")
 		}
 		p.Statement = append(p.Statement, batch)
 	}

@@ -96,6 +96,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		notes = append(notes, "A gcpsm store is a whole project: give each environment its own project, or this grant reaches the others' secrets.",
 			"roles/secretmanager.viewer lets keyward list the secrets (names and metadata, never values); listing cannot be narrowed by a condition.")
 	} else {
+		notes = append(notes, "Listing is not granted: run, export and diff read named keys only (keyward run --only K1,K2), or print this policy with --all.")
 		for _, k := range r.Keys {
 			sid := id(k)
 			res := "projects/" + project + "/secrets/" + sid

@@ -102,7 +102,7 @@ func Rules(o *Options, r *policy.Request) ([]Rule, []string) {
 		notes = append(notes, fmt.Sprintf("The %s mount is taken to be %q; keyward finds it at run time through Vault's mount detection.", kvName, t.mount),
 			fmt.Sprintf("Pin it with ?mount=%s&kv=%d in the store URL to skip detection and drop the sys/internal/ui/mounts stanza.", mount, version))
 		rules = append(rules, Rule{Path: "sys/internal/ui/mounts/" + strings.Trim(o.Path, "/"), Capabilities: []string{"read"},
-			Why: "Mount detection: which mount holds the path, and its KV version (as `vault kv` asks)."})
+			Why: "Mount detection: which mount holds the path, and its KV version (as `vault kv` asks).\nVault and OpenBao answer it for a token with any capability inside the mount, so\nthis stanza documents the call; it grants nothing more."})
 	case o.KVVersion == 0:
 		notes = append(notes, fmt.Sprintf("The mount is pinned (mount=%s); add kv=%d to the URL to skip the KV-version check too.", mount, version))
 		rules = append(rules, Rule{Path: "sys/internal/ui/mounts/" + mount, Capabilities: []string{"read"},
@@ -160,6 +160,9 @@ func Rules(o *Options, r *policy.Request) ([]Rule, []string) {
 					Rule{Path: t.metadataPath(t.join(k)), Capabilities: []string{"read"}, Why: "Key " + k + "'s versions (the previous value during the grace period)."})
 			}
 		}
+	}
+	if !r.All {
+		notes = append(notes, "Listing is not granted: run, export and diff read named keys only (keyward run --only K1,K2), or print this policy with --all.")
 	}
 	if r.Access == policy.Rotate && version == 1 {
 		notes = append(notes, "KV v1 keeps no versions: rotation uses KEY_OLD/KEY_PENDING/KEY_ROTATION secrets next to each key.")

@@ -6,6 +6,8 @@
 # auth/token/lookup-self and renew-self (token renewal) are in Vault's default policy.
 
 # Mount detection: which mount holds the path, and its KV version (as `vault kv` asks).
+# Vault and OpenBao answer it for a token with any capability inside the mount, so
+# this stanza documents the call; it grants nothing more.
 path "sys/internal/ui/mounts/dharmamind/production" {
   capabilities = ["read"]
 }
