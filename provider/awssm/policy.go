@@ -120,7 +120,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		return nil, err
 	}
 	return &policy.Document{Language: "json", Native: string(native) + "\n", Document: p,
-		Terraform: terraform(r, p), Notes: notes}, nil
+		Terraform: terraform(r, p, notes), Notes: notes}, nil
 }
 
 func policyTarget(r *policy.Request) (name string, mode Mode, region string, err error) {
@@ -150,7 +150,7 @@ func policyTarget(r *policy.Request) (name string, mode Mode, region string, err
 	return name, mode, region, nil
 }
 
-func terraform(r *policy.Request, p IAMPolicy) string {
+func terraform(r *policy.Request, p IAMPolicy, notes []string) string {
 	label := "keyward"
 	if r.Environment != "" {
 		label += "_" + tfIdent(r.Environment)
@@ -158,6 +158,7 @@ func terraform(r *policy.Request, p IAMPolicy) string {
 	label += "_" + string(r.Access)
 	var b strings.Builder
 	b.WriteString(policy.Comment("# ", policy.Header(r)...))
+	b.WriteString(policy.Comment("# ", notes...))
 	fmt.Fprintf(&b, "data \"aws_iam_policy_document\" %q {\n", label)
 	for _, st := range p.Statement {
 		b.WriteString("  statement {\n")

@@ -166,6 +166,12 @@ func run(ctx context.Context, opts *Options) error {
 		_, err = io.WriteString(opts.IO.Out, doc.Terraform)
 		return err
 	}
+	if doc.Language == "json" {
+		// JSON has no comments: the notes go to stderr.
+		for _, n := range doc.Notes {
+			fmt.Fprintln(opts.IO.ErrOut, "keyward: note: "+n)
+		}
+	}
 	_, err = io.WriteString(opts.IO.Out, doc.Native)
 	return err
 }

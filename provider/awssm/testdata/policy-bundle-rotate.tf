@@ -1,5 +1,8 @@
 # keyward policy: rotate access to awssm://dharmamind/production?region=eu-west-1 (environment production)
 # for keys DATABASE_URL, JWT_SECRET_KEY, and nothing more.
+# Rotation keeps the previous value in the KEY_OLD field of the same secret: it needs no more than write.
+# CreateSecret is only used by the first write of a secret; drop it once the secret exists.
+# IAM grants per secret, not per JSON field: this reaches every key of dharmamind/production.
 data "aws_iam_policy_document" "keyward_production_rotate" {
   statement {
     sid       = "KeywardRead"
