@@ -159,13 +159,13 @@ func ParseURL(raw string) (*url.URL, error) {
 // file, mem) gets a text document saying where its access lives.
 func Derive(ctx context.Context, r *Request) (*Document, error) {
 	if r.URL == nil {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "policy", "no store URL")
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "no store URL")
 	}
 	if r.Access == "" {
 		r.Access = Read
 	}
 	if !r.All && len(r.Keys) == 0 {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "policy", "no keys: name them with --keys, declare them in keyward.yaml, or grant the whole store with --all")
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "no keys: name them with --keys, declare them in keyward.yaml, or grant the whole store with --all")
 	}
 	r.Keys = Dedup(r.Keys)
 	mu.RLock()

@@ -133,10 +133,10 @@ func policyTarget(r *policy.Request) (name string, mode Mode, region string, err
 		mode = ModeBundle
 	case ModeBundle, ModeKeys:
 	default:
-		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "policy", "awssm: mode=%q is not bundle or keys", mode)
+		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: mode=%q is not bundle or keys", mode)
 	}
 	if name == "" && mode == ModeBundle {
-		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "policy", "awssm: bundle mode needs a secret name (awssm://NAME)")
+		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: bundle mode needs a secret name (awssm://NAME)")
 	}
 	region = q.Get("region")
 	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {

@@ -105,14 +105,14 @@ func Policy(_ context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) 
 func policyTarget(r *kwpolicy.Request) (host string, exact bool, err error) {
 	u := r.URL
 	if strings.Trim(u.Path, "/") != "" {
-		return "", false, keyward.Errorf(keyward.InvalidArgument, "policy", "azurekv URL must be azurekv://NAME.vault.azure.net (no path)")
+		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv URL must be azurekv://NAME.vault.azure.net (no path)")
 	}
 	host = u.Host
 	if host == "" {
 		raw := strings.TrimSpace(r.Env(VaultEnv))
 		vu, err := url.Parse(raw)
 		if raw == "" || err != nil || vu.Host == "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "policy", "azurekv:// names no vault and %s is not a vault URL", VaultEnv)
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv:// names no vault and %s is not a vault URL", VaultEnv)
 		}
 		host = vu.Host
 	}

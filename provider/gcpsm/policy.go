@@ -164,16 +164,16 @@ func policyTarget(r *policy.Request) (project string, exact bool, err error) {
 	case u.Host == "" && strings.Trim(u.Path, "/") == "":
 		project = strings.TrimSpace(r.Env(ProjectEnv))
 		if project == "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "policy", "gcpsm:// names no project and %s is not set", ProjectEnv)
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm:// names no project and %s is not set", ProjectEnv)
 		}
 	default:
 		if strings.Trim(u.Path, "/") != "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "policy", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
 		}
 		project = u.Host
 	}
 	if !projectRe.MatchString(project) {
-		return "", false, keyward.Errorf(keyward.InvalidArgument, "policy", "gcpsm: %q is not a project id or number", project)
+		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm: %q is not a project id or number", project)
 	}
 	return project, u.Query().Get("names") == "exact", nil
 }

@@ -63,7 +63,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		kind, wname, ok := strings.Cut(w, "/")
 		res := rolloutKinds[strings.ToLower(kind)]
 		if !ok || res == "" || wname == "" || strings.Contains(wname, "/") {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "policy", "--rollout %q must be deployment/NAME, statefulset/NAME or daemonset/NAME", w)
+			return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "--rollout %q must be deployment/NAME, statefulset/NAME or daemonset/NAME", w)
 		}
 		if _, seen := byRes[res]; !seen {
 			order = append(order, res)
@@ -113,7 +113,7 @@ func yamlList(xs []string) string {
 func policyTarget(r *policy.Request) (ns, name string, err error) {
 	name = strings.Trim(r.URL.Path, "/")
 	if name == "" || strings.Contains(name, "/") {
-		return "", "", keyward.Errorf(keyward.InvalidArgument, "policy", "k8s: URL must be k8s://NAMESPACE/NAME")
+		return "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "k8s: URL must be k8s://NAMESPACE/NAME")
 	}
 	return r.URL.Host, name, nil
 }

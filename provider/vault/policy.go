@@ -50,10 +50,10 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		o.Layout = LayoutBundle
 	}
 	if o.Layout != LayoutBundle && o.Layout != LayoutKeys {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "policy", "vault URL: layout=%q must be bundle or keys", o.Layout)
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "vault URL: layout=%q must be bundle or keys", o.Layout)
 	}
 	if o.Path == "" {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "policy", "vault URL names no path")
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "vault URL names no path")
 	}
 	rules, notes := Rules(o, r)
 	doc := &policy.Document{Language: "hcl", Notes: notes}

@@ -132,7 +132,7 @@ func run(ctx context.Context, opts *Options) error {
 		keys = cfg.Order
 	}
 	if len(keys) == 0 && !opts.All {
-		return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "policy", "no keys to grant"),
+		return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "derive the policy", "no keys to grant"),
 			"name them with --keys K1,K2, declare them in keyward.yaml, or grant the whole store with --all")
 	}
 	if opts.Check {
@@ -156,7 +156,7 @@ func run(ctx context.Context, opts *Options) error {
 	switch opts.Format {
 	case "json":
 		if doc.Document == nil {
-			return keyward.Errorf(keyward.Unimplemented, "policy", "%s:// has no policy document to print as JSON", u.Scheme)
+			return keyward.Errorf(keyward.Unimplemented, "print the policy", "%s:// has no policy document to print as JSON", u.Scheme)
 		}
 		return cmdutil.WriteJSON(opts.IO.Out, doc.Document)
 	case "terraform":
@@ -207,7 +207,7 @@ type CheckOutput struct {
 
 func check(ctx context.Context, opts *Options, cfg *schema.Config, raw, env string, access kwpolicy.Access, keys []string) error {
 	if cfg == nil || len(cfg.EnvOrder) == 0 {
-		return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "policy --check", "--check compares environments, and there is no keyward.yaml with environments:"),
+		return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "check isolation", "--check compares environments, and there is no keyward.yaml with environments:"),
 			"declare the environments in keyward.yaml (docs/schema.md)")
 	}
 	out := &CheckOutput{Environment: env, Store: redact(raw), Access: string(access), Probes: []Probe{}, Reachable: []string{}}
