@@ -112,6 +112,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		notes = append(notes, "CreateSecret is only used by the first write of a secret; drop it once the secret exists.")
 		p.Statement = append(p.Statement, w)
 	}
+	notes = append(notes, "keyward history (versions, never values) also needs secretsmanager:ListSecretVersionIds; it is not granted here.")
 	if mode == ModeBundle && !r.All {
 		notes = append(notes, "IAM grants per secret, not per JSON field: this reaches every key of "+name+".")
 	}

@@ -109,6 +109,13 @@ func Rules(o *Options, r *policy.Request) ([]Rule, []string) {
 			Why: "KV version detection for the pinned mount."})
 	}
 
+	if o.Namespace != "" {
+		notes = append(notes, "Write this policy in namespace "+o.Namespace+" (vault policy write -namespace="+o.Namespace+"): its paths are relative to it.")
+	}
+	if version == 2 && r.Access == policy.Read {
+		notes = append(notes, "keyward history (versions, never values) also needs read on the metadata path; it is not granted here.")
+	}
+
 	rw := []string{"create", "read", "update"}
 	if o.Layout == LayoutBundle {
 		data := t.dataPath(t.sub)

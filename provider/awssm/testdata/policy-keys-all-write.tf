@@ -2,6 +2,7 @@
 # for every key in the store, and nothing more.
 # ListSecrets and BatchGetSecretValue take no resource: they list names, and each value still needs GetSecretValue on its own ARN.
 # CreateSecret is only used by the first write of a secret; drop it once the secret exists.
+# keyward history (versions, never values) also needs secretsmanager:ListSecretVersionIds; it is not granted here.
 data "aws_iam_policy_document" "keyward_production_write" {
   statement {
     sid       = "KeywardRead"

@@ -2,6 +2,7 @@
 # for keys DATABASE_URL, JWT_SECRET_KEY, and nothing more.
 # The KV v2 mount is taken to be "dharmamind/"; keyward finds it at run time through Vault's mount detection.
 # Pin it with ?mount=dharmamind&kv=2 in the store URL to skip detection and drop the sys/internal/ui/mounts stanza.
+# keyward history (versions, never values) also needs read on the metadata path; it is not granted here.
 # Vault grants per secret, not per field: this policy reaches every field of dharmamind/data/production, not only the keys named.
 # auth/token/lookup-self and renew-self (token renewal) are in Vault's default policy.
 
