@@ -142,13 +142,16 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if mux := keyward.DefaultURLMux(); !mux.ValidScheme(u.Scheme) {
+		return keyward.Errorf(keyward.InvalidArgument, "derive the policy", "unknown store scheme %q (known: %s)", u.Scheme, strings.Join(mux.Schemes(), ", "))
+	}
+	if len(opts.Rollout) > 0 && u.Scheme != "k8s" {
+		return cmdutil.FlagErrorf("--rollout is for k8s:// stores (this one is %s://)", u.Scheme)
+	}
 	doc, err := kwpolicy.Derive(ctx, &kwpolicy.Request{URL: u, Environment: env, Access: access, Keys: keys, All: opts.All,
 		Rollout: opts.Rollout, Account: opts.Account, Principal: opts.Principal, Getenv: opts.Getenv})
 	if err != nil {
 		return err
-	}
-	if len(opts.Rollout) > 0 && u.Scheme != "k8s" {
-		return cmdutil.FlagErrorf("--rollout is for k8s:// stores (this one is %s://)", u.Scheme)
 	}
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, doc)

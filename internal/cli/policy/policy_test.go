@@ -195,6 +195,7 @@ func TestPrintFormats(t *testing.T) {
 		{"mem://x", "native", false, "the process itself", 0},
 		{"mem://x", "json", false, "", cmdutil.ExitUnimplemented},
 		{"vault:///dharmamind/production", "yaml", false, "", cmdutil.ExitUsage},
+		{"nosuch://x", "native", false, "", cmdutil.ExitUsage},
 	} {
 		t.Run(c.url+"/"+c.format, func(t *testing.T) {
 			h := newHarness(t, project(t, twoEnvs), c.url, "production", nil)
