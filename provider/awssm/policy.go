@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -56,6 +57,9 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	}
 	account := r.Account
 	var notes []string
+	if account != "" && !accountRe.MatchString(account) {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: account %q is not a 12-digit AWS account id", account)
+	}
 	if account == "" {
 		account = "*"
 		notes = append(notes, "The account is not known: pass --account ID to name it instead of \"*\".")
@@ -124,6 +128,12 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		Terraform: terraform(r, p, notes), Notes: notes}, nil
 }
 
+var (
+	secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	regionRe     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
 func policyTarget(r *policy.Request) (name string, mode Mode, region string, err error) {
 	u := r.URL
 	name = strings.Trim(u.Host+u.Path, "/")
@@ -139,6 +149,15 @@ func policyTarget(r *policy.Request) (name string, mode Mode, region string, err
 	if name == "" && mode == ModeBundle {
 		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: bundle mode needs a secret name (awssm://NAME)")
 	}
+	names := []string{name}
+	if !r.All {
+		names = append(names, r.Keys...)
+	}
+	for _, n := range names {
+		if n != "" && !secretNameRe.MatchString(n) {
+			return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: %q is not a Secrets Manager name (letters, digits and /_+=.@-)", n)
+		}
+	}
 	region = q.Get("region")
 	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if region == "" {
@@ -147,6 +166,9 @@ func policyTarget(r *policy.Request) (name string, mode Mode, region string, err
 	}
 	if region == "" {
 		region = DefaultRegion
+	}
+	if !regionRe.MatchString(region) {
+		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: region %q is not an AWS region", region)
 	}
 	return name, mode, region, nil
 }

@@ -116,8 +116,21 @@ func policyTarget(r *kwpolicy.Request) (host string, exact bool, err error) {
 		}
 		host = vu.Host
 	}
+	if !hostRe.MatchString(host) {
+		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv: %q is not a vault host like NAME.vault.azure.net", host)
+	}
 	if !strings.Contains(host, ".") {
 		host += ".vault.azure.net"
 	}
-	return host, u.Query().Get("names") == "exact", nil
+	exact = u.Query().Get("names") == "exact"
+	for _, k := range r.Keys {
+		n := k
+		if !exact {
+			n = SecretName(k)
+		}
+		if !r.All && !nameRe.MatchString(n) {
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv: key %q cannot name a Key Vault secret (letters, digits and -)", k)
+		}
+	}
+	return host, exact, nil
 }

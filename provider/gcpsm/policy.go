@@ -63,6 +63,11 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	if r.Principal == "" {
 		notes = append(notes, "Pass --principal (serviceAccount:NAME@PROJECT.iam.gserviceaccount.com) to name the member.")
 	}
+	for _, k := range r.Keys {
+		if !r.All && !secretIDRe.MatchString(k) {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm: key %q cannot name a secret (letters, digits, _ and -)", k)
+		}
+	}
 	id := func(k string) string {
 		if exact {
 			return k

@@ -5,6 +5,7 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -62,7 +63,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	for _, w := range r.Rollout {
 		kind, wname, ok := strings.Cut(w, "/")
 		res := rolloutKinds[strings.ToLower(kind)]
-		if !ok || res == "" || wname == "" || strings.Contains(wname, "/") {
+		if !ok || res == "" || !dnsName.MatchString(wname) {
 			return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "--rollout %q must be deployment/NAME, statefulset/NAME or daemonset/NAME", w)
 		}
 		if _, seen := byRes[res]; !seen {
@@ -110,10 +111,16 @@ func yamlList(xs []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
+// dnsName is a Kubernetes object name (DNS-1123 subdomain).
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+
 func policyTarget(r *policy.Request) (ns, name string, err error) {
 	name = strings.Trim(r.URL.Path, "/")
 	if name == "" || strings.Contains(name, "/") {
 		return "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "k8s: URL must be k8s://NAMESPACE/NAME")
+	}
+	if !dnsName.MatchString(name) || (r.URL.Host != "" && !dnsName.MatchString(r.URL.Host)) {
+		return "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "k8s: %q is not a valid namespace/name", r.URL.Host+"/"+name)
 	}
 	return r.URL.Host, name, nil
 }

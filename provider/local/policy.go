@@ -17,7 +17,7 @@ func init() { policy.Register(Scheme, Policy) }
 // key, at every version. The document lists them with the command that
 // removes one.
 func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
-	path, _, err := PathFromURL(r.URL)
+	path, idFile, err := PathFromURL(r.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -34,8 +34,18 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	b.WriteString(policy.Comment("# ", policy.Header(r)...))
 	b.WriteString(policy.Comment("# ", notes...))
 	fmt.Fprintf(&b, "\n# %d recipient(s) hold access to %s today:\n", len(recips), path)
+	mine := map[string]bool{}
+	if id, err := loadIdentity(r.Getenv, idFile); err == nil {
+		for _, rc := range id.Recipients {
+			mine[rc] = true
+		}
+	}
 	for _, rc := range recips {
-		b.WriteString(rc + "\n")
+		b.WriteString(rc)
+		if mine[rc] {
+			b.WriteString("  # your identity")
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n# To remove one:\n")
 	for _, rc := range recips {

@@ -51,3 +51,37 @@ func TestPolicyListsRecipients(t *testing.T) {
 		t.Error("a missing store file gave a policy")
 	}
 }
+
+// TestPolicyMarksYourIdentity: the recipient the user's own identity
+// decrypts with is marked.
+func TestPolicyMarksYourIdentity(t *testing.T) {
+	dir := t.TempDir()
+	id, err := local.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := local.GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "s.age")
+	if err := local.Create(context.Background(), path, []string{id.Recipient().String(), other.Recipient().String()}, false); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := policy.ParseURL("local://" + filepath.ToSlash(path))
+	doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, All: true, Getenv: func(k string) string {
+		if k == local.EnvIdentity {
+			return id.String()
+		}
+		return ""
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doc.Native, id.Recipient().String()+"  # your identity\n") || strings.Contains(doc.Native, other.Recipient().String()+"  #") {
+		t.Fatalf("marks:\n%s", doc.Native)
+	}
+	if strings.Contains(doc.Native, "AGE-SECRET-KEY") {
+		t.Fatal("the identity's private key is in the output")
+	}
+}
