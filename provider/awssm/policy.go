@@ -61,11 +61,24 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: account %q is not a 12-digit AWS account id", account)
 	}
 	if account == "" {
+		if m := roleARNRe.FindStringSubmatch(r.Env("AWS_ROLE_ARN")); m != nil {
+			account = m[1]
+			notes = append(notes, "The account ("+account+") is AWS_ROLE_ARN's; pass --account ID to name another.")
+		}
+	}
+	if account == "" {
 		account = "*"
 		notes = append(notes, "The account is not known: pass --account ID to name it instead of \"*\".")
 	}
+	partition := "aws"
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		partition = "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		partition = "aws-us-gov"
+	}
 	arn := func(n string) string {
-		return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s", region, account, n)
+		return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s", partition, region, account, n)
 	}
 	var resources []string
 	switch {
@@ -132,6 +145,7 @@ var (
 	secretNameRe = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 	regionRe     = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
 	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
+	roleARNRe    = regexp.MustCompile(`^arn:aws[a-z-]*:iam::([0-9]{12}):role/`)
 )
 
 func policyTarget(r *policy.Request) (name string, mode Mode, region string, err error) {

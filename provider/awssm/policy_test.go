@@ -163,6 +163,40 @@ func TestPolicyAllKeysMode(t *testing.T) {
 	}
 }
 
+// TestPolicyAccountAndPartition: the account comes from --account, else
+// AWS_ROLE_ARN (web identity), else "*"; China and GovCloud regions get
+// their partitions.
+func TestPolicyAccountAndPartition(t *testing.T) {
+	for _, c := range []struct {
+		url, account, roleARN, want string
+	}{
+		{"awssm://app/prod", "", "", "arn:aws:secretsmanager:us-east-1:*:secret:app/prod-??????"},
+		{"awssm://app/prod", "", "arn:aws:iam::210987654321:role/api", "arn:aws:secretsmanager:us-east-1:210987654321:secret:app/prod-??????"},
+		{"awssm://app/prod", "123456789012", "arn:aws:iam::210987654321:role/api", "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/prod-??????"},
+		{"awssm://app/prod?region=cn-north-1", "123456789012", "", "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:app/prod-??????"},
+		{"awssm://app/prod?region=us-gov-west-1", "123456789012", "", "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:app/prod-??????"},
+	} {
+		u, _ := policy.ParseURL(c.url)
+		doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Keys: []string{"K"}, Account: c.account,
+			Getenv: func(k string) string {
+				if k == "AWS_ROLE_ARN" {
+					return c.roleARN
+				}
+				return ""
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.Document.(awssm.IAMPolicy).Statement[0].Resource[0]; got != c.want {
+			t.Errorf("%s account=%q role=%q: %s, want %s", c.url, c.account, c.roleARN, got, c.want)
+		}
+	}
+	u, _ := policy.ParseURL("awssm://app/prod")
+	if _, err := policy.Derive(context.Background(), &policy.Request{URL: u, Keys: []string{"K"}, Account: "12345"}); err == nil {
+		t.Error("a 5-digit account accepted")
+	}
+}
+
 // TestPolicyGolden pins the IAM JSON and Terraform, and parses them back.
 func TestPolicyGolden(t *testing.T) {
 	for _, c := range []struct {
