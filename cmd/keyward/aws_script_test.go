@@ -25,7 +25,8 @@ type awsKey struct{}
 //
 // Extra commands: awsseed NAME FILE (seed a secret's current version),
 // awsfault OP STATUS TYPE TIMES (inject faults), awscalls OP N (assert the
-// number of requests for OP).
+// number of requests for OP), awspolicy FILE (bind FILE's IAM policy to the
+// scripts' access key, enforced by ARN pattern).
 func TestScriptAWS(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script/aws",
@@ -68,6 +69,14 @@ func TestScriptAWS(t *testing.T) {
 					typ = ""
 				}
 				ts.Value(awsKey{}).(*awsserver.Server).Inject(awsserver.Fault{Op: args[0], Status: status, Type: typ}, times)
+			},
+			"awspolicy": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: awspolicy FILE")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(ts.Value(awsKey{}).(*awsserver.Server).SetPolicy(ts.Getenv("AWS_ACCESS_KEY_ID"), b))
 			},
 			"awscalls": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {

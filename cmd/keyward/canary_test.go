@@ -191,6 +191,22 @@ func testCanary(t *testing.T, kind string) {
 			invocation{args: []string{"scan", "--no-ignore", "--json", scanDir}, code: -1},
 		)
 	}
+	if has("policy") {
+		// --check reads the canary (and another environment, which the same
+		// process can reach: exit 1) and must not show it.
+		cfg := filepath.Join(dir, "input", "policy.yaml")
+		yaml := "version: 1\nenvironments:\n  self:\n    store: " + env["KEYWARD_STORE"] +
+			"\n  other:\n    store: mem://canary-other\nsecrets:\n  CANARY:\n    description: the canary\n"
+		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps,
+			invocation{args: []string{"policy", "--keys", "CANARY"}, code: -1},
+			invocation{args: []string{"policy", "--all", "--json"}, code: -1},
+			invocation{args: []string{"policy", "--config", cfg, "--env", "self", "--check"}, code: cmdutil.ExitError},
+			invocation{args: []string{"policy", "--config", cfg, "--env", "self", "--check", "--json"}, code: cmdutil.ExitError},
+		)
+	}
 	// Every command's help text, with the store full.
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {

@@ -35,6 +35,8 @@ const (
 //	vaultfail N STATUS            the next N requests answer STATUS
 //	vaultseal on|off              seal or unseal
 //	vaultcount METHOD PREFIX N    assert the number of requests
+//	vaultpolicy NAME FILE         write FILE as ACL policy NAME (enforced)
+//	vaulttoken ID POLICY...       add token ID bound to the policies
 func TestScriptVault(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script/vault",
@@ -95,6 +97,20 @@ func TestScriptVault(t *testing.T) {
 					ts.Fatalf("usage: vaultseal on|off")
 				}
 				ts.Value(vaultKey{}).(*vaultserver.Server).Seal(args[0] == "on")
+			},
+			"vaultpolicy": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: vaultpolicy NAME FILE")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[1]))
+				ts.Check(err)
+				ts.Check(ts.Value(vaultKey{}).(*vaultserver.Server).AddPolicy(args[0], string(b)))
+			},
+			"vaulttoken": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 {
+					ts.Fatalf("usage: vaulttoken ID POLICY...")
+				}
+				ts.Value(vaultKey{}).(*vaultserver.Server).AddToken(vaultserver.Token{ID: args[0], Policies: args[1:]})
 			},
 			"vaultcount": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {

@@ -15,7 +15,8 @@
 // name the version that holds it (the only compare-and-swap the service has).
 //
 // Every request must carry a SigV4 Authorization header; the signature
-// itself is not verified. Faults can be injected per operation with
+// itself is not verified. An identity policy bound to an access key id with
+// [Server.SetPolicy] is enforced on that key's requests (see iam.go). Faults can be injected per operation with
 // [Server.Inject].
 package awsserver
 
@@ -80,6 +81,7 @@ type Server struct {
 	mu       sync.Mutex
 	secrets  map[string]*secret // by name
 	faults   []*faultEntry
+	policies map[string][]statement // SetPolicy: access key id → identity policy
 	calls    map[string]int
 	pageSize int
 	now      func() time.Time
@@ -330,7 +332,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &awsErr{400, "SerializationException", "cannot read body"})
 		return
 	}
-	out, err := s.dispatch(op, body)
+	out, err := s.dispatch(accessKeyOf(auth), op, body)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -379,7 +381,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": ae.typ, "message": ae.msg})
 }
 
-func (s *Server) dispatch(op string, body []byte) (any, error) {
+func (s *Server) dispatch(akid, op string, body []byte) (any, error) {
 	dec := func(v any) error {
 		if len(body) == 0 {
 			return nil
@@ -391,6 +393,9 @@ func (s *Server) dispatch(op string, body []byte) (any, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.authorize(akid, op, body); err != nil {
+		return nil, err
+	}
 	switch op {
 	case "GetSecretValue":
 		var in getIn
@@ -403,7 +408,7 @@ func (s *Server) dispatch(op string, body []byte) (any, error) {
 		if err := dec(&in); err != nil {
 			return nil, err
 		}
-		return s.batchGet(in)
+		return s.batchGet(akid, in)
 	case "CreateSecret":
 		var in createIn
 		if err := dec(&in); err != nil {
@@ -667,7 +672,7 @@ type apiErrorEntry struct {
 	Message   string
 }
 
-func (s *Server) batchGet(in batchIn) (any, error) {
+func (s *Server) batchGet(akid string, in batchIn) (any, error) {
 	if len(in.SecretIdList) > 0 && len(in.Filters) > 0 {
 		return nil, invalidParam("either SecretIdList or Filters, not both")
 	}
@@ -681,6 +686,11 @@ func (s *Server) batchGet(in batchIn) (any, error) {
 	}{SecretValues: []*secretValue{}, Errors: []apiErrorEntry{}}
 	if len(in.SecretIdList) > 0 {
 		for _, id := range in.SecretIdList {
+			if err := s.batchDenied(akid, id); err != nil {
+				ae := err.(*awsErr)
+				out.Errors = append(out.Errors, apiErrorEntry{SecretId: id, ErrorCode: ae.typ, Message: ae.msg})
+				continue
+			}
 			sec, err := s.lookupLive(id)
 			if err != nil {
 				ae := err.(*awsErr)
@@ -701,6 +711,9 @@ func (s *Server) batchGet(in batchIn) (any, error) {
 		return nil, err
 	}
 	for _, sec := range secs {
+		if s.batchDenied(akid, sec.name) != nil {
+			continue
+		}
 		if v := sec.byStage(StageCurrent); v != nil {
 			out.SecretValues = append(out.SecretValues, valueOf(sec, v))
 		}

@@ -100,11 +100,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nsKey := normNS(ns)
+	if rules := s.acl(tok); rules != nil {
+		if !s.aclPermits(rules, nsKey, method, path) {
+			writeErrors(w, http.StatusForbidden, "1 error occurred:\n\t* permission denied\n\n")
+			return
+		}
+		tok = &Token{ID: tok.ID, Policies: tok.Policies, TTL: tok.TTL, MaxTTL: tok.MaxTTL, Renewable: tok.Renewable,
+			Created: tok.Created, Expires: tok.Expires, aclRules: rules, real: tok}
+	}
 	switch {
 	case path == "auth/token/lookup-self":
 		writeJSON(w, http.StatusOK, envelope(s.tokenInfo(tok), nil))
 	case path == "auth/token/renew-self" && method == http.MethodPost:
-		s.renewSelf(w, tok, body)
+		s.renewSelf(w, tok.self(), body)
 	case strings.HasPrefix(path, "sys/internal/ui/mounts/"):
 		s.uiMount(w, tok, nsKey, strings.TrimPrefix(path, "sys/internal/ui/mounts/"))
 	case path == "sys/mounts" && method == http.MethodGet:
@@ -147,6 +155,9 @@ func (s *Server) validToken(id string) *Token {
 }
 
 func allowed(t *Token, path string) bool {
+	if t.aclRules != nil {
+		return true // checked by aclPermits
+	}
 	if t.Allow == nil {
 		return true
 	}
@@ -160,7 +171,7 @@ func allowed(t *Token, path string) bool {
 
 // allowedUnder reports whether t may use anything under prefix.
 func allowedUnder(t *Token, prefix string) bool {
-	if t.Allow == nil {
+	if t.Allow == nil || t.aclRules != nil {
 		return true
 	}
 	for _, p := range t.Allow {
@@ -280,7 +291,7 @@ func (s *Server) approleLogin(w http.ResponseWriter, body map[string]any) {
 		writeErrors(w, http.StatusBadRequest, "invalid role or secret ID")
 		return
 	}
-	t := s.issue(r.TokenTTL, r.TokenMaxTTL, r.Allow, []string{"default", "approle"})
+	t := s.issue(r.TokenTTL, r.TokenMaxTTL, r.Allow, withDefault(r.Policies, "approle"))
 	writeJSON(w, http.StatusOK, envelope(nil, s.authBlock(t)))
 }
 
@@ -310,7 +321,7 @@ func (s *Server) k8sLogin(w http.ResponseWriter, body map[string]any) {
 		writeErrors(w, http.StatusForbidden, errDenied)
 		return
 	}
-	t := s.issue(r.TokenTTL, 0, r.Allow, []string{"default", "k8s"})
+	t := s.issue(r.TokenTTL, 0, r.Allow, withDefault(r.Policies, "k8s"))
 	writeJSON(w, http.StatusOK, envelope(nil, s.authBlock(t)))
 }
 
@@ -334,7 +345,11 @@ func (m *mount) info() map[string]any {
 
 func (s *Server) uiMount(w http.ResponseWriter, t *Token, nsKey, path string) {
 	m, _ := s.matchMount(nsKey, strings.Trim(path, "/"))
-	if m == nil || !allowedUnder(t, m.path) {
+	ok := m != nil && allowedUnder(t, m.path)
+	if m != nil && t.aclRules != nil {
+		ok = mountAccess(t.aclRules, m.path) || aclAllows(t.aclRules, CapRead, "sys/internal/ui/mounts/"+strings.Trim(path, "/"))
+	}
+	if !ok {
 		writeErrors(w, http.StatusForbidden, "preflight capability check returned 403, please ensure client's policies grant access to path \""+strings.Trim(path, "/")+"/\"")
 		return
 	}
@@ -590,4 +605,64 @@ func first(v []string) string {
 		return ""
 	}
 	return v[0]
+}
+
+func withDefault(policies []string, fallback string) []string {
+	if len(policies) == 0 {
+		return []string{"default", fallback}
+	}
+	return append([]string{"default"}, policies...)
+}
+
+func (t *Token) self() *Token {
+	if t.real != nil {
+		return t.real
+	}
+	return t
+}
+
+// aclPermits checks a request against ACL rules (see acl.go). s.mu is held.
+func (s *Server) aclPermits(rules map[string][]string, nsKey, method, path string) bool {
+	if strings.HasPrefix(path, "sys/internal/ui/mounts/") {
+		return true // answered from the token's access inside the mount (uiMount)
+	}
+	switch method {
+	case http.MethodGet:
+		return aclAllows(rules, CapRead, path)
+	case "LIST":
+		if !strings.HasSuffix(path, "/") {
+			path += "/"
+		}
+		return aclAllows(rules, CapList, path)
+	case http.MethodDelete:
+		return aclAllows(rules, CapDelete, path)
+	case http.MethodPatch:
+		return aclAllows(rules, CapPatch, path)
+	case http.MethodPost:
+		if path == "auth/token/renew-self" || path == "auth/token/revoke-self" || path == "sys/capabilities-self" {
+			return aclAllows(rules, CapUpdate, path)
+		}
+		if s.exists(nsKey, path) {
+			return aclAllows(rules, CapUpdate, path)
+		}
+		return aclAllows(rules, CapCreate, path)
+	}
+	return false
+}
+
+// exists is the existence check that tells create from update.
+func (s *Server) exists(nsKey, path string) bool {
+	m, rest := s.matchMount(nsKey, path)
+	if m == nil {
+		return true
+	}
+	if m.version == 1 {
+		_, ok := m.v1[rest]
+		return ok
+	}
+	kind, p, _ := strings.Cut(rest, "/")
+	if kind != "data" && kind != "metadata" {
+		return true
+	}
+	return m.v2[p] != nil
 }

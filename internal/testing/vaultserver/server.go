@@ -17,8 +17,9 @@
 //     Retry-After, hang, a truncated body, 401/403, or a redirect.
 //
 // Response and error bodies have Vault's shapes ({"errors":[...]}, the
-// request_id/lease_id/data/auth envelope). Policies are reduced to a list of
-// allowed path prefixes per token.
+// request_id/lease_id/data/auth envelope). A token is governed either by ACL
+// policies (AddPolicy, enforced with OpenBao's path-matching rules: see
+// acl.go) or, more simply, by a list of allowed path prefixes.
 package vaultserver
 
 import (
@@ -53,6 +54,7 @@ type Server struct {
 	approles map[string]*AppRole // role_id → role
 	k8sRoles map[string]*K8sRole // role name → role
 	faults   []*Fault
+	policies map[string][]PolicyRule // AddPolicy
 	log      []Request
 	counts   map[string]int
 }
@@ -77,6 +79,9 @@ type Token struct {
 	Created   time.Time
 	Expires   time.Time // zero: never
 	Revoked   bool
+
+	aclRules map[string][]string // set on the per-request copy of an ACL-governed token
+	real     *Token
 }
 
 // AppRole is an AppRole role.
@@ -85,6 +90,8 @@ type AppRole struct {
 	TokenTTL         time.Duration
 	TokenMaxTTL      time.Duration
 	Allow            []string
+	// Policies are the ACL policies (AddPolicy) its tokens carry.
+	Policies []string
 }
 
 // K8sRole is a Kubernetes auth role that accepts the listed JWTs.
@@ -93,6 +100,8 @@ type K8sRole struct {
 	JWTs     []string
 	TokenTTL time.Duration
 	Allow    []string
+	// Policies are the ACL policies (AddPolicy) its tokens carry.
+	Policies []string
 }
 
 type mount struct {

@@ -1,0 +1,12 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/cli/policy"
+)
+
+func init() {
+	register(func(f *cmdutil.Factory) *cobra.Command { return policy.NewCmd(f, nil) })
+}

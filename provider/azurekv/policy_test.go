@@ -1,0 +1,83 @@
+//go:build !keyward_omit_azurekv
+
+package azurekv_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/policy"
+	"github.com/keyward/keyward/provider/azurekv"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// TestPolicy pins the role assignment: Secrets User for read, Secrets
+// Officer for write and rotate, scoped to the one vault, with the
+// per-secret alternatives when keys are named.
+func TestPolicy(t *testing.T) {
+	for _, c := range []struct {
+		name, url string
+		access    policy.Access
+		all       bool
+		role      string
+	}{
+		{"read", "azurekv://dharmamind-vault.vault.azure.net", policy.Read, false, azurekv.RoleSecretsUser},
+		{"rotate", "azurekv://dharmamind-vault", policy.Rotate, false, azurekv.RoleSecretsOfficer},
+		{"all-write", "azurekv://dharmamind-vault.vault.azure.net?names=exact", policy.Write, true, azurekv.RoleSecretsOfficer},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := policy.ParseURL(c.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
+				Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
+			b, _ := json.Marshal(doc.Document)
+			var back azurekv.Assignments
+			dec := json.NewDecoder(strings.NewReader(string(b)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&back); err != nil {
+				t.Fatal(err)
+			}
+			if len(back.Assignments) != 1 || back.Assignments[0].RoleDefinitionName != c.role ||
+				!strings.HasSuffix(back.Assignments[0].Scope, "/providers/Microsoft.KeyVault/vaults/dharmamind-vault") {
+				t.Fatalf("assignments = %+v", back.Assignments)
+			}
+			if c.all != (len(back.PerSecret) == 0) {
+				t.Fatalf("per-secret alternatives = %+v", back.PerSecret)
+			}
+			for _, a := range back.PerSecret {
+				if !strings.HasPrefix(a.Scope, back.Assignments[0].Scope+"/secrets/") {
+					t.Errorf("per-secret scope %s is not inside the vault", a.Scope)
+				}
+			}
+		})
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}

@@ -1,0 +1,184 @@
+//go:build !keyward_omit_gcpsm
+
+package gcpsm
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/policy"
+)
+
+func init() { policy.Register(Scheme, Policy) }
+
+// Predefined Secret Manager roles the policy uses.
+const (
+	RoleAccessor       = "roles/secretmanager.secretAccessor"       // versions.access: read a value
+	RoleVersionAdder   = "roles/secretmanager.secretVersionAdder"   // versions.add: write a new version
+	RoleVersionManager = "roles/secretmanager.secretVersionManager" // versions.add/list/get/enable/disable
+	RoleViewer         = "roles/secretmanager.viewer"               // secrets.list and metadata, never values
+)
+
+// Condition is an IAM condition.
+type Condition struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+	Expression  string `json:"expression"`
+}
+
+// Binding is one role binding on one resource.
+type Binding struct {
+	Resource  string     `json:"resource"`
+	Role      string     `json:"role"`
+	Members   []string   `json:"members"`
+	Condition *Condition `json:"condition,omitempty"`
+}
+
+// Bindings is the --format json document.
+type Bindings struct {
+	Bindings []Binding `json:"bindings"`
+}
+
+var numericProject = regexp.MustCompile(`^[0-9]+$`)
+
+// Policy derives the Secret Manager bindings this provider needs for
+// r.Access: secretAccessor on each key's secret (the guide's name mapping,
+// JWT_SECRET_KEY → jwt-secret-key, unless names=exact); write adds
+// secretVersionAdder (Put is AddSecretVersion); rotate instead grants
+// secretVersionManager (rotation lists versions and disables the retired
+// one) on each secret and on its KEY_ROTATION companion. With --all the
+// accessor binding is on the project, with an IAM condition limiting it to
+// the project's secrets by name prefix, and viewer lets keyward list them.
+func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
+	project, exact, err := policyTarget(r)
+	if err != nil {
+		return nil, err
+	}
+	member := policy.Or(r.Principal, "serviceAccount:SERVICE_ACCOUNT_EMAIL")
+	var notes []string
+	if r.Principal == "" {
+		notes = append(notes, "Pass --principal (serviceAccount:NAME@PROJECT.iam.gserviceaccount.com) to name the member.")
+	}
+	for _, k := range r.Keys {
+		if !r.All && !secretIDRe.MatchString(k) {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm: key %q cannot name a secret (letters, digits, _ and -)", k)
+		}
+	}
+	id := func(k string) string {
+		if exact {
+			return k
+		}
+		return SecretID(k)
+	}
+	var bindings []Binding
+	var cmds []string
+	if r.All {
+		num := project
+		if !numericProject.MatchString(project) {
+			num = "PROJECT_NUMBER"
+			notes = append(notes, "IAM conditions see resource.name with the project number, not its id: the commands look it up.")
+			cmds = append(cmds, fmt.Sprintf("PROJECT_NUMBER=$(gcloud projects describe %s --format='value(projectNumber)')", project))
+		}
+		cond := &Condition{Title: "keyward-" + policy.Or(r.Environment, "store") + "-" + string(r.Access),
+			Description: "Secret Manager secrets of project " + project + " only",
+			Expression:  fmt.Sprintf(`resource.type == "secretmanager.googleapis.com/Secret" && resource.name.startsWith("projects/%s/secrets/")`, num)}
+		role := RoleAccessor
+		bindings = append(bindings, Binding{Resource: "projects/" + project, Role: role, Members: []string{member}, Condition: cond})
+		if r.Access.AtLeast(policy.Write) {
+			role2 := RoleVersionAdder
+			if r.Access == policy.Rotate {
+				role2 = RoleVersionManager
+			}
+			c2 := *cond
+			c2.Title += "-write"
+			bindings = append(bindings, Binding{Resource: "projects/" + project, Role: role2, Members: []string{member}, Condition: &c2})
+		}
+		bindings = append(bindings, Binding{Resource: "projects/" + project, Role: RoleViewer, Members: []string{member}})
+		notes = append(notes, "A gcpsm store is a whole project: give each environment its own project, or this grant reaches the others' secrets.",
+			"roles/secretmanager.viewer lets keyward list the secrets (names and metadata, never values); listing cannot be narrowed by a condition.")
+	} else {
+		notes = append(notes, "Listing is not granted: run, export and diff read named keys only (keyward run --only K1,K2), or print this policy with --all.")
+		for _, k := range r.Keys {
+			sid := id(k)
+			res := "projects/" + project + "/secrets/" + sid
+			bindings = append(bindings, Binding{Resource: res, Role: RoleAccessor, Members: []string{member}})
+			switch r.Access {
+			case policy.Write:
+				bindings = append(bindings, Binding{Resource: res, Role: RoleVersionAdder, Members: []string{member}})
+			case policy.Rotate:
+				rot := "projects/" + project + "/secrets/" + id(k+driver.SuffixRotation)
+				bindings = append(bindings,
+					Binding{Resource: res, Role: RoleVersionManager, Members: []string{member}},
+					Binding{Resource: rot, Role: RoleAccessor, Members: []string{member}},
+					Binding{Resource: rot, Role: RoleVersionManager, Members: []string{member}})
+			}
+		}
+	}
+	if r.Access.AtLeast(policy.Write) {
+		notes = append(notes, "A secret is created on its first write, which needs secretmanager.secrets.create on the project (no narrow predefined role has it): create the secrets once with `gcloud secrets create NAME --replication-policy=automatic` instead.",
+			"set --if-version also reads the latest version's metadata (secretmanager.versions.get, in roles/secretmanager.viewer on the secret).")
+	}
+	if r.Access == policy.Rotate && !r.All {
+		notes = append(notes, "Rotation keeps the previous value as the previous version and its record in the KEY_ROTATION companion secret (e.g. jwt-secret-key-rotation).")
+	}
+	for _, b := range bindings {
+		cmds = append(cmds, gcloud(b))
+	}
+	var sb strings.Builder
+	sb.WriteString(policy.Comment("# ", policy.Header(r)...))
+	sb.WriteString(policy.Comment("# ", notes...))
+	for _, c := range cmds {
+		sb.WriteString("\n" + c + "\n")
+	}
+	return &policy.Document{Language: "shell", Native: sb.String(), Document: Bindings{bindings}, Notes: notes}, nil
+}
+
+func gcloud(b Binding) string {
+	var c string
+	if name, ok := strings.CutPrefix(b.Resource, "projects/"); ok && !strings.Contains(name, "/") {
+		c = "gcloud projects add-iam-policy-binding " + name
+	} else {
+		parts := strings.Split(b.Resource, "/") // projects/P/secrets/S
+		c = "gcloud secrets add-iam-policy-binding " + parts[3] + " --project=" + parts[1]
+	}
+	c += " \\\n  --member=" + shellQuote(b.Members[0]) + " \\\n  --role=" + b.Role
+	if b.Condition != nil {
+		expr := strings.ReplaceAll(b.Condition.Expression, "projects/PROJECT_NUMBER/", "projects/${PROJECT_NUMBER}/")
+		// gcloud splits --condition on commas, so the expression has none.
+		c += " \\\n  --condition=\"expression=" + strings.ReplaceAll(expr, `"`, `\"`) + ",title=" + b.Condition.Title + "\""
+	}
+	return c
+}
+
+func shellQuote(s string) string {
+	if regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`).MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func policyTarget(r *policy.Request) (project string, exact bool, err error) {
+	u := r.URL
+	switch {
+	case u.Host == "projects":
+		project = strings.Trim(u.Path, "/")
+	case u.Host == "" && strings.Trim(u.Path, "/") == "":
+		project = strings.TrimSpace(r.Env(ProjectEnv))
+		if project == "" {
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm:// names no project and %s is not set", ProjectEnv)
+		}
+	default:
+		if strings.Trim(u.Path, "/") != "" {
+			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
+		}
+		project = u.Host
+	}
+	if !projectRe.MatchString(project) {
+		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm: %q is not a project id or number", project)
+	}
+	return project, u.Query().Get("names") == "exact", nil
+}

@@ -1,0 +1,24 @@
+# keyward policy: rotate access to vault:///dharmamind/production (environment production)
+# for keys DATABASE_URL, JWT_SECRET_KEY, and nothing more.
+# The KV v2 mount is taken to be "dharmamind/"; keyward finds it at run time through Vault's mount detection.
+# Pin it with ?mount=dharmamind&kv=2 in the store URL to skip detection and drop the sys/internal/ui/mounts stanza.
+# Vault grants per secret, not per field: this policy reaches every field of dharmamind/data/production, not only the keys named.
+# auth/token/lookup-self and renew-self (token renewal) are in Vault's default policy.
+
+# Mount detection: which mount holds the path, and its KV version (as `vault kv` asks).
+# Vault and OpenBao answer it for a token with any capability inside the mount, so
+# this stanza documents the call; it grants nothing more.
+path "sys/internal/ui/mounts/dharmamind/production" {
+  capabilities = ["read"]
+}
+
+# The environment's one secret: read, then write a new version with every field (check-and-set).
+# Rotation keeps KEY_OLD, KEY_PENDING and KEY_ROTATION as fields of this same secret.
+path "dharmamind/data/production" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The current version number when the latest version is deleted (check-and-set must name it).
+path "dharmamind/metadata/production" {
+  capabilities = ["read"]
+}
