@@ -163,7 +163,7 @@ func DecodeSection(path string, b []byte) (Config, error) {
 			k := top.Content[i]
 			return Config{}, fmt.Errorf("%s:%d:%d: audit: defined twice", path, k.Line, k.Column)
 		}
-		sec = top.Content[i+1]
+		sec = deref(top.Content[i+1])
 	}
 	if sec == nil || (sec.Kind == yaml.ScalarNode && sec.Tag == "!!null") {
 		return Config{}, nil
@@ -174,7 +174,7 @@ func DecodeSection(path string, b []byte) (Config, error) {
 	var c Config
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(sec.Content); i += 2 {
-		k, v := sec.Content[i], sec.Content[i+1]
+		k, v := sec.Content[i], deref(sec.Content[i+1])
 		at := func(format string) error {
 			return fmt.Errorf("%s:%d:%d: audit.%s: "+format, path, v.Line, v.Column, k.Value)
 		}
@@ -215,6 +215,15 @@ func DecodeSection(path string, b []byte) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// deref follows a YAML alias (*name) to its anchored node; an alias to an
+// alias is not followed further (the checks below then reject it).
+func deref(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
 }
 
 func boolVal(n *yaml.Node) (bool, error) {

@@ -39,6 +39,8 @@ func TestSecurityAuditCannotBeWeakenedByRepo(t *testing.T) {
 		{name: "bad yaml", project: "audit: [\n", user: userRequired, wantErr: "keyward.yaml"},
 		{name: "project switches off, moves log, disables fsync", project: "audit:\n  enabled: false\n  file: /dev/null\n  key_file: /tmp/k\n  fsync: false\n",
 			user: userRequired},
+		{name: "aliases are followed, still only tightening", project: "base: &b\n  required: true\n  enabled: false\naudit: *b\n",
+			user: "audit:\n  required: false\n"},
 		{name: "project tightens", project: "audit:\n  required: true\n  hmac_values: true\n  stderr: true\n",
 			user: "audit:\n  enabled: false\n"},
 	}
