@@ -614,3 +614,14 @@ func ParseExample(b []byte) []ExampleVar {
 	}
 	return out
 }
+
+// PlaceholderReason says why an example value looks like a placeholder
+// (changeme, postgresql://..., sk_test_..., <your key>, ...), or "" when
+// it reads as a literal default such as redis://localhost:6379/0. The
+// reason never contains the value.
+func PlaceholderReason(value string) string { return placeholderReason(value, nil) }
+
+// IsExampleFile reports whether a .env file name is a committed example
+// (.env.example, .env.sample, .env.template, .env.dist, .env.tmpl,
+// .env.defaults) rather than a file holding real values.
+func IsExampleFile(name string) bool { return isEnvExample(name) }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -19,6 +20,23 @@ func init() {
 			return nil, err
 		}
 		return c.EnvOrder, nil
+	}
+	scan.PublicValues = func(f *cmdutil.Factory) map[string]bool {
+		c, err := projectConfig(f)
+		if err != nil || c == nil || c.ExamplePath() == "" {
+			return nil
+		}
+		b, err := os.ReadFile(c.ExamplePath())
+		if err != nil {
+			return nil
+		}
+		out := map[string]bool{}
+		for _, kv := range schema.ParseExample(b) {
+			if kv.Value != "" {
+				out[kv.Value] = true
+			}
+		}
+		return out
 	}
 }
 

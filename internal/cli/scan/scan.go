@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,12 @@ import (
 // environment of the project; scan then searches the values of all of them
 // unless --store or --env picks one store.
 var Environments func(f *cmdutil.Factory) ([]string, error)
+
+// PublicValues, when set (by the keyward.yaml support), returns values that
+// are public by the project's own account: the literal values of its
+// committed .env.example. A managed value equal to one of them (a copied
+// default such as REDIS_URL=redis://localhost:6379/0) is not searched.
+var PublicValues func(f *cmdutil.Factory) map[string]bool
 
 // Options are scan's inputs.
 type Options struct {
@@ -46,7 +54,11 @@ type Options struct {
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Getenv: f.Getenv, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
-		return LoadManaged(ctx, f)
+		ms, notes, err := LoadManaged(ctx, f)
+		if PublicValues != nil && len(ms) > 0 {
+			ms = dropPublic(ms, PublicValues(f))
+		}
+		return ms, notes, err
 	}}
 	cmd := &cobra.Command{
 		Use:   "scan [PATH...]",
@@ -205,12 +217,29 @@ func ReadStore(ctx context.Context, s *keyward.Store, env string) ([]scan.Manage
 	return out, nil
 }
 
+// stagedStoreTimeout bounds reading the stores for --staged: a pre-commit
+// hook must not hang on a network store it cannot reach.
+const stagedStoreTimeout = 15 * time.Second
+
 func run(ctx context.Context, opts *Options) error {
 	var managed []scan.Managed
 	if !opts.NoManaged && opts.LoadManaged != nil {
-		ms, notes, err := opts.LoadManaged(ctx)
-		if err != nil {
+		lctx := ctx
+		if opts.Staged {
+			var cancel context.CancelFunc
+			lctx, cancel = context.WithTimeout(ctx, stagedStoreTimeout)
+			defer cancel()
+		}
+		ms, notes, err := opts.LoadManaged(lctx)
+		if err != nil && (!opts.Staged || ctx.Err() != nil) {
 			return err
+		}
+		if opts.Staged {
+			// The pre-commit hook never blocks a clean commit because a
+			// store cannot be read (none yet, an identity the committer
+			// does not have, a network store out of reach): it searches
+			// for known formats, and the values it could read, with one note.
+			notes = stagedNotes(notes, err)
 		}
 		for _, n := range notes {
 			fmt.Fprintln(opts.IO.ErrOut, "keyward: note: "+n)
@@ -297,6 +326,56 @@ func run(ctx context.Context, opts *Options) error {
 		return &cmdutil.SilentError{Code: cmdutil.ExitError}
 	}
 	return nil
+}
+
+// stagedNotes folds the notes of a --staged scan, and the error that kept
+// it from reading a store, into one note.
+func stagedNotes(notes []string, err error) []string {
+	var why []string
+	for _, n := range notes {
+		why = append(why, shortNote(n))
+	}
+	if err != nil {
+		why = append(why, shortNote(err.Error()))
+	}
+	switch {
+	case len(why) == 0:
+		return nil
+	case err != nil && len(notes) == 0:
+		return []string{"could not read the store (" + why[0] + "); searching staged changes for known formats only"}
+	}
+	return []string{"could not read every store (" + strings.Join(why, "; ") + "); searching staged changes for known formats and the values that could be read"}
+}
+
+// noteRE picks the environment, store and error code out of a note such as
+// "environment staging: keyward: failed to list in awssm://…: permission denied: …".
+var noteRE = regexp.MustCompile(`^(?:environment (\S+): )?(?:keyward: )?failed to [^"]*?(?: "[^"]*")? in (\S+): ([a-z ]+):`)
+
+// shortNote is the first line of a note, or "ENV: STORE: CODE" for a store error.
+func shortNote(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	m := noteRE.FindStringSubmatch(s)
+	switch {
+	case m == nil:
+		return strings.TrimPrefix(s, "keyward: ")
+	case m[1] != "":
+		return "environment " + m[1] + ", " + m[2] + ": " + m[3]
+	}
+	return m[2] + ": " + m[3]
+}
+
+// dropPublic removes managed values that the project publishes itself.
+func dropPublic(ms []scan.Managed, public map[string]bool) []scan.Managed {
+	if len(public) == 0 {
+		return ms
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if !public[m.Value.RevealString()] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func name(m scan.Managed) string {
