@@ -78,6 +78,13 @@ func installProject(f *cmdutil.Factory) {
 		}
 		return c.StoreURL(name)
 	}
+	f.DeclaredKeys = func(f *cmdutil.Factory) []string {
+		c, err := projectConfig(f)
+		if err != nil || c == nil {
+			return nil
+		}
+		return append([]string{}, c.Order...)
+	}
 	f.DefaultEnv = func(f *cmdutil.Factory) (string, error) {
 		c, err := projectConfig(f)
 		if err != nil || c == nil {

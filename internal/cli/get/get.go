@@ -73,14 +73,15 @@ only; values with --reveal). See 'keyward rotate'.`,
 
 // Output is get's --json shape.
 type Output struct {
-	Key     string     `json:"key"`
-	Store   string     `json:"store"`
-	Version string     `json:"version,omitempty"`
-	Created *time.Time `json:"created,omitempty"`
-	Labels  []string   `json:"labels,omitempty"`
-	Stale   bool       `json:"stale,omitempty"`
-	Length  int        `json:"length"`
-	Value   *string    `json:"value,omitempty"`
+	Key         string     `json:"key"`
+	Store       string     `json:"store"`
+	StoreSource string     `json:"store_source,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	Created     *time.Time `json:"created,omitempty"`
+	Labels      []string   `json:"labels,omitempty"`
+	Stale       bool       `json:"stale,omitempty"`
+	Length      int        `json:"length"`
+	Value       *string    `json:"value,omitempty"`
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -103,7 +104,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
 		if !v.Version.Created.IsZero() {
 			c := v.Version.Created.UTC()
 			out.Created = &c

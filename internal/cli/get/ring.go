@@ -10,12 +10,13 @@ import (
 
 // RingOutput is get --ring --json's shape. Values appear only with --reveal.
 type RingOutput struct {
-	Key       string          `json:"key"`
-	Store     string          `json:"store"`
-	Layout    string          `json:"layout"`
-	RotatedAt *time.Time      `json:"rotated_at,omitempty"`
-	Current   RingKeyOutput   `json:"current"`
-	Previous  []RingKeyOutput `json:"previous"`
+	Key         string          `json:"key"`
+	Store       string          `json:"store"`
+	StoreSource string          `json:"store_source,omitempty"`
+	Layout      string          `json:"layout"`
+	RotatedAt   *time.Time      `json:"rotated_at,omitempty"`
+	Current     RingKeyOutput   `json:"current"`
+	Previous    []RingKeyOutput `json:"previous"`
 }
 
 // RingKeyOutput is one value of the ring.
@@ -54,7 +55,7 @@ func runRing(ctx context.Context, opts *Options, s *keyward.Store) error {
 		}
 		return err
 	}
-	out := RingOutput{Key: r.Key, Store: r.Store, Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
+	out := RingOutput{Key: r.Key, Store: r.Store, StoreSource: cmdutil.SourceOf(s), Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
 	if !r.RotatedAt.IsZero() {
 		t := r.RotatedAt.UTC()
 		out.RotatedAt = &t

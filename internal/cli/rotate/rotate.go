@@ -170,11 +170,12 @@ func validate(opts *Options, cmd *cobra.Command, grace string) error {
 // Output is rotate's --json shape: one result per rotated key, the values
 // retired, and per-key errors of --due. Never values.
 type Output struct {
-	Store    string             `json:"store"`
-	Rotated  []*rotation.Result `json:"rotated"`
-	Retired  []rotation.Retired `json:"retired,omitempty"`
-	Skipped  []Skipped          `json:"skipped,omitempty"`
-	Failures []Failure          `json:"failures,omitempty"`
+	Store       string             `json:"store"`
+	StoreSource string             `json:"store_source,omitempty"`
+	Rotated     []*rotation.Result `json:"rotated"`
+	Retired     []rotation.Retired `json:"retired,omitempty"`
+	Skipped     []Skipped          `json:"skipped,omitempty"`
+	Failures    []Failure          `json:"failures,omitempty"`
 }
 
 // Skipped is a secret --due looked at and left alone.
@@ -216,7 +217,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	out := &Output{Store: s.URL(), Rotated: []*rotation.Result{}}
+	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Rotated: []*rotation.Result{}}
 	switch {
 	case opts.Due:
 		err = runDue(ctx, opts, s, cfg, env, out)

@@ -112,12 +112,13 @@ func trimKeyward(err error) string {
 
 // Output is set's --json shape. It never holds the value.
 type Output struct {
-	Key       string     `json:"key"`
-	Store     string     `json:"store"`
-	Version   string     `json:"version"`
-	Created   *time.Time `json:"created,omitempty"`
-	Length    int        `json:"length"`
-	Generated string     `json:"generated,omitempty"` // the recipe, when --generate was used
+	Key         string     `json:"key"`
+	Store       string     `json:"store"`
+	StoreSource string     `json:"store_source,omitempty"`
+	Version     string     `json:"version"`
+	Created     *time.Time `json:"created,omitempty"`
+	Length      int        `json:"length"`
+	Generated   string     `json:"generated,omitempty"` // the recipe, when --generate was used
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -146,7 +147,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), Version: ver.ID, Length: value.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: ver.ID, Length: value.Len()}
 		if !ver.Created.IsZero() {
 			c := ver.Created.UTC()
 			out.Created = &c

@@ -82,6 +82,7 @@ Values are never read into the output: only versions and times.`,
 // Output is status's --json shape.
 type Output struct {
 	Store       string            `json:"store"`
+	StoreSource string            `json:"store_source,omitempty"`
 	Environment string            `json:"environment,omitempty"`
 	Now         time.Time         `json:"now"`
 	Overdue     bool              `json:"overdue"`
@@ -127,7 +128,7 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.Now != nil {
 		now = opts.Now()
 	}
-	out := &Output{Store: s.URL(), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
+	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
 	var errs keyward.MultiError
 	for _, k := range keys {
 		p := policy(cfg, k, env)
