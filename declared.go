@@ -19,3 +19,19 @@ func DeclaredKeys(ctx context.Context) ([]string, bool) {
 	k, ok := ctx.Value(declaredKeysKey{}).([]string)
 	return k, ok
 }
+
+type warnKey struct{}
+
+// WithWarnings returns a context that gives store openers somewhere to
+// report problems that are not errors — a .env reference to an undefined
+// variable, say. Messages never carry a value. The CLI prints them as
+// "keyward: warning: …" lines; without it, providers stay silent.
+func WithWarnings(ctx context.Context, warn func(msg string)) context.Context {
+	return context.WithValue(ctx, warnKey{}, warn)
+}
+
+// Warnings returns the function set by WithWarnings, or nil.
+func Warnings(ctx context.Context) func(msg string) {
+	w, _ := ctx.Value(warnKey{}).(func(string))
+	return w
+}

@@ -184,6 +184,9 @@ func (f *Factory) OpenURL(ctx context.Context, rawURL, env string) (*keyward.Sto
 		mux = keyward.DefaultURLMux()
 	}
 	o := &keyward.StoreOptions{Environment: env}
+	if f.IO != nil {
+		ctx = keyward.WithWarnings(ctx, func(msg string) { fmt.Fprintln(f.IO.ErrOut, "keyward: warning: "+msg) })
+	}
 	if f.DeclaredKeys != nil {
 		if keys := f.DeclaredKeys(f); keys != nil {
 			ctx = keyward.WithDeclaredKeys(ctx, keys)

@@ -35,6 +35,7 @@ type fromMode struct {
 	values  map[string]string
 	example bool
 	prod    bool // the target is a production environment: copy no example values
+	warn    func(dotenv.Warning)
 
 	// Dependencies, from the Factory.
 	loadConfig   func() (*schema.Config, error)
@@ -101,6 +102,7 @@ func (m *fromMode) active() bool { return m != nil && m.path != "" }
 
 func (m *fromMode) run(ctx context.Context, opts *Options) error {
 	m.force = opts.Force
+	m.warn = func(w dotenv.Warning) { fmt.Fprintln(opts.IO.ErrOut, "keyward: warning: "+w.String()) }
 	if len(opts.AddRecipients) > 0 {
 		return cmdutil.FlagErrorf("--from and --add-recipient cannot be used together")
 	}
@@ -196,7 +198,7 @@ func (m *fromMode) exampleNames() ([]string, error) {
 		}
 	} else {
 		// A real .env: read it as the dotenv:// provider does.
-		es, err := dotenv.Parse(b, &dotenv.Options{Name: m.path})
+		es, err := dotenv.Parse(b, &dotenv.Options{Name: m.path, Warn: m.warn})
 		if err != nil {
 			return nil, keyward.NewError(keyward.InvalidArgument, "init", err)
 		}
