@@ -500,3 +500,17 @@ func (d *k8sDriver) As(i any) bool {
 }
 
 func (d *k8sDriver) Close() error { return nil }
+
+// Exists reports whether the Secret itself exists. List on a missing
+// Secret is empty (Put creates it), so the CLI asks this to say "does not
+// exist" rather than show an empty store.
+func (d *k8sDriver) Exists(ctx context.Context) (bool, error) {
+	_, err := d.read(ctx)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, d.wrap(err, "")
+	}
+	return true, nil
+}
