@@ -85,6 +85,24 @@ func installProject(f *cmdutil.Factory) {
 		}
 		return append([]string{}, c.Order...)
 	}
+	f.CheckValue = func(f *cmdutil.Factory, key, env string, v keyward.Secret) []string {
+		c, err := projectConfig(f)
+		if err != nil || c == nil {
+			return nil
+		}
+		var out []string
+		for _, fd := range c.CheckValue(key, env, v) {
+			if fd.Severity == schema.SeverityOff {
+				continue
+			}
+			where := ""
+			if env != "" {
+				where = " in " + env
+			}
+			out = append(out, fd.Message+" ("+fd.Check+where+"; stored anyway, 'keyward validate' will report it)")
+		}
+		return out
+	}
 	f.DefaultEnv = func(f *cmdutil.Factory) (string, error) {
 		c, err := projectConfig(f)
 		if err != nil || c == nil {

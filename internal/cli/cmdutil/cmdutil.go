@@ -68,6 +68,10 @@ type Factory struct {
 	// when there is no keyward.yaml). Stores are opened with them
 	// (keyward.WithDeclaredKeys), so env:// lists only those.
 	DeclaredKeys func(f *Factory) []string
+	// CheckValue, if set, returns keyward.yaml's findings ("is 8 characters;
+	// needs at least 32 (min-length)") for a value about to be stored as key
+	// in env; never the value.
+	CheckValue func(f *Factory, key, env string, v keyward.Secret) []string
 
 	// AfterCommand, if set, runs after every command with its outcome
 	// (the audit trail records verb-level actions through it).
