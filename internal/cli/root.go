@@ -152,6 +152,7 @@ guide's SECRET_PROVIDER variables.`,
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	installCompletion(f, root)
 	return root
 }
 
