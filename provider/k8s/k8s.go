@@ -163,6 +163,11 @@ func (e *configError) Error() string {
 }
 func (e *configError) Unwrap() error { return e.err }
 
+// Hint says what to do next; the CLI prints it as a "hint:" line.
+func (e *configError) Hint() string {
+	return "set KUBECONFIG (or pass ?kubeconfig=PATH / ?context=NAME in the store URL); inside a pod the service account is used"
+}
+
 func (d *k8sDriver) api() (corev1client.SecretsGetter, string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

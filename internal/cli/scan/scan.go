@@ -292,6 +292,10 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	stop()
 	if err != nil {
+		if (opts.Staged || opts.History) && strings.Contains(err.Error(), "not a git repository") {
+			return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "scan", "%s is not inside a git repository", dir),
+				"--staged and --history read git: run them inside a repository, or scan files with 'keyward scan PATH'")
+		}
 		return err
 	}
 	for _, w := range rep.Warnings {
