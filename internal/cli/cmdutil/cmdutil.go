@@ -400,3 +400,12 @@ func trimNewline(b []byte) []byte {
 
 // MaxSecretSize bounds one secret read from input (1 MiB).
 const MaxSecretSize = 1 << 20
+
+// Count writes n with a noun, in the singular for one: "1 finding",
+// "3 findings". Every verb's messages use it, so the grammar is the same.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -209,7 +209,7 @@ func writeDocker(opts *Options, es []export.Entry) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d secret files to %s\n", len(maps), opts.Output)
+	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s to %s\n", cmdutil.Count(len(maps), "secret file"), opts.Output)
 	WarnIfCommittable(opts.IO.ErrOut, opts.Output)
 	if opts.JSON {
 		if maps == nil {

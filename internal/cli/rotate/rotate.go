@@ -401,7 +401,7 @@ func runDue(ctx context.Context, opts *Options, s *keyward.Store, cfg *schema.Co
 			continue
 		}
 		if !rotation.Due(p, st, now) {
-			out.Skipped = append(out.Skipped, Skipped{Key: name, Reason: "not due until " + rotation.Evaluate(name, p, st, now).NextDue.Format(time.RFC3339)})
+			out.Skipped = append(out.Skipped, Skipped{Key: name, Reason: "not due until " + rotation.Evaluate(name, p, st, now).NextDue.UTC().Format(time.RFC3339)})
 			continue
 		}
 		if sp.Generate == "" {
@@ -469,7 +469,7 @@ func sweep(ctx context.Context, opts *Options, s *keyward.Store, keys []string, 
 				if opts.DryRun {
 					verb = "Would retire"
 				}
-				fmt.Fprintf(opts.IO.ErrOut, "%s %s %s (grace ended %s): %s\n", verb, r.Key, r.ID, r.Expired.Format(time.RFC3339), r.How)
+				fmt.Fprintf(opts.IO.ErrOut, "%s %s %s (grace ended %s): %s\n", verb, r.Key, r.ID, r.Expired.UTC().Format(time.RFC3339), r.How)
 			}
 		}
 	}

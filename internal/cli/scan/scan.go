@@ -309,7 +309,7 @@ func run(ctx context.Context, opts *Options) error {
 		if err := scan.WriteBaseline(opts.WriteBaseline, fs); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d findings to %s\n", len(fs), opts.WriteBaseline)
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s to %s\n", cmdutil.Count(len(fs), "finding"), opts.WriteBaseline)
 		return nil
 	}
 	switch opts.Format {
@@ -324,7 +324,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.Format == "text" && opts.IO.IsStderrTTY() {
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: scanned %d files (%.1f MB): %d findings\n", rep.Files, float64(rep.Bytes)/1e6, len(fs))
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: scanned %s (%.1f MB): %s\n", cmdutil.Count(int(rep.Files), "file"), float64(rep.Bytes)/1e6, cmdutil.Count(len(fs), "finding"))
 	}
 	if len(fs) > 0 {
 		return &cmdutil.SilentError{Code: cmdutil.ExitError}

@@ -236,7 +236,7 @@ func writeTable(w io.Writer, out *Output, tty bool) error {
 		for _, s := range out.Secrets {
 			next := "-"
 			if !s.NextDue.IsZero() {
-				next = s.NextDue.Format(time.RFC3339)
+				next = s.NextDue.UTC().Format(time.RFC3339)
 			}
 			age := "-"
 			if s.Exists && !s.RotatedAt.IsZero() {
@@ -267,7 +267,7 @@ func writeTable(w io.Writer, out *Output, tty bool) error {
 			age = days(time.Duration(s.Age))
 		}
 		if !s.NextDue.IsZero() {
-			next = s.NextDue.Format("2006-01-02")
+			next = s.NextDue.UTC().Format(time.RFC3339)
 		}
 		var prev []string
 		for _, p := range s.Previous {
