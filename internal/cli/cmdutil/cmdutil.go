@@ -138,10 +138,16 @@ func (f *Factory) OpenStore(ctx context.Context) (*keyward.Store, error) {
 		return nil, err
 	}
 	storeSources.Store(s, source)
-	if f.IO != nil && (f.IO.IsStderrTTY() || source == "KEYWARD_STORE" || source == "SECRET_PROVIDER") {
-		fmt.Fprintf(f.IO.ErrOut, "keyward: using %s (%s)\n", s.URL(), DescribeSource(source, env, f.Getenv))
-	}
+	f.NoteSource(s.URL(), source, env)
 	return s, nil
+}
+
+// NoteSource says on stderr which rule chose the store: when stderr is a
+// terminal, and always when an environment variable chose it.
+func (f *Factory) NoteSource(url, source, env string) {
+	if f.IO != nil && (f.IO.IsStderrTTY() || source == "KEYWARD_STORE" || source == "SECRET_PROVIDER") {
+		fmt.Fprintf(f.IO.ErrOut, "keyward: using %s (%s)\n", url, DescribeSource(source, env, f.Getenv))
+	}
 }
 
 // storeSources maps each store opened by OpenStore to the rule that chose it.
