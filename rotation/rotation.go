@@ -641,7 +641,7 @@ func Describe(r *Result) string {
 		if r.Revoked {
 			return fmt.Sprintf("would rotate %s (%s layout): %s would be revoked now", r.Key, r.Layout, r.From)
 		}
-		return fmt.Sprintf("would rotate %s (%s layout): %s would stay valid until %s", r.Key, r.Layout, r.From, r.PreviousExpires.Format(time.RFC3339))
+		return fmt.Sprintf("would rotate %s (%s layout): %s would stay valid until %s", r.Key, r.Layout, r.From, r.PreviousExpires.UTC().Format(time.RFC3339))
 	}
 	verb := "rotated"
 	if r.Resumed {
@@ -651,7 +651,7 @@ func Describe(r *Result) string {
 	if r.Revoked {
 		return s + "; previous values revoked now"
 	}
-	return s + fmt.Sprintf("; %s valid until %s", r.From, r.PreviousExpires.Format(time.RFC3339))
+	return s + fmt.Sprintf("; %s valid until %s", r.From, r.PreviousExpires.UTC().Format(time.RFC3339))
 }
 
 func firstNonEmpty(ss ...string) string {

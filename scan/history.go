@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Intro is a commit that introduced a blob at a path.
@@ -98,7 +99,7 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 			}
 			for _, i := range in {
 				for _, f := range fs {
-					f.Commit, f.Path, f.Author, f.Email, f.Date = i.Commit, i.Path, i.Author, i.Email, i.Date
+					f.Commit, f.Path, f.Author, f.Email, f.Date = i.Commit, i.Path, i.Author, i.Email, utcRFC3339(i.Date)
 					r.rep.Findings = append(r.rep.Findings, f)
 				}
 			}
@@ -171,4 +172,14 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 		return nil, fmt.Errorf("keyward: failed to read git log: %w", serr)
 	}
 	return res, nil
+}
+
+// utcRFC3339 writes git's ISO 8601 author date (2026-12-01T09:21:24+01:00)
+// in the one timestamp form every keyward verb prints: RFC 3339 in UTC.
+func utcRFC3339(d string) string {
+	t, err := time.Parse(time.RFC3339, d)
+	if err != nil {
+		return d
+	}
+	return t.UTC().Format(time.RFC3339)
 }

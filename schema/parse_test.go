@@ -40,7 +40,7 @@ func TestLoadExample(t *testing.T) {
 	if c.Secrets["STRIPE_SECRET_KEY"].Rotation.Via != "Stripe Dashboard" {
 		t.Fatal("stripe rotation via")
 	}
-	if c.DefaultEnvironment != "development" || c.Environments["development"].Store != "dotenv://.env" ||
+	if c.DefaultEnvironment != "development" || c.Environments["development"].Store != "local://keyward.age" ||
 		c.Environments["development"].IsProduction() || !c.Environments["production"].IsProduction() {
 		t.Fatalf("environments %+v", c.Environments)
 	}

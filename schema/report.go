@@ -13,6 +13,9 @@ import (
 type Report struct {
 	Environment string `json:"environment,omitempty"`
 	Store       string `json:"store,omitempty"`
+	// StoreSource is the rule that chose the store (--store, --env,
+	// KEYWARD_STORE, SECRET_PROVIDER, keyward.yaml, default); set by the CLI.
+	StoreSource string `json:"store_source,omitempty"`
 	Production  bool   `json:"production"`
 	Config      string `json:"config,omitempty"`
 	// Valid is false when there is an error finding (or, in strict mode, a

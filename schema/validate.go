@@ -615,3 +615,35 @@ func ParseExample(b []byte) []ExampleVar {
 	}
 	return out
 }
+
+// PlaceholderReason says why an example value looks like a placeholder
+// (changeme, postgresql://..., sk_test_..., <your key>, ...), or "" when
+// it reads as a literal default such as redis://localhost:6379/0. The
+// reason never contains the value.
+func PlaceholderReason(value string) string { return placeholderReason(value, nil) }
+
+// IsExampleFile reports whether a .env file name is a committed example
+// (.env.example, .env.sample, .env.template, .env.dist, .env.tmpl,
+// .env.defaults) rather than a file holding real values.
+func IsExampleFile(name string) bool { return isEnvExample(name) }
+
+// CheckValue runs the value checks of validate (binary, min-length, format,
+// pattern, test-key, placeholder, entropy) on one value about to be stored
+// as name in env, and returns the findings; nil when name is not declared.
+// Messages never contain the value. `keyward set` warns with them.
+func (c *Config) CheckValue(name, env string, value keyward.Secret) []Finding {
+	sp := c.Secrets[name]
+	if sp == nil {
+		return nil
+	}
+	prod := false
+	if env != "" {
+		if e, err := c.Environment(env); err == nil {
+			prod = e.IsProduction()
+		}
+	}
+	v := &validation{c: c, o: &ValidateOptions{Now: time.Now}, env: env, prod: prod, rep: &Report{}}
+	sr := &SecretResult{Name: name}
+	v.checkValue(sr, sp.For(env), &keyward.Value{Secret: value}, v.exampleValues())
+	return sr.Findings
+}

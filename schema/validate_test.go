@@ -228,9 +228,13 @@ func validateMem(t *testing.T, cfg *Config, prodVals, devVals map[string]string)
 	putAll(t, dev, devVals)
 	rep, err := cfg.Validate(context.Background(), prod, "production", &ValidateOptions{
 		OpenEnv: func(_ context.Context, env string) (*keyward.Store, error) {
-			if env != "development" {
-				t.Errorf("opened environment %q", env)
+			switch env {
+			case "development":
+				return dev, nil
+			case "staging": // the example's staging store (AWS): empty here
+				return mem.NewBackend().OpenStore(&keyward.StoreOptions{URL: "mem://staging"}), nil
 			}
+			t.Errorf("opened environment %q", env)
 			return dev, nil
 		},
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -33,6 +34,10 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, cmds)
 }
 
+// examplesDir is the repository's examples/ directory; testscripts copy a
+// project from it with: exec cp -r $KEYWARD_EXAMPLES/dharmamind dm
+var examplesDir, _ = filepath.Abs("../../examples")
+
 // TestScript runs the CLI end to end over testdata/script/*.txtar.
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
@@ -41,6 +46,7 @@ func TestScript(t *testing.T) {
 			// A private config dir per script, so no test touches the user's.
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
 			env.Setenv("HOME", env.WorkDir+"/home")
+			env.Setenv("KEYWARD_EXAMPLES", examplesDir)
 			return nil
 		},
 		RequireExplicitExec: false,

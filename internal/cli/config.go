@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -19,6 +20,23 @@ func init() {
 			return nil, err
 		}
 		return c.EnvOrder, nil
+	}
+	scan.PublicValues = func(f *cmdutil.Factory) map[string]bool {
+		c, err := projectConfig(f)
+		if err != nil || c == nil || c.ExamplePath() == "" {
+			return nil
+		}
+		b, err := os.ReadFile(c.ExamplePath())
+		if err != nil {
+			return nil
+		}
+		out := map[string]bool{}
+		for _, kv := range schema.ParseExample(b) {
+			if kv.Value != "" {
+				out[kv.Value] = true
+			}
+		}
+		return out
 	}
 }
 
@@ -75,6 +93,31 @@ func installProject(f *cmdutil.Factory) {
 			return nil, err
 		}
 		return &cmdutil.DeliveryConfig{OldSuffix: c.Delivery.OldSuffix, NumberedRing: c.Delivery.NumberedRing}, nil
+	}
+	f.DeclaredKeys = func(f *cmdutil.Factory) []string {
+		c, err := projectConfig(f)
+		if err != nil || c == nil {
+			return nil
+		}
+		return append([]string{}, c.Order...)
+	}
+	f.CheckValue = func(f *cmdutil.Factory, key, env string, v keyward.Secret) []string {
+		c, err := projectConfig(f)
+		if err != nil || c == nil {
+			return nil
+		}
+		var out []string
+		for _, fd := range c.CheckValue(key, env, v) {
+			if fd.Severity == schema.SeverityOff {
+				continue
+			}
+			where := ""
+			if env != "" {
+				where = " in " + env
+			}
+			out = append(out, fd.Message+" ("+fd.Check+where+"; stored anyway, 'keyward validate' will report it)")
+		}
+		return out
 	}
 	f.DefaultEnv = func(f *cmdutil.Factory) (string, error) {
 		c, err := projectConfig(f)

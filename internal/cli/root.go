@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -22,8 +23,49 @@ import (
 	"github.com/keyward/keyward/plugin"
 )
 
-// Version is set at build time with -ldflags "-X github.com/keyward/keyward/internal/cli.Version=…".
-var Version = "dev"
+// Version is set at build time with -ldflags "-X github.com/keyward/keyward/internal/cli.Version=…";
+// otherwise it is the module version Go recorded in the binary.
+var Version = ""
+
+// VersionString is what 'keyward --version' prints after "keyward version ":
+// the module version (go install …@v1.2.3 records it; a checkout build is
+// "(devel)") and the VCS revision, time and modified flag Go stamps into a
+// binary built from a git checkout.
+func VersionString(info *debug.BuildInfo, ok bool) string {
+	v := Version
+	if v == "" && ok && info.Main.Version != "" {
+		v = info.Main.Version
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if !ok {
+		return v
+	}
+	var rev, at, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return v + " (no VCS revision recorded)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if at != "" {
+		at = ", " + at
+	}
+	return v + " (revision " + rev + at + modified + ")"
+}
 
 type verbFunc func(f *cmdutil.Factory) *cobra.Command
 
@@ -132,7 +174,7 @@ guide's SECRET_PROVIDER variables.`,
   keyward run -- ./server
   keyward get DATABASE_URL --store dotenv://.env
   SECRET_PROVIDER=vault VAULT_ADDR=https://vault:8200 VAULT_PATH=dharmamind/production keyward list`,
-		Version:       Version,
+		Version:       VersionString(debug.ReadBuildInfo()),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
@@ -150,6 +192,7 @@ guide's SECRET_PROVIDER variables.`,
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)
+	installCompletion(f, root)
 	return root
 }
 

@@ -97,6 +97,28 @@ type Options struct {
 	// NoInterpolate leaves $VAR and ${VAR} in values as written (escape
 	// sequences in double quotes are still processed; $$ stays $$).
 	NoInterpolate bool
+	// Warn, if set, is called for every reference to a variable that is
+	// not set (neither in Lookup nor earlier in the file) and has no
+	// default: Docker Compose reads it as an empty string and warns too.
+	Warn func(Warning)
+}
+
+// Warning is a reference to an undefined variable. It names the variable
+// and where the reference is, never a value.
+type Warning struct {
+	File      string
+	Line, Col int
+	Variable  string
+	// Braced is set for ${VAR}; python-dotenv expands only that form, and
+	// keeps a bare $VAR as written where Compose reads it as empty.
+	Braced bool
+}
+
+func (w Warning) String() string {
+	if w.Braced {
+		return fmt.Sprintf("%s:%d:%d: variable %s is not set: ${%s} reads as an empty string (write $$ for a literal $, or read the file with ?interpolate=false)", w.File, w.Line, w.Col, w.Variable, w.Variable)
+	}
+	return fmt.Sprintf("%s:%d:%d: variable %s is not set: $%s reads as an empty string, as in Docker Compose, where python-dotenv keeps it as written (write $$ for a literal $, or read the file with ?interpolate=false)", w.File, w.Line, w.Col, w.Variable, w.Variable)
 }
 
 // SyntaxError reports malformed input. It never carries file content.
@@ -429,6 +451,10 @@ func (p *parser) interpolate(key, v string, off int) (out string, err error) {
 			out, err = "", p.errAt(off, "value of %s: %s", key, hit.msg)
 		}
 	}()
+	opts := []template.Option{template.WithoutLogging}
+	if p.opts.Warn != nil {
+		opts = append(opts, template.WithReplacementFunction(p.warnUnset(off)))
+	}
 	out, err = template.SubstituteWithOptions(v, func(name string) (string, bool) {
 		if p.substitutions--; p.substitutions < 0 {
 			panic(limitHit{fmt.Sprintf("more than %d variable substitutions in one file (at ${%s})", MaxSubstitutions, name)})
@@ -447,7 +473,7 @@ func (p *parser) interpolate(key, v string, off int) (out string, err error) {
 			panic(limitHit{fmt.Sprintf("expanding ${%s} would exceed the %d MiB limit on what interpolation may add to one file", name, MaxFileExpansion>>20)})
 		}
 		return val, ok
-	}, template.WithoutLogging)
+	}, opts...)
 	if err != nil {
 		// template errors quote the value; never repeat it.
 		var mr *template.MissingRequiredError
@@ -497,6 +523,35 @@ func shape(v string) (depth, opRefs int) {
 		}
 	}
 	return depth, opRefs
+}
+
+// warnUnset wraps compose-go's replacement so that a reference it reads as
+// empty because the variable is not set (exactly where compose-go itself
+// would log a warning) is reported through Options.Warn, located by
+// searching the source from the value's start at off.
+func (p *parser) warnUnset(off int) template.ReplacementFunc {
+	cursor := off
+	return func(sub string, m template.Mapping, cfg *template.Config) (string, error) {
+		val, applied, err := template.DefaultReplacementAppliedFunc(sub, m, cfg)
+		if err != nil || applied || !strings.HasPrefix(sub, "$") {
+			return val, err
+		}
+		name, braced := strings.TrimPrefix(sub, "$"), false
+		if strings.HasPrefix(name, "{") {
+			name, braced = name[1:], true
+		}
+		if k := strings.IndexFunc(name, func(r rune) bool { return r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) }); k >= 0 {
+			name = name[:k]
+		}
+		at := off
+		if k := strings.Index(p.src[cursor:], "$"+map[bool]string{true: "{", false: ""}[braced]+name); k >= 0 {
+			at = cursor + k
+			cursor = at + 1
+		}
+		line, col := p.pos(at)
+		p.opts.Warn(Warning{File: p.opts.Name, Line: line, Col: col, Variable: name, Braced: braced})
+		return val, nil
+	}
 }
 
 // escapeSeq and expandEscapes are compose-go's (Apache-2.0): the escape

@@ -118,6 +118,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
@@ -300,7 +301,9 @@ func (d *awsDriver) api(ctx context.Context) (*secretsmanager.Client, error) {
 	if d.client != nil {
 		return d.client, nil
 	}
-	lo := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(1)}
+	// The SDK's own log lines ("SDK 2026/… WARN falling back to IMDSv1")
+	// never reach the user's stderr: what matters is in the errors.
+	lo := []func(*config.LoadOptions) error{config.WithRetryMaxAttempts(1), config.WithLogger(logging.Nop{}), config.WithClientLogMode(0)}
 	if d.opts.Region != "" {
 		lo = append(lo, config.WithRegion(d.opts.Region))
 	}
@@ -324,6 +327,11 @@ type loadError struct{ err error }
 
 func (e *loadError) Error() string { return "failed to load the AWS configuration: " + e.err.Error() }
 func (e *loadError) Unwrap() error { return e.err }
+
+// Hint says what to do next; the CLI prints it as a "hint:" line.
+func (e *loadError) Hint() string {
+	return "check AWS_PROFILE, AWS_CONFIG_FILE and ~/.aws/config; see docs/providers/awssm.md"
+}
 
 // ---------- errors ----------
 
@@ -368,6 +376,29 @@ func (e *sdkError) Error() string {
 }
 func (e *sdkError) Unwrap() error             { return e.err }
 func (e *sdkError) RetryAfter() time.Duration { return e.retryAfter }
+
+// Hint says what to do next for the common AWS failures, as the Vault and
+// local providers do; the CLI prints it as a "hint:" line.
+func (e *sdkError) Hint() string { return awsHint(e.err) }
+
+func awsHint(err error) string {
+	msg := err.Error()
+	switch code := apiCode(err); {
+	case strings.Contains(msg, "get credentials") || strings.Contains(msg, "get identity") || strings.Contains(msg, "no EC2 IMDS role"):
+		return "no AWS credentials were found: run 'aws sso login' (or 'aws configure'), set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+	case code == "ExpiredToken" || code == "ExpiredTokenException":
+		return "the AWS session has expired: run 'aws sso login' again, or refresh the credentials"
+	case code == "AccessDeniedException" || code == "AccessDenied":
+		return "the AWS identity may not do this: its IAM policy needs secretsmanager:GetSecretValue (and kms:Decrypt for a customer-managed key) on the secret; 'aws sts get-caller-identity' shows who you are"
+	case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "InvalidSignatureException" || code == "SignatureDoesNotMatch":
+		return "AWS does not recognise these credentials: check AWS_PROFILE / AWS_ACCESS_KEY_ID, and the clock"
+	case code == "ResourceNotFoundException":
+		return "check the secret's name and the region (?region=… in the store URL, or AWS_REGION)"
+	case strings.Contains(msg, "dial tcp") || strings.Contains(msg, "no such host") || strings.Contains(msg, "connection refused"):
+		return "Secrets Manager could not be reached: check the network, the region, and AWS_ENDPOINT_URL if you set one"
+	}
+	return ""
+}
 
 func wrapSDK(err error) error {
 	if err == nil {

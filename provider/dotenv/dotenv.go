@@ -49,6 +49,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -68,12 +69,12 @@ func init() {
 // "/etc/app.env".
 func PathFromURL(u *url.URL) string { return keyward.URLPath(u) }
 
-func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
+func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	path := PathFromURL(u)
 	if path == "" {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// needs a file, as in dotenv://.env or dotenv:///abs/path/app.env")
 	}
-	o := &Options{}
+	o := &Options{Warn: keyward.Warnings(ctx)}
 	for k, v := range u.Query() {
 		switch k {
 		case "interpolate":
@@ -107,6 +108,10 @@ type Options struct {
 	// keys, as Docker Compose does. nil means os.LookupEnv; tests inject a
 	// private environment.
 	LookupEnv func(string) (string, bool)
+	// Warn, if set, receives one message per reference to an undefined
+	// variable ("app.env:3:12: variable X is not set: …"), once per
+	// driver, never with a value. Docker Compose warns the same way.
+	Warn func(msg string)
 }
 
 // New returns a driver over the .env file at path.
@@ -114,6 +119,7 @@ func New(path string, opts *Options) driver.Store {
 	d := &dotenvDriver{path: path, lookup: os.LookupEnv}
 	if opts != nil {
 		d.noInterp = opts.NoInterpolate
+		d.warn = opts.Warn
 		if opts.LookupEnv != nil {
 			d.lookup = opts.LookupEnv
 		}
@@ -125,6 +131,25 @@ type dotenvDriver struct {
 	path     string
 	noInterp bool
 	lookup   func(string) (string, bool)
+
+	warn   func(string)
+	mu     sync.Mutex
+	warned map[string]bool
+}
+
+// onWarn reports each distinct warning once.
+func (d *dotenvDriver) onWarn(w dotenvfmt.Warning) {
+	msg := w.String()
+	d.mu.Lock()
+	if d.warned == nil {
+		d.warned = map[string]bool{}
+	}
+	seen := d.warned[msg]
+	d.warned[msg] = true
+	d.mu.Unlock()
+	if !seen {
+		d.warn(msg)
+	}
 }
 
 var (
@@ -181,7 +206,11 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 		}
 		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
 	}
-	m, err := dotenvfmt.ParseMap(data, &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp})
+	po := &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp}
+	if d.warn != nil {
+		po.Warn = d.onWarn
+	}
+	m, err := dotenvfmt.ParseMap(data, po)
 	if err != nil {
 		return nil, nil, &codedError{code: driver.InvalidArgument, msg: "malformed .env file", err: err}
 	}

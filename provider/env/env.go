@@ -15,6 +15,17 @@
 // for KEY (and APP_KEY_FILE), and lists only variables that start with
 // APP_, without the prefix. The guide's SECRET_PROVIDER=env selects env://.
 //
+// # Which keys are secrets
+//
+// The process environment is not a set of secrets: HOME, PATH or
+// SSL_CERT_FILE must never be injected, redacted or read as KEY_FILE
+// indirections. So env:// without a prefix lists only the keys that are
+// declared — env://?keys=A,B, Options.Keys, or the secrets of keyward.yaml
+// the CLI passes with keyward.WithDeclaredKeys — and the keys asked for by
+// name with Get, that are set. Get reads any key it is asked for, with the
+// KEY_FILE convention. With a prefix, the prefix declares the set: every
+// APP_* variable is listed.
+//
 // # The KEY_FILE convention
 //
 //   - KEY wins when it is set, even to the empty string.
@@ -52,6 +63,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -70,17 +82,26 @@ func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
 }
 
-func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
+func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 		return nil, fmt.Errorf("env:// takes no host or path (use env:// or env://?prefix=APP_)")
 	}
 	o := &Options{}
+	if keys, ok := keyward.DeclaredKeys(ctx); ok {
+		o.Keys = keys
+	}
 	for k, v := range u.Query() {
 		switch k {
 		case "prefix":
 			o.Prefix = v[0]
+		case "keys":
+			for _, key := range strings.Split(strings.Join(v, ","), ",") {
+				if key = strings.TrimSpace(key); key != "" {
+					o.Keys = append(o.Keys, key)
+				}
+			}
 		default:
-			return nil, fmt.Errorf("unknown query parameter %q for env:// (known: prefix)", k)
+			return nil, fmt.Errorf("unknown query parameter %q for env:// (known: prefix, keys)", k)
 		}
 	}
 	return New(o), nil
@@ -98,11 +119,14 @@ type Options struct {
 	Environ func() []string
 	// MaxFileSize bounds a KEY_FILE; zero means DefaultMaxFileSize.
 	MaxFileSize int64
+	// Keys are the declared secrets. Without a Prefix, List reports only
+	// these and the keys asked for with Get, when they are set.
+	Keys []string
 }
 
 // New returns a driver over the environment.
 func New(opts *Options) driver.Store {
-	d := &envDriver{lookup: os.LookupEnv, environ: os.Environ, max: DefaultMaxFileSize}
+	d := &envDriver{lookup: os.LookupEnv, environ: os.Environ, max: DefaultMaxFileSize, keys: map[string]bool{}}
 	if opts != nil {
 		d.prefix = opts.Prefix
 		if opts.LookupEnv != nil {
@@ -114,6 +138,9 @@ func New(opts *Options) driver.Store {
 		if opts.MaxFileSize > 0 {
 			d.max = opts.MaxFileSize
 		}
+		for _, k := range opts.Keys {
+			d.keys[k] = true
+		}
 	}
 	return d
 }
@@ -123,6 +150,15 @@ type envDriver struct {
 	lookup  func(string) (string, bool)
 	environ func() []string
 	max     int64
+
+	mu   sync.Mutex
+	keys map[string]bool // declared, or asked for with Get
+}
+
+func (d *envDriver) want(key string) {
+	d.mu.Lock()
+	d.keys[key] = true
+	d.mu.Unlock()
 }
 
 var (
@@ -160,6 +196,7 @@ func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value
 	if version != "" {
 		return nil, errorf(driver.Unimplemented, "the environment keeps no versions")
 	}
+	d.want(key)
 	name := d.prefix + key
 	if v, ok := d.lookup(name); ok {
 		return &driver.Value{Data: []byte(v)}, nil
@@ -240,10 +277,28 @@ func (d *envDriver) GetMany(ctx context.Context, keys []string) (map[string]*dri
 }
 
 // List returns the variable names (without the prefix), with KEY_FILE
-// reported as KEY.
+// reported as KEY. Without a prefix, only declared or requested keys.
 func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if d.prefix == "" {
+		d.mu.Lock()
+		keys := make([]string, 0, len(d.keys))
+		for k := range d.keys {
+			keys = append(keys, k)
+		}
+		d.mu.Unlock()
+		sort.Strings(keys)
+		out := []driver.KeyInfo{}
+		for _, k := range keys {
+			if _, ok := d.lookup(k); ok {
+				out = append(out, driver.KeyInfo{Key: k})
+			} else if p, ok := d.lookup(k + FileSuffix); ok && p != "" {
+				out = append(out, driver.KeyInfo{Key: k})
+			}
+		}
+		return out, nil
 	}
 	seen := map[string]bool{}
 	for _, kv := range d.environ() {

@@ -246,3 +246,82 @@ func TestNoValueInErrors(t *testing.T) {
 		}
 	}
 }
+
+// Without a prefix, env:// lists only declared keys and keys asked for by
+// name, when they are set: the process environment is not a set of secrets.
+func TestListOnlyDeclaredOrRequested(t *testing.T) {
+	e := newFakeEnv()
+	e.set("HOME", "/home/dev")
+	e.set("PATH", "/usr/bin")
+	e.set("SSL_CERT_FILE", "/etc/ssl/ca.pem")
+	e.set("UNRELATED_FILE", "/does/not/exist")
+	e.set("JWT_SECRET_KEY", "jwt")
+	e.set("DB_PASSWORD_FILE", "/run/secrets/db")
+	e.set("ASKED", "a")
+	ctx := context.Background()
+	list := func(d driver.Store) string {
+		t.Helper()
+		infos, err := d.(driver.Lister).List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ki := range infos {
+			got = append(got, ki.Key)
+		}
+		return strings.Join(got, ",")
+	}
+	for _, tc := range []struct {
+		name string
+		keys []string
+		get  []string
+		want string
+	}{
+		{"nothing declared", nil, nil, ""},
+		{"declared", []string{"JWT_SECRET_KEY", "DB_PASSWORD", "NOT_SET"}, nil, "DB_PASSWORD,JWT_SECRET_KEY"},
+		{"requested", nil, []string{"ASKED", "MISSING"}, "ASKED"},
+		{"both", []string{"JWT_SECRET_KEY"}, []string{"ASKED"}, "ASKED,JWT_SECRET_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := env.New(&env.Options{LookupEnv: e.lookup, Environ: e.environ, Keys: tc.keys})
+			for _, k := range tc.get {
+				_, _ = d.Get(ctx, k, "")
+			}
+			if got := list(d); got != tc.want {
+				t.Fatalf("List = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenURLDeclaredKeys(t *testing.T) {
+	t.Setenv("KWTEST_DECL_A", "a")
+	t.Setenv("KWTEST_DECL_B", "b")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ctx  context.Context
+		url  string
+		want string
+	}{
+		{ctx, "env://?keys=KWTEST_DECL_A", "KWTEST_DECL_A"},
+		{keyward.WithDeclaredKeys(ctx, []string{"KWTEST_DECL_B"}), "env://", "KWTEST_DECL_B"},
+		{keyward.WithDeclaredKeys(ctx, []string{"KWTEST_DECL_B"}), "env://?keys=KWTEST_DECL_A", "KWTEST_DECL_A,KWTEST_DECL_B"},
+	} {
+		s, err := keyward.DefaultURLMux().OpenStore(tc.ctx, tc.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ki := range infos {
+			got = append(got, ki.Key)
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: List = %v, want %s", tc.url, got, tc.want)
+		}
+		s.Close()
+	}
+}

@@ -163,6 +163,11 @@ func (e *configError) Error() string {
 }
 func (e *configError) Unwrap() error { return e.err }
 
+// Hint says what to do next; the CLI prints it as a "hint:" line.
+func (e *configError) Hint() string {
+	return "set KUBECONFIG (or pass ?kubeconfig=PATH / ?context=NAME in the store URL); inside a pod the service account is used"
+}
+
 func (d *k8sDriver) api() (corev1client.SecretsGetter, string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -500,3 +505,17 @@ func (d *k8sDriver) As(i any) bool {
 }
 
 func (d *k8sDriver) Close() error { return nil }
+
+// Exists reports whether the Secret itself exists. List on a missing
+// Secret is empty (Put creates it), so the CLI asks this to say "does not
+// exist" rather than show an empty store.
+func (d *k8sDriver) Exists(ctx context.Context) (bool, error) {
+	_, err := d.read(ctx)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, d.wrap(err, "")
+	}
+	return true, nil
+}

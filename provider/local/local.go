@@ -197,11 +197,13 @@ func (d *localDriver) read(ctx context.Context) (*payload, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	id, err := d.identity()
+	// The file first: a store that does not exist is NotFound (exit 3)
+	// whether or not the reader has an identity yet.
+	data, err := readStoreFile(d.path)
 	if err != nil {
 		return nil, err
 	}
-	data, err := readStoreFile(d.path)
+	id, err := d.identity()
 	if err != nil {
 		return nil, err
 	}

@@ -293,7 +293,7 @@ func writeTable(w io.Writer, recs []audit.Record, tty bool) error {
 		if r.Stale {
 			outcome += " stale"
 		}
-		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.Local().Format(time.RFC3339), r.Actor.String(), r.Action,
+		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Actor.String(), r.Action,
 			dash(r.Env), dash(r.Key), dash(r.Version), outcome)
 	}
 	return t.Flush()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -74,6 +75,14 @@ type Factory struct {
 	Delivery func(f *Factory) (*DeliveryConfig, error)
 	// StoreOptions, if set, adjusts options (audit hook) for each opened store.
 	StoreOptions func(f *Factory, o *keyward.StoreOptions) error
+	// DeclaredKeys, if set, returns the secrets keyward.yaml declares (nil
+	// when there is no keyward.yaml). Stores are opened with them
+	// (keyward.WithDeclaredKeys), so env:// lists only those.
+	DeclaredKeys func(f *Factory) []string
+	// CheckValue, if set, returns keyward.yaml's findings ("is 8 characters;
+	// needs at least 32 (min-length)") for a value about to be stored as key
+	// in env; never the value.
+	CheckValue func(f *Factory, key, env string, v keyward.Secret) []string
 
 	// AfterCommand, if set, runs after every command with its outcome
 	// (the audit trail records verb-level actions through it).
@@ -133,12 +142,67 @@ func (f *Factory) ResolveStoreURL() (url, env, source string, err error) {
 }
 
 // OpenStore opens the store the command should use. It is closed by Close.
+// It records which rule chose the store (SourceOf), and says so on stderr
+// when stderr is a terminal, or always when an environment variable
+// (KEYWARD_STORE, SECRET_PROVIDER) chose it: a variable left over in a
+// shell must never pick a store silently.
 func (f *Factory) OpenStore(ctx context.Context) (*keyward.Store, error) {
-	u, env, _, err := f.ResolveStoreURL()
+	u, env, source, err := f.ResolveStoreURL()
 	if err != nil {
 		return nil, err
 	}
-	return f.OpenURL(ctx, u, env)
+	s, err := f.OpenURL(ctx, u, env)
+	if err != nil {
+		return nil, err
+	}
+	storeSources.Store(s, source)
+	f.NoteSource(s.URL(), source, env)
+	return s, nil
+}
+
+// NoteSource says on stderr which rule chose the store: when stderr is a
+// terminal, and always when an environment variable chose it.
+func (f *Factory) NoteSource(url, source, env string) {
+	if f.IO != nil && (f.IO.IsStderrTTY() || source == "KEYWARD_STORE" || source == "SECRET_PROVIDER") {
+		fmt.Fprintf(f.IO.ErrOut, "keyward: using %s (%s)\n", url, DescribeSource(source, env, f.Getenv))
+	}
+}
+
+// storeSources maps each store opened by OpenStore to the rule that chose it.
+var storeSources sync.Map
+
+// SourceOf says which rule chose a store opened with Factory.OpenStore:
+// "--store", "--env", "KEYWARD_STORE", "SECRET_PROVIDER", "keyward.yaml"
+// (its default_environment) or "default" (local://keyward.age); "" for a
+// store opened otherwise. Verbs put it in their --json as "store_source".
+func SourceOf(s *keyward.Store) string {
+	if v, ok := storeSources.Load(s); ok {
+		return v.(string)
+	}
+	return ""
+}
+
+// DescribeSource says in words which rule chose a store.
+func DescribeSource(source, env string, getenv func(string) string) string {
+	switch source {
+	case "--store":
+		return "chosen by --store"
+	case "--env":
+		return fmt.Sprintf("environment %q of keyward.yaml, chosen by --env", env)
+	case "KEYWARD_STORE":
+		return "chosen by KEYWARD_STORE"
+	case "SECRET_PROVIDER":
+		p := ""
+		if getenv != nil {
+			p = "=" + strings.TrimSpace(getenv("SECRET_PROVIDER"))
+		}
+		return "chosen by SECRET_PROVIDER" + p
+	case "keyward.yaml":
+		return fmt.Sprintf("environment %q, keyward.yaml's default_environment", env)
+	case "default":
+		return "the default store: no --store, --env, KEYWARD_STORE, SECRET_PROVIDER or keyward.yaml default_environment"
+	}
+	return source
 }
 
 // OpenURL opens a given store URL with the factory's options.
@@ -148,6 +212,14 @@ func (f *Factory) OpenURL(ctx context.Context, rawURL, env string) (*keyward.Sto
 		mux = keyward.DefaultURLMux()
 	}
 	o := &keyward.StoreOptions{Environment: env}
+	if f.IO != nil {
+		ctx = keyward.WithWarnings(ctx, func(msg string) { fmt.Fprintln(f.IO.ErrOut, "keyward: warning: "+msg) })
+	}
+	if f.DeclaredKeys != nil {
+		if keys := f.DeclaredKeys(f); keys != nil {
+			ctx = keyward.WithDeclaredKeys(ctx, keys)
+		}
+	}
 	if f.StoreOptions != nil {
 		if err := f.StoreOptions(f, o); err != nil {
 			return nil, err
@@ -368,3 +440,12 @@ const MaxSecretSize = 1 << 20
 // ForwardingSignals is set while `run` forwards SIGINT/SIGTERM to its child
 // and waits for it; cli.Main then does not exit on its own after a signal.
 var ForwardingSignals atomic.Bool
+
+// Count writes n with a noun, in the singular for one: "1 finding",
+// "3 findings". Every verb's messages use it, so the grammar is the same.
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

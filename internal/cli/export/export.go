@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/dotenv"
 )
 
 // Options are export's inputs.
@@ -70,8 +74,11 @@ delivered. The output goes to stdout, or to the file named with -o (written
 0600, atomically). export writes plaintext only where you ask it to.
 
 Formats:
-  dotenv      KEY=value lines; quoted so that any .env parser reads back the
-              exact bytes (newlines, quotes, $, backslashes, Unicode)
+  dotenv      KEY=value lines, quoted so that keyward, Docker Compose and
+              python-dotenv (interpolation on) read back the exact bytes:
+              newlines, quotes, backticks, $, backslashes, Unicode. The few
+              values python-dotenv cannot read back in any quoting (${...},
+              or $ with a CR, \\ or \') get a warning naming the key
   json        one JSON object, key → value
   shell       export KEY='value' lines for eval "$(keyward export --format shell)"
   kubernetes  a v1 Secret (stringData) named --name, with --namespace and
@@ -192,7 +199,9 @@ func run(ctx context.Context, opts *Options) error {
 	var buf strings.Builder
 	switch opts.Format {
 	case export.FormatDotenv:
-		err = export.Dotenv(&buf, es)
+		if err = export.Dotenv(&buf, es); err == nil {
+			warnNotPortable(opts, es)
+		}
 	case export.FormatJSON:
 		err = export.JSON(&buf, es)
 	case export.FormatShell:
@@ -216,7 +225,8 @@ func writeDocker(opts *Options, es []export.Entry) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d secret files to %s\n", len(maps), opts.Output)
+	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s to %s\n", cmdutil.Count(len(maps), "secret file"), opts.Output)
+	WarnIfCommittable(opts.IO.ErrOut, opts.Output)
 	if opts.JSON {
 		if maps == nil {
 			maps = []export.FileMapping{}
@@ -248,7 +258,41 @@ func output(opts *Options, b []byte) error {
 		return keyward.Errorf(code, "export", "cannot write %s: %v", opts.Output, unwrapPath(err))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s (mode 0600)\n", opts.Output)
+	WarnIfCommittable(opts.IO.ErrOut, opts.Output)
 	return nil
+}
+
+// warnNotPortable names (never shows) the values python-dotenv would not
+// read back from a dotenv export.
+func warnNotPortable(opts *Options, es []export.Entry) {
+	for _, e := range es {
+		if why := dotenv.Portable(e.Value.RevealString()); why != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: %s: python-dotenv will not read this value back exactly (%s), and may misread the lines after it; keyward and Docker Compose read it exactly\n", e.Key, why)
+		}
+	}
+}
+
+// WarnIfCommittable warns when a plaintext file keyward wrote is inside a
+// git work tree and git does not ignore it: one 'git add .' from a leak.
+// Outside a work tree, or without git, it says nothing.
+func WarnIfCommittable(w io.Writer, path string) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	dir, base := filepath.Split(abs)
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		dir, base = abs, "."
+	}
+	inside := exec.Command("git", "-C", dir, "rev-parse", "--is-inside-work-tree")
+	if out, err := inside.Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
+		return
+	}
+	err = exec.Command("git", "-C", dir, "check-ignore", "-q", "--", base).Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		fmt.Fprintf(w, "keyward: warning: %s holds plaintext secrets inside a git work tree and is not ignored; add it to .gitignore\n", path)
+	}
 }
 
 func unwrapPath(err error) error {

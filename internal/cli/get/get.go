@@ -38,20 +38,19 @@ added only when stdout is a terminal).
 With --json, print the secret's metadata (version, creation time, store)
 and not its value; add --reveal to include the value in the JSON.
 
-With --ring --json, print the key ring: the current value and every previous
-value still inside its rotation grace period, with its expiry (metadata
-only; values with --reveal). See 'keyward rotate'.`,
+With --ring, print the key ring: the current value and every previous value
+still inside its rotation grace period, with its expiry — a table (metadata
+only), or JSON with --json (values only with --json --reveal). See
+'keyward rotate'.`,
 		Example: `  keyward get JWT_SECRET_KEY
   keyward get JWT_SECRET_KEY --version 2
   keyward get DATABASE_URL --env production --json
+  keyward get JWT_SECRET_KEY --ring
   keyward get JWT_SECRET_KEY --ring --json
   export JWT_SECRET_KEY="$(keyward get JWT_SECRET_KEY)"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
-			if opts.Ring && !opts.JSON {
-				return cmdutil.FlagErrorf("--ring prints JSON: add --json")
-			}
 			if opts.Ring && opts.Version != "" {
 				return cmdutil.FlagErrorf("--ring and --version cannot be used together")
 			}
@@ -67,20 +66,21 @@ only; values with --reveal). See 'keyward rotate'.`,
 	cmd.Flags().StringVar(&opts.Version, "version", "", "Read this version instead of the current one")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	cmd.Flags().BoolVar(&opts.Reveal, "reveal", false, "With --json, include the value")
-	cmd.Flags().BoolVar(&opts.Ring, "ring", false, "With --json, print the key ring: current and previous values in grace")
+	cmd.Flags().BoolVar(&opts.Ring, "ring", false, "Print the key ring: current and previous values in grace (a table, or JSON with --json)")
 	return cmd
 }
 
 // Output is get's --json shape.
 type Output struct {
-	Key     string     `json:"key"`
-	Store   string     `json:"store"`
-	Version string     `json:"version,omitempty"`
-	Created *time.Time `json:"created,omitempty"`
-	Labels  []string   `json:"labels,omitempty"`
-	Stale   bool       `json:"stale,omitempty"`
-	Length  int        `json:"length"`
-	Value   *string    `json:"value,omitempty"`
+	Key         string     `json:"key"`
+	Store       string     `json:"store"`
+	StoreSource string     `json:"store_source,omitempty"`
+	Version     string     `json:"version,omitempty"`
+	Created     *time.Time `json:"created,omitempty"`
+	Labels      []string   `json:"labels,omitempty"`
+	Stale       bool       `json:"stale,omitempty"`
+	Length      int        `json:"length"`
+	Value       *string    `json:"value,omitempty"`
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -103,7 +103,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
 		if !v.Version.Created.IsZero() {
 			c := v.Version.Created.UTC()
 			out.Created = &c

@@ -2,6 +2,9 @@ package get
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -10,12 +13,13 @@ import (
 
 // RingOutput is get --ring --json's shape. Values appear only with --reveal.
 type RingOutput struct {
-	Key       string          `json:"key"`
-	Store     string          `json:"store"`
-	Layout    string          `json:"layout"`
-	RotatedAt *time.Time      `json:"rotated_at,omitempty"`
-	Current   RingKeyOutput   `json:"current"`
-	Previous  []RingKeyOutput `json:"previous"`
+	Key         string          `json:"key"`
+	Store       string          `json:"store"`
+	StoreSource string          `json:"store_source,omitempty"`
+	Layout      string          `json:"layout"`
+	RotatedAt   *time.Time      `json:"rotated_at,omitempty"`
+	Current     RingKeyOutput   `json:"current"`
+	Previous    []RingKeyOutput `json:"previous"`
 }
 
 // RingKeyOutput is one value of the ring.
@@ -54,7 +58,7 @@ func runRing(ctx context.Context, opts *Options, s *keyward.Store) error {
 		}
 		return err
 	}
-	out := RingOutput{Key: r.Key, Store: r.Store, Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
+	out := RingOutput{Key: r.Key, Store: r.Store, StoreSource: cmdutil.SourceOf(s), Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
 	if !r.RotatedAt.IsZero() {
 		t := r.RotatedAt.UTC()
 		out.RotatedAt = &t
@@ -62,5 +66,47 @@ func runRing(ctx context.Context, opts *Options, s *keyward.Store) error {
 	for _, p := range r.Previous {
 		out.Previous = append(out.Previous, ringKeyOutput(p, opts.Reveal))
 	}
+	if !opts.JSON {
+		return writeRingTable(opts, &out)
+	}
 	return cmdutil.WriteJSON(opts.IO.Out, out)
+}
+
+// writeRingTable prints the ring for people (a table on a terminal,
+// tab-separated ROLE ID VERSION CREATED EXPIRES LENGTH lines when piped);
+// never values.
+func writeRingTable(opts *Options, out *RingOutput) error {
+	tty := opts.IO.IsStdoutTTY()
+	w := io.Writer(opts.IO.Out)
+	var tw *tabwriter.Writer
+	if tty {
+		tw = cmdutil.Table(opts.IO.Out)
+		w = tw
+		fmt.Fprintln(w, "ROLE\tID\tVERSION\tCREATED\tEXPIRES\tLENGTH")
+	}
+	row := func(role string, k RingKeyOutput) {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", role, dash(k.ID), dash(k.Version), stamp(k.Created), stamp(k.Expires), k.Length)
+	}
+	row("current", out.Current)
+	for _, p := range out.Previous {
+		row("previous", p)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func stamp(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }

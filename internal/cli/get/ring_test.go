@@ -21,7 +21,8 @@ func TestNewCmdRing(t *testing.T) {
 	}{
 		{args: "JWT --ring --json"},
 		{args: "JWT --ring --json --reveal"},
-		{args: "JWT --ring", wantErr: "add --json"},
+		{args: "JWT --ring"},
+		{args: "JWT --ring --reveal", wantErr: "--reveal only makes sense with --json"},
 		{args: "JWT --ring --json --version 2", wantErr: "cannot be used together"},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
@@ -73,6 +74,46 @@ func TestRunRing(t *testing.T) {
 		}
 		if shown := strings.Contains(out.String(), canary); shown != reveal {
 			t.Fatalf("reveal=%v but the value shown=%v", reveal, shown)
+		}
+	}
+}
+
+// Without --json, --ring prints a table: the current and previous values'
+// versions and expiry, never a value.
+func TestRunRingTable(t *testing.T) {
+	const canary = "KWCANARY-ring-table-value-00000000000"
+	ctx := context.Background()
+	s := mem.NewBackend().OpenStore(&keyward.StoreOptions{URL: "mem://t", TTL: -1})
+	if _, err := s.Put(ctx, "JWT", keyward.NewSecretString(canary), nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rotation.Rotate(ctx, s, "JWT", &rotation.Options{Grace: time.Hour, NewValue: rotation.Generator("urlsafe")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tty := range []bool{true, false} {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetTTY(false, tty, false)
+		if err := run(ctx, &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }, Key: "JWT", Ring: true}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		want := 2
+		if tty {
+			want = 3
+			if !strings.HasPrefix(lines[0], "ROLE") {
+				t.Errorf("tty: no header: %q", lines[0])
+			}
+		}
+		if len(lines) != want {
+			t.Fatalf("tty=%v: %d lines, want %d", tty, len(lines), want)
+		}
+		last := lines[len(lines)-1]
+		if !strings.HasPrefix(last, "previous") || !strings.Contains(last, res.PreviousExpires.UTC().Format(time.RFC3339)) {
+			t.Errorf("tty=%v: previous row %q lacks its RFC 3339 expiry", tty, last)
+		}
+		if strings.Contains(out.String(), canary) {
+			t.Fatal("the table shows a value")
 		}
 	}
 }

@@ -55,9 +55,11 @@ without a header. --json prints {key, store, versions: [...]}.`,
 
 // Output is history's --json shape.
 type Output struct {
-	Key      string    `json:"key"`
-	Store    string    `json:"store"`
-	Versions []Version `json:"versions"`
+	Key   string `json:"key"`
+	Store string `json:"store"`
+	// StoreSource is the rule that chose the store (cmdutil.SourceOf).
+	StoreSource string    `json:"store_source,omitempty"`
+	Versions    []Version `json:"versions"`
 }
 
 // Version is one version in Output. It never carries a value.
@@ -85,7 +87,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), Versions: make([]Version, 0, len(vs))}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Versions: make([]Version, 0, len(vs))}
 		for _, v := range vs {
 			o := Version{ID: v.ID, Labels: v.Labels, Disabled: v.Disabled, Meta: v.Meta}
 			if !v.Created.IsZero() {

@@ -141,7 +141,7 @@ func gitOut(ctx context.Context, git, dir string, args ...string) (string, error
 func Install(ctx context.Context, o *Options) error {
 	p, err := HookPath(ctx, o.Git, o.Dir)
 	if err != nil {
-		return cmdutil.WithHint(fmt.Errorf("keyward: failed to find the git hooks directory: %w", err), "run it inside a git repository")
+		return cmdutil.WithHint(notARepo(o.Dir, err), "run it inside a git repository")
 	}
 	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	switch {
@@ -186,7 +186,7 @@ func Install(ctx context.Context, o *Options) error {
 func Uninstall(ctx context.Context, o *Options) error {
 	p, err := HookPath(ctx, o.Git, o.Dir)
 	if err != nil {
-		return fmt.Errorf("keyward: failed to find the git hooks directory: %w", err)
+		return cmdutil.WithHint(notARepo(o.Dir, err), "run it inside a git repository")
 	}
 	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	if os.IsNotExist(err) {
@@ -204,4 +204,16 @@ func Uninstall(ctx context.Context, o *Options) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, "keyward: removed pre-commit hook %s\n", p)
 	return nil
+}
+
+// notARepo turns git's "not a git repository" into a usage error (exit 2,
+// docs/scan.md); other git failures keep their own code.
+func notARepo(dir string, err error) error {
+	if strings.Contains(err.Error(), "not a git repository") {
+		if dir == "" {
+			dir = "."
+		}
+		return keyward.Errorf(keyward.InvalidArgument, "find the git hooks directory", "%s is not inside a git repository", dir)
+	}
+	return fmt.Errorf("keyward: failed to find the git hooks directory: %w", err)
 }

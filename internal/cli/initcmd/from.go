@@ -32,6 +32,14 @@ type fromMode struct {
 	path  string
 	force bool
 
+	// values are the file's values; example is set for a committed example
+	// (.env.example, …), whose literal values are non-secret defaults, and
+	// clear for a .env holding real values, which is imported as it is.
+	values  map[string]string
+	example bool
+	prod    bool // the target is a production environment: copy no example values
+	warn    func(dotenv.Warning)
+
 	// Dependencies, from the Factory.
 	loadConfig   func() (*schema.Config, error)
 	resolveStore func() (url, env, source string, err error)
@@ -40,13 +48,18 @@ type fromMode struct {
 
 // FromResult is `init --from`'s --json output. It lists names, never values.
 type FromResult struct {
-	Store          string   `json:"store"`
-	File           string   `json:"file,omitempty"`
-	Environment    string   `json:"environment,omitempty"`
-	Generated      []string `json:"generated"`
-	Empty          []string `json:"empty"`
-	Kept           []string `json:"kept"`
-	GitignoreAdded bool     `json:"gitignore_added,omitempty"`
+	Store       string   `json:"store"`
+	File        string   `json:"file,omitempty"`
+	Environment string   `json:"environment,omitempty"`
+	Generated   []string `json:"generated"`
+	Empty       []string `json:"empty"`
+	Kept        []string `json:"kept"`
+	// Copied are values taken from the file: an example's literal defaults
+	// (REDIS_URL=redis://localhost:6379/0), or every value of an imported .env.
+	Copied []string `json:"copied"`
+	// Why says, for each name that was not generated, why not (never a value).
+	Why            map[string]string `json:"why,omitempty"`
+	GitignoreAdded bool              `json:"gitignore_added,omitempty"`
 	// IdentityCreated is set when filling a local store made a new identity.
 	IdentityCreated string `json:"identity_created,omitempty"`
 }
@@ -64,18 +77,25 @@ func addFromFlags(cmd *cobra.Command, f *cmdutil.Factory) *fromMode {
 			return f.ResolveEnv(f, name)
 		},
 	}
-	cmd.Flags().StringVar(&m.path, "from", "", "Fill the development store (or .env) from the names in this .env.example; generate what keyward.yaml can")
+	cmd.Flags().StringVar(&m.path, "from", "", "Fill the development store from this .env.example (or import this .env); generate what keyward.yaml can")
 	cmd.Long += `
 
 With --from .env.example, init fills the development store instead: the
 --store or --env store, else keyward.yaml's development environment, else
 .env in the current directory. Every name in the example (and every secret
-in keyward.yaml) whose spec has generate: gets a fresh value; the others
-are left empty and listed. A .env file is written with mode 0600 and added
-to .gitignore. Existing values are kept; --force regenerates the ones
-keyward.yaml can generate (it never empties a value).`
+in keyward.yaml) whose spec has generate: gets a fresh value; a literal
+non-secret default in the example (REDIS_URL=redis://localhost:6379/0) is
+copied; placeholders (changeme, postgresql://..., sk_test_...) and empty
+values are left empty, and the summary says why each was not generated.
+A file that is not an example (.env rather than .env.example, .sample,
+.template, .dist, .tmpl, .defaults) is imported: its values are copied as
+they are, and only names it leaves empty are generated. A .env file is
+written with mode 0600 and added to .gitignore. Existing values are kept;
+--force regenerates the ones keyward.yaml can generate, or re-imports an
+imported file's values (it never empties a value).`
 	cmd.Example += `
   keyward init --from .env.example
+  keyward init --from .env                     # import an existing .env into keyward.age
   keyward init --from .env.example --env development --force`
 	return m
 }
@@ -85,6 +105,7 @@ func (m *fromMode) active() bool { return m != nil && m.path != "" }
 
 func (m *fromMode) run(ctx context.Context, opts *Options) error {
 	m.force = opts.Force
+	m.warn = func(w dotenv.Warning) { fmt.Fprintln(opts.IO.ErrOut, "keyward: warning: "+w.String()) }
 	if len(opts.AddRecipients) > 0 {
 		return cmdutil.FlagErrorf("--from and --add-recipient cannot be used together")
 	}
@@ -100,6 +121,7 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	m.prod = cfg != nil && env != "" && cfg.Environments[env] != nil && cfg.Environments[env].IsProduction()
 	if cfg != nil {
 		for _, n := range cfg.Order {
 			if !containsName(names, n) {
@@ -113,7 +135,7 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 		}
 		return cfg.Secrets[name].For(env).Generate
 	}
-	res := &FromResult{Environment: env, Generated: []string{}, Empty: []string{}, Kept: []string{}}
+	res := &FromResult{Environment: env, Generated: []string{}, Empty: []string{}, Kept: []string{}, Copied: []string{}}
 	u, err := keyward.ParseStoreURL(url)
 	if err != nil {
 		return err
@@ -171,10 +193,27 @@ func (m *fromMode) exampleNames() ([]string, error) {
 		return nil, keyward.Errorf(code, "init", "cannot read %s: %v", m.path, errors.Unwrap(err))
 	}
 	var names []string
-	for _, kv := range schema.ParseExample(b) {
-		if !containsName(names, kv.Key) {
-			names = append(names, kv.Key)
+	m.values = map[string]string{}
+	m.example = schema.IsExampleFile(filepath.Base(m.path))
+	if m.example {
+		for _, kv := range schema.ParseExample(b) {
+			if !containsName(names, kv.Key) {
+				names = append(names, kv.Key)
+			}
+			m.values[kv.Key] = kv.Value
 		}
+	} else {
+		// A real .env: read it as the dotenv:// provider does.
+		es, err := dotenv.Parse(b, &dotenv.Options{Name: m.path, Warn: m.warn})
+		if err != nil {
+			return nil, keyward.NewError(keyward.InvalidArgument, "init", err)
+		}
+		for _, e := range es {
+			if !containsName(names, e.Key) {
+				names = append(names, e.Key)
+			}
+		}
+		m.values = dotenv.Map(es)
 	}
 	if len(names) == 0 {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "init", "%s has no KEY=VALUE lines", m.path)
@@ -209,6 +248,53 @@ func (m *fromMode) target(cfg *schema.Config) (url, env string, err error) {
 	return "dotenv://.env", "", nil
 }
 
+// copyValue says whether name's value in the --from file is copied, and
+// why a name is not generated. An imported .env's values always win; an
+// example's value is copied only when keyward.yaml has no recipe for the
+// name and the value is a literal default rather than a placeholder.
+func (m *fromMode) copyValue(name, recipe string) (value string, ok bool, why string) {
+	file := filepath.Base(m.path)
+	v, has := m.values[name]
+	switch {
+	case !m.example && has && v != "":
+		return v, true, "imported from " + file
+	case recipe != "":
+		return "", false, ""
+	case !has:
+		return "", false, "no generate: recipe in keyward.yaml, and " + file + " does not name it"
+	case v == "":
+		return "", false, "no generate: recipe in keyward.yaml, and " + file + " leaves it empty"
+	case !m.example:
+		return "", false, "no generate: recipe in keyward.yaml"
+	case m.prod:
+		return "", false, "no generate: recipe in keyward.yaml; example values are never copied into a production environment"
+	}
+	if r := schema.PlaceholderReason(v); r != "" {
+		return "", false, "no generate: recipe in keyward.yaml, and the value in " + file + " " + r
+	}
+	return v, true, "no generate: recipe in keyward.yaml; the literal default from " + file
+}
+
+func (r *FromResult) copied(n, why string) {
+	r.Copied = append(r.Copied, n)
+	r.because(n, why)
+}
+
+func (r *FromResult) empty(n, why string) {
+	r.Empty = append(r.Empty, n)
+	r.because(n, why)
+}
+
+func (r *FromResult) because(n, why string) {
+	if why == "" {
+		return
+	}
+	if r.Why == nil {
+		r.Why = map[string]string{}
+	}
+	r.Why[n] = why
+}
+
 func containsName(l []string, s string) bool {
 	for _, x := range l {
 		if x == s {
@@ -237,11 +323,17 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 			return err
 		}
 		r := recipe(n)
+		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case exists && (!m.force || r == ""):
+		case exists && (!m.force || (r == "" && !(copyOK && !m.example))):
 			res.Kept = append(res.Kept, n)
+		case copyOK:
+			if _, err := s.Put(ctx, n, keyward.NewSecretString(lit), nil); err != nil {
+				return err
+			}
+			res.copied(n, why)
 		case r == "":
-			res.Empty = append(res.Empty, n)
+			res.empty(n, why)
 		default:
 			v, err := generate(r)
 			if err != nil {
@@ -286,14 +378,22 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	for _, n := range names {
 		val, has := current[n]
 		r := recipe(n)
+		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case has && val != "" && (!m.force || r == ""):
+		case has && val != "" && (!m.force || (r == "" && !(copyOK && !m.example))):
 			res.Kept = append(res.Kept, n)
+		case copyOK:
+			if has {
+				replaced[n] = lit
+			} else {
+				added = append(added, dotenv.Entry{Key: n, Value: lit})
+			}
+			res.copied(n, why)
 		case r == "":
 			if !has {
 				added = append(added, dotenv.Entry{Key: n})
 			}
-			res.Empty = append(res.Empty, n)
+			res.empty(n, why)
 		default:
 			v, err := generate(r)
 			if err != nil {
@@ -446,20 +546,29 @@ func printFrom(opts *Options, res *FromResult) error {
 		sorted := append([]string(nil), names...)
 		sort.Strings(sorted)
 		for _, n := range sorted {
-			fmt.Fprintf(&b, "  %-10s %s%s\n", label, n, tail)
+			t := tail
+			if w := res.Why[n]; w != "" {
+				t = " (" + w + ")"
+			}
+			fmt.Fprintf(&b, "  %-10s %s%s\n", label, n, t)
 		}
 	}
 	line("generated", res.Generated, "")
+	line("copied", res.Copied, "")
 	line("kept", res.Kept, " (already set; --force regenerates values keyward.yaml can generate)")
 	line("empty", res.Empty, "")
 	if res.GitignoreAdded {
 		fmt.Fprintf(&b, "Added %s to .gitignore\n", filepath.Base(res.File))
 	}
-	if len(res.Empty) > 0 {
+	if n := len(res.Empty); n > 0 {
+		values := "values"
+		if n == 1 {
+			values = "value"
+		}
 		if res.File != "" {
-			fmt.Fprintf(&b, "Fill in the %d empty value(s) in %s.\n", len(res.Empty), res.File)
+			fmt.Fprintf(&b, "Fill in the %d empty %s in %s.\n", n, values, res.File)
 		} else {
-			fmt.Fprintf(&b, "Set the %d empty value(s) with: keyward set NAME\n", len(res.Empty))
+			fmt.Fprintf(&b, "Set the %d empty %s with: keyward set NAME\n", n, values)
 		}
 	}
 	_, err := fmt.Fprint(opts.IO.Out, b.String())

@@ -42,6 +42,14 @@ type Options struct {
 
 	// Steps run in order once the identity and the store exist.
 	Steps []Step
+
+	// storeArgs is how the printed next steps name the store again
+	// (" --store URL", " --env NAME", or "" when no flag chose it).
+	storeArgs string
+	// shareArgs is how the teammate-onboarding hints name it: always the
+	// environment when keyward.yaml chose the store, so a teammate with
+	// another default adds the recipient to the right store.
+	shareArgs string
 }
 
 // Step is one extra piece of init's work, run after the identity and the
@@ -74,11 +82,24 @@ func (r *Result) OpenStore(ctx context.Context) (*keyward.Store, error) {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{
+	opts := new(Options)
+	*opts = Options{
 		IO:     f.IO,
 		Getenv: f.Getenv,
 		StoreURL: func() (string, string, error) {
-			u, _, src, err := f.ResolveStoreURL()
+			u, env, src, err := f.ResolveStoreURL()
+			switch src {
+			case "--store":
+				opts.storeArgs = " --store " + f.StoreURL
+			case "--env":
+				opts.storeArgs = " --env " + env
+			case "KEYWARD_STORE", "SECRET_PROVIDER":
+				opts.storeArgs = " --store " + u
+			}
+			opts.shareArgs = opts.storeArgs
+			if src == "keyward.yaml" {
+				opts.shareArgs = " --env " + env
+			}
 			return u, src, err
 		},
 		OpenURL: func(ctx context.Context, u string) (*keyward.Store, error) { return f.OpenURL(ctx, u, "") },
@@ -296,21 +317,18 @@ func printSummary(opts *Options, res *Result) error {
 		fmt.Fprintln(&b, note)
 	}
 	if !res.Member {
-		fmt.Fprintf(&b, "\nThe store is not encrypted to you. Ask a member to run:\n  keyward init --add-recipient %s\n", res.Recipient)
+		fmt.Fprintf(&b, "\nThe store is not encrypted to you. Ask a member to run:\n  keyward init --add-recipient %s%s\n", res.Recipient, opts.shareArgs)
 		_, err := fmt.Fprint(opts.IO.Out, b.String())
 		return err
 	}
-	store := ""
-	if res.Store != "local://keyward.age" {
-		store = " --store " + res.Store
-	}
+	store := opts.storeArgs
 	fmt.Fprintf(&b, "\nNext steps:\n")
 	fmt.Fprintf(&b, "  keyward set JWT_SECRET_KEY --generate urlsafe%s\n", store)
 	fmt.Fprintf(&b, "  keyward run%s -- ./your-app\n", store)
 	fmt.Fprintf(&b, "  git add %s   (it is encrypted; commit it, never an identity)\n", res.StorePath)
 	fmt.Fprintf(&b, "  echo '%s' >> .gitignore   (writers' lock file; never commit it)\n", filepath.Base(local.LockPath(res.StorePath)))
 	fmt.Fprintf(&b, "To share it, a teammate runs 'keyward init' and sends you their recipient; then:\n")
-	fmt.Fprintf(&b, "  keyward init --add-recipient age1…%s\n", store)
+	fmt.Fprintf(&b, "  keyward init --add-recipient age1…%s\n", opts.shareArgs)
 	_, err := fmt.Fprint(opts.IO.Out, b.String())
 	return err
 }

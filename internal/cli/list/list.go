@@ -65,6 +65,17 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if len(infos) == 0 {
+		// A store whose container is missing (a Kubernetes Secret not
+		// created yet) lists as empty: say that it does not exist.
+		if ex, ok := s.Driver().(interface {
+			Exists(context.Context) (bool, error)
+		}); ok {
+			if found, err := ex.Exists(ctx); err == nil && !found {
+				fmt.Fprintf(opts.IO.ErrOut, "keyward: note: %s does not exist (yet); 'keyward set KEY' creates it\n", s.URL())
+			}
+		}
+	}
 	if opts.JSON {
 		items := make([]Item, 0, len(infos))
 		for _, in := range infos {
@@ -108,5 +119,5 @@ func when(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format(time.RFC3339)
 }

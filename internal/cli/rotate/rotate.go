@@ -175,11 +175,12 @@ func validate(opts *Options, cmd *cobra.Command, grace string) error {
 // Output is rotate's --json shape: one result per rotated key, the values
 // retired, and per-key errors of --due. Never values.
 type Output struct {
-	Store    string             `json:"store"`
-	Rotated  []*rotation.Result `json:"rotated"`
-	Retired  []rotation.Retired `json:"retired,omitempty"`
-	Skipped  []Skipped          `json:"skipped,omitempty"`
-	Failures []Failure          `json:"failures,omitempty"`
+	Store       string             `json:"store"`
+	StoreSource string             `json:"store_source,omitempty"`
+	Rotated     []*rotation.Result `json:"rotated"`
+	Retired     []rotation.Retired `json:"retired,omitempty"`
+	Skipped     []Skipped          `json:"skipped,omitempty"`
+	Failures    []Failure          `json:"failures,omitempty"`
 }
 
 // Skipped is a secret --due looked at and left alone.
@@ -221,7 +222,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	out := &Output{Store: s.URL(), Rotated: []*rotation.Result{}}
+	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Rotated: []*rotation.Result{}}
 	switch {
 	case opts.Due:
 		err = runDue(ctx, opts, s, cfg, env, out)
@@ -405,7 +406,7 @@ func runDue(ctx context.Context, opts *Options, s *keyward.Store, cfg *schema.Co
 			continue
 		}
 		if !rotation.Due(p, st, now) {
-			out.Skipped = append(out.Skipped, Skipped{Key: name, Reason: "not due until " + rotation.Evaluate(name, p, st, now).NextDue.Format(time.RFC3339)})
+			out.Skipped = append(out.Skipped, Skipped{Key: name, Reason: "not due until " + rotation.Evaluate(name, p, st, now).NextDue.UTC().Format(time.RFC3339)})
 			continue
 		}
 		if sp.Generate == "" {
@@ -473,7 +474,7 @@ func sweep(ctx context.Context, opts *Options, s *keyward.Store, keys []string, 
 				if opts.DryRun {
 					verb = "Would retire"
 				}
-				fmt.Fprintf(opts.IO.ErrOut, "%s %s %s (grace ended %s): %s\n", verb, r.Key, r.ID, r.Expired.Format(time.RFC3339), r.How)
+				fmt.Fprintf(opts.IO.ErrOut, "%s %s %s (grace ended %s): %s\n", verb, r.Key, r.ID, r.Expired.UTC().Format(time.RFC3339), r.How)
 			}
 		}
 	}

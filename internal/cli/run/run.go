@@ -440,6 +440,10 @@ func execChild(opts *Options, env []string) error {
 		// Output is copied through a pipe: do not wait forever for a
 		// background grandchild that keeps it open after the child exits.
 		c.WaitDelay = 2 * time.Second
+		// A pipe makes Python block-buffer its stdout, so a server's log
+		// lines would arrive in bursts: ask it to stay unbuffered, as it is
+		// on a terminal, unless the environment already says otherwise.
+		c.Env = PythonUnbuffered(c.Env)
 	}
 
 	// Catch the signals before the child exists, so none is lost between
@@ -499,4 +503,16 @@ func unwrapExec(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// PythonUnbuffered adds PYTHONUNBUFFERED=1 to env unless env already sets
+// PYTHONUNBUFFERED (to anything): run uses it when the child's output goes
+// through the redaction filter's pipe.
+func PythonUnbuffered(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PYTHONUNBUFFERED=") {
+			return env
+		}
+	}
+	return append(env[:len(env):len(env)], "PYTHONUNBUFFERED=1")
 }

@@ -344,3 +344,19 @@ func TestMergeEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestPythonUnbuffered(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"A=1"}, "A=1 PYTHONUNBUFFERED=1"},
+		{[]string{"PYTHONUNBUFFERED=0", "A=1"}, "PYTHONUNBUFFERED=0 A=1"},
+		{[]string{"PYTHONUNBUFFERED="}, "PYTHONUNBUFFERED="},
+		{nil, "PYTHONUNBUFFERED=1"},
+	} {
+		if got := strings.Join(PythonUnbuffered(tc.env), " "); got != tc.want {
+			t.Errorf("PythonUnbuffered(%q) = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,12 @@ import (
 // environment of the project; scan then searches the values of all of them
 // unless --store or --env picks one store.
 var Environments func(f *cmdutil.Factory) ([]string, error)
+
+// PublicValues, when set (by the keyward.yaml support), returns values that
+// are public by the project's own account: the literal values of its
+// committed .env.example. A managed value equal to one of them (a copied
+// default such as REDIS_URL=redis://localhost:6379/0) is not searched.
+var PublicValues func(f *cmdutil.Factory) map[string]bool
 
 // Options are scan's inputs.
 type Options struct {
@@ -50,7 +57,11 @@ type Options struct {
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Getenv: f.Getenv, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
-		return LoadManaged(ctx, f)
+		ms, notes, err := LoadManaged(ctx, f)
+		if PublicValues != nil && len(ms) > 0 {
+			ms = dropPublic(ms, PublicValues(f))
+		}
+		return ms, notes, err
 	}}
 	cmd := &cobra.Command{
 		Use:   "scan [PATH...]",
@@ -262,12 +273,29 @@ func ReadStore(ctx context.Context, s *keyward.Store, env string) ([]scan.Manage
 	return out, nil
 }
 
+// stagedStoreTimeout bounds reading the stores for --staged: a pre-commit
+// hook must not hang on a network store it cannot reach.
+const stagedStoreTimeout = 15 * time.Second
+
 func run(ctx context.Context, opts *Options) error {
 	var managed []scan.Managed
 	if !opts.NoManaged && opts.LoadManaged != nil {
-		ms, notes, err := opts.LoadManaged(ctx)
-		if err != nil {
+		lctx := ctx
+		if opts.Staged {
+			var cancel context.CancelFunc
+			lctx, cancel = context.WithTimeout(ctx, stagedStoreTimeout)
+			defer cancel()
+		}
+		ms, notes, err := opts.LoadManaged(lctx)
+		if err != nil && (!opts.Staged || ctx.Err() != nil) {
 			return err
+		}
+		if opts.Staged {
+			// The pre-commit hook never blocks a clean commit because a
+			// store cannot be read (none yet, an identity the committer
+			// does not have, a network store out of reach): it searches
+			// for known formats, and the values it could read, with one note.
+			notes = stagedNotes(notes, err)
 		}
 		for _, n := range notes {
 			fmt.Fprintln(opts.IO.ErrOut, "keyward: note: "+n)
@@ -326,6 +354,10 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	stop()
 	if err != nil {
+		if (opts.Staged || opts.History) && strings.Contains(err.Error(), "not a git repository") {
+			return cmdutil.WithHint(keyward.Errorf(keyward.InvalidArgument, "scan", "%s is not inside a git repository", dir),
+				"--staged and --history read git: run them inside a repository, or scan files with 'keyward scan PATH'")
+		}
 		return err
 	}
 	for _, w := range rep.Warnings {
@@ -339,7 +371,7 @@ func run(ctx context.Context, opts *Options) error {
 		if err := scan.WriteBaselineKeyed(opts.WriteBaseline, fs, s.KeyID()); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %d findings to %s\n", len(fs), opts.WriteBaseline)
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s to %s\n", cmdutil.Count(len(fs), "finding"), opts.WriteBaseline)
 		return nil
 	}
 	switch opts.Format {
@@ -354,7 +386,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.Format == "text" && opts.IO.IsStderrTTY() {
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: scanned %d files (%.1f MB): %d findings\n", rep.Files, float64(rep.Bytes)/1e6, len(fs))
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: scanned %s (%.1f MB): %s\n", cmdutil.Count(int(rep.Files), "file"), float64(rep.Bytes)/1e6, cmdutil.Count(len(fs), "finding"))
 	}
 	if len(fs) > 0 {
 		return &cmdutil.SilentError{Code: cmdutil.ExitError}
@@ -405,6 +437,56 @@ func baselineKeyNote(path, baselineKey, key string, n int) string {
 		return fmt.Sprintf("%s has no key id: it was written by an older keyward under the old public fingerprint key, so its %d entries will not match; rewrite it with --write-baseline (docs/scan.md)", path, n)
 	}
 	return fmt.Sprintf("%s was written under another scan fingerprint key, so its %d entries cannot match; use the key it was written with (%s, docs/scan.md) or rewrite it with --write-baseline", path, n, EnvScanKey)
+}
+
+// stagedNotes folds the notes of a --staged scan, and the error that kept
+// it from reading a store, into one note.
+func stagedNotes(notes []string, err error) []string {
+	var why []string
+	for _, n := range notes {
+		why = append(why, shortNote(n))
+	}
+	if err != nil {
+		why = append(why, shortNote(err.Error()))
+	}
+	switch {
+	case len(why) == 0:
+		return nil
+	case err != nil && len(notes) == 0:
+		return []string{"could not read the store (" + why[0] + "); searching staged changes for known formats only"}
+	}
+	return []string{"could not read every store (" + strings.Join(why, "; ") + "); searching staged changes for known formats and the values that could be read"}
+}
+
+// noteRE picks the environment, store and error code out of a note such as
+// "environment staging: keyward: failed to list in awssm://…: permission denied: …".
+var noteRE = regexp.MustCompile(`^(?:environment (\S+): )?(?:keyward: )?failed to [^"]*?(?: "[^"]*")? in (\S+): ([a-z ]+):`)
+
+// shortNote is the first line of a note, or "ENV: STORE: CODE" for a store error.
+func shortNote(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	m := noteRE.FindStringSubmatch(s)
+	switch {
+	case m == nil:
+		return strings.TrimPrefix(s, "keyward: ")
+	case m[1] != "":
+		return "environment " + m[1] + ", " + m[2] + ": " + m[3]
+	}
+	return m[2] + ": " + m[3]
+}
+
+// dropPublic removes managed values that the project publishes itself.
+func dropPublic(ms []scan.Managed, public map[string]bool) []scan.Managed {
+	if len(public) == 0 {
+		return ms
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if !public[m.Value.RevealString()] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func name(m scan.Managed) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/gen"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/dotenv"
 	"github.com/keyward/keyward/internal/fsutil"
 )
 
@@ -31,6 +32,10 @@ type Options struct {
 	// ReadHidden reads one line from the terminal without echo. nil means
 	// golang.org/x/term on stdin.
 	ReadHidden func() ([]byte, error)
+
+	// Check, if set, returns keyward.yaml's findings for a value about to be
+	// stored as key in env (never containing the value); set warns with them.
+	Check func(key, env string, v keyward.Secret) []string
 
 	Key        string
 	FromFile   string
@@ -43,7 +48,12 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Check: func(key, env string, v keyward.Secret) []string {
+		if f.CheckValue == nil {
+			return nil
+		}
+		return f.CheckValue(f, key, env, v)
+	}}
 	cmd := &cobra.Command{
 		Use:   "set KEY",
 		Short: "Store a new version of a secret",
@@ -77,6 +87,12 @@ version metadata on stdout.`,
 			opts.Key = args[0]
 			if opts.Key == "" {
 				return cmdutil.FlagErrorf("KEY must not be empty")
+			}
+			if err := dotenv.ValidKey(opts.Key); err != nil {
+				// The portable name set: what a .env file, an environment
+				// variable (run), a Kubernetes Secret and a Docker secret file
+				// can all carry. A key outside it could never be delivered.
+				return cmdutil.FlagErrorf("KEY %q cannot be carried by export (dotenv, shell, kubernetes, docker) or run: use letters, digits and _ . -", opts.Key)
 			}
 			if opts.FromFile != "" && opts.Generate != "" {
 				return cmdutil.FlagErrorf("--from-file and --generate cannot be used together")
@@ -112,12 +128,13 @@ func trimKeyward(err error) string {
 
 // Output is set's --json shape. It never holds the value.
 type Output struct {
-	Key       string     `json:"key"`
-	Store     string     `json:"store"`
-	Version   string     `json:"version"`
-	Created   *time.Time `json:"created,omitempty"`
-	Length    int        `json:"length"`
-	Generated string     `json:"generated,omitempty"` // the recipe, when --generate was used
+	Key         string     `json:"key"`
+	Store       string     `json:"store"`
+	StoreSource string     `json:"store_source,omitempty"`
+	Version     string     `json:"version"`
+	Created     *time.Time `json:"created,omitempty"`
+	Length      int        `json:"length"`
+	Generated   string     `json:"generated,omitempty"` // the recipe, when --generate was used
 }
 
 func run(ctx context.Context, opts *Options) error {
@@ -133,6 +150,13 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if opts.Check != nil {
+		// A value that breaks keyward.yaml's rules is stored anyway (a
+		// development value may be rough), with a warning per rule.
+		for _, msg := range opts.Check(opts.Key, s.Environment(), value) {
+			fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: %s %s\n", opts.Key, msg)
+		}
+	}
 	ver, err := s.Put(ctx, opts.Key, value, &keyward.PutOptions{IfVersion: opts.IfVersion})
 	if err != nil {
 		switch keyward.ErrorCode(err) {
@@ -146,7 +170,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), Version: ver.ID, Length: value.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: ver.ID, Length: value.Len()}
 		if !ver.Created.IsZero() {
 			c := ver.Created.UTC()
 			out.Created = &c

@@ -59,7 +59,8 @@ and any previous value still inside its grace period with its expiry.
 Exit status: 0 when nothing is overdue; 8 when at least one secret is
 overdue (so a cron job or CI step can alert); other codes for errors as
 everywhere (docs/cli.md). A secret missing from the store is reported, not
-counted as overdue ('keyward validate' checks presence).
+counted as overdue ('keyward validate' checks presence); a KEY named on the
+command line that neither keyward.yaml nor the store knows (a typo) exits 3.
 
 Values are never read into the output: only versions and times.`,
 		Example: `  keyward status --env production
@@ -82,6 +83,7 @@ Values are never read into the output: only versions and times.`,
 // Output is status's --json shape.
 type Output struct {
 	Store       string            `json:"store"`
+	StoreSource string            `json:"store_source,omitempty"`
 	Environment string            `json:"environment,omitempty"`
 	Now         time.Time         `json:"now"`
 	Overdue     bool              `json:"overdue"`
@@ -127,11 +129,15 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.Now != nil {
 		now = opts.Now()
 	}
-	out := &Output{Store: s.URL(), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
+	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
 	var errs keyward.MultiError
+	var missing []string // KEYs named on the command line that neither keyward.yaml nor the store knows
 	for _, k := range keys {
 		p := policy(cfg, k, env)
 		st, err := s.RotationState(ctx, k)
+		if err != nil && keyward.ErrorCode(err) == keyward.NotFound && len(opts.Keys) > 0 && (cfg == nil || cfg.Secrets[k] == nil) {
+			missing = append(missing, k)
+		}
 		if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
 			errs = append(errs, err)
 			out.Errors = append(out.Errors, KeyError{Key: k, Error: err.Error()})
@@ -150,6 +156,10 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	if len(errs) > 0 {
 		return errs
+	}
+	if len(missing) > 0 {
+		return cmdutil.WithHint(keyward.Errorf(keyward.NotFound, "status", "%s: no such secret in %s", strings.Join(missing, ", "), s.URL()),
+			"'keyward list' shows the keys in this store")
 	}
 	if out.Overdue {
 		if !opts.JSON {
@@ -226,7 +236,7 @@ func writeTable(w io.Writer, out *Output, tty bool) error {
 		for _, s := range out.Secrets {
 			next := "-"
 			if !s.NextDue.IsZero() {
-				next = s.NextDue.Format(time.RFC3339)
+				next = s.NextDue.UTC().Format(time.RFC3339)
 			}
 			age := "-"
 			if s.Exists && !s.RotatedAt.IsZero() {
@@ -257,7 +267,7 @@ func writeTable(w io.Writer, out *Output, tty bool) error {
 			age = days(time.Duration(s.Age))
 		}
 		if !s.NextDue.IsZero() {
-			next = s.NextDue.Format("2006-01-02")
+			next = s.NextDue.UTC().Format(time.RFC3339)
 		}
 		var prev []string
 		for _, p := range s.Previous {

@@ -165,6 +165,7 @@ func run(ctx context.Context, opts *Options) error {
 		return keyward.Errorf(code, "write", "%s: %v", opts.Out, unwrap(err))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s (mode 0600)\n", opts.Out)
+	cliexport.WarnIfCommittable(opts.IO.ErrOut, opts.Out)
 	return nil
 }
 

@@ -20,6 +20,8 @@ type Options struct {
 	LoadConfig func() (*schema.Config, error)
 	// ResolveStore says which store and environment the command works on.
 	ResolveStore func() (url, env string, err error)
+	// StoreSource, if set, says which rule chose it (after ResolveStore).
+	StoreSource func() string
 	// EnvFlag is --env (validate keeps the environment's rules even when
 	// --store picks another store).
 	EnvFlag func() string
@@ -42,18 +44,24 @@ const compareTimeout = 20 * time.Second
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	var source string
 	opts := &Options{
 		IO: f.IO,
 		LoadConfig: func() (*schema.Config, error) {
 			return schema.LoadProject(f.ConfigPath)
 		},
 		ResolveStore: func() (string, string, error) {
-			u, env, _, err := f.ResolveStoreURL()
+			u, env, src, err := f.ResolveStoreURL()
+			source = src
+			if err == nil {
+				f.NoteSource(u, src, env)
+			}
 			return u, env, err
 		},
-		EnvFlag:  func() string { return f.EnvName },
-		OpenURL:  f.OpenURL,
-		CheckURL: func(u string) error { return f.CheckURL(u, keyward.OriginProject) },
+		StoreSource: func() string { return source },
+		EnvFlag:     func() string { return f.EnvName },
+		OpenURL:     f.OpenURL,
+		CheckURL:    func(u string) error { return f.CheckURL(u, keyward.OriginProject) },
 	}
 	var jsonFlag bool
 	cmd := &cobra.Command{
@@ -162,6 +170,9 @@ func run(ctx context.Context, opts *Options) error {
 	rep, err := cfg.Validate(ctx, store, env, vo)
 	if err != nil {
 		return err
+	}
+	if opts.StoreSource != nil {
+		rep.StoreSource = opts.StoreSource()
 	}
 	switch opts.Format {
 	case "json":
