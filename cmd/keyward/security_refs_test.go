@@ -407,9 +407,13 @@ func TestSecurityRefsNoEnvOrFileFromData(t *testing.T) {
 
 	// The user's own environment may hold references: they are theirs.
 	t.Run("inherited-ref-trusted", func(t *testing.T) {
+		// A reference the user put in their own environment is trusted and
+		// resolved, even against a store that is not the one being read
+		// (under --only it would not be resolved at all: least privilege).
 		mustWrite(t, filepath.Join(w.repo, "mine.env"), "MINE=kw-user-own-value\n")
+		mustWrite(t, filepath.Join(w.repo, "other.env"), "PLAIN=plain-value-1\n")
 		code, out, errOut := w.keyward("", map[string]string{"MINE": "ref+dotenv://mine.env#/MINE"},
-			"run", "--no-redact", "--only", "ATTACK_ADDR", "--allow-ref", "vault://", "--", "sh", "-c", `printf '%s' "$MINE"`)
+			"run", "--no-redact", "--store", "dotenv://other.env", "--", "sh", "-c", `printf '%s' "$MINE"`)
 		if code != 0 || out != "kw-user-own-value" {
 			t.Fatalf("exit %d, stdout %q, stderr %s", code, out, w.mask(errOut))
 		}
