@@ -96,7 +96,9 @@ Formats:
               with --external). No values.
 
 Values that are references (ref+SCHEME://…#/KEY, keyward://ENV/KEY) are
-resolved through their stores first, unless --no-resolve. A value a format
+resolved through their stores first, unless --no-resolve. A stored
+reference may name only this store, or stores you allow with --allow-ref
+(see docs/delivery.md); env:// and file:// references always need one. A value a format
 cannot hold (a NUL byte in dotenv or shell, invalid UTF-8 in dotenv or
 JSON) is an error that names the key.`,
 		Example: `  keyward export --format dotenv -o .env.production --env production

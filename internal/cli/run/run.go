@@ -114,7 +114,10 @@ are an error with --only; so is a value containing a NUL byte.
 A variable whose value is a reference — ref+SCHEME://…#/KEY or
 keyward://ENV/KEY — is resolved before the child starts, whether it comes
 from the store or from keyward's own environment; a malformed reference is
-an error naming the variable.
+an error naming the variable. A reference that came from the store is
+data: it may name only this store, or stores you allow with --allow-ref
+(KEYWARD_ALLOW_REFS, references.allow in ~/.config/keyward/config.yaml;
+see docs/delivery.md). References in your own environment are yours.
 
 The child's stdout and stderr pass through a filter that replaces every
 value run injected (and its base64, hex, URL- and JSON-escaped forms) with
