@@ -68,13 +68,13 @@ const (
 	MaxNesting = 16
 	// MaxSubstitutions bounds the variable lookups interpolation makes in
 	// one file.
-	MaxSubstitutions = 100_000
+	MaxSubstitutions = 20_000
 	// MaxInterpolationWork bounds the text interpolation has to rescan in
 	// one file: Docker Compose's engine reads the rest of a value again
 	// for every reference with an operator (${A:-x}, ${A-x}, ${A:+x},
 	// ${A+x}, ${A:?msg}, ${A?msg}), so a value of n bytes with k such
 	// references costs k×n. The sum over the file's values is bounded.
-	MaxInterpolationWork = 4 << 20
+	MaxInterpolationWork = 1 << 20
 )
 
 // Entry is one KEY=VALUE statement.
