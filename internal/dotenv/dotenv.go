@@ -22,7 +22,10 @@
 //   - CRLF line endings are read as LF everywhere, also inside quoted values;
 //   - NUL bytes, invalid UTF-8 and lines longer than MaxLineBytes are errors;
 //   - a bare KEY on the last line without a newline is read like any bare
-//     KEY (taken from the lookup), where compose-go misreads it.
+//     KEY (taken from the lookup), where compose-go misreads it;
+//   - interpolation is bounded (MaxValueExpansion, MaxFileExpansion,
+//     MaxNesting, MaxSubstitutions, MaxInterpolationWork), so a few hundred
+//     bytes cannot expand to gigabytes or take minutes.
 //
 // Errors never contain a value or a line of the file: only the file name,
 // the position and what is wrong, so they are safe to log.
