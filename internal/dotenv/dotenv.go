@@ -22,7 +22,10 @@
 //   - CRLF line endings are read as LF everywhere, also inside quoted values;
 //   - NUL bytes, invalid UTF-8 and lines longer than MaxLineBytes are errors;
 //   - a bare KEY on the last line without a newline is read like any bare
-//     KEY (taken from the lookup), where compose-go misreads it.
+//     KEY (taken from the lookup), where compose-go misreads it;
+//   - interpolation is bounded (MaxValueExpansion, MaxFileExpansion,
+//     MaxNesting, MaxSubstitutions, MaxInterpolationWork), so a few hundred
+//     bytes cannot expand to gigabytes or take minutes.
 //
 // Errors never contain a value or a line of the file: only the file name,
 // the position and what is wrong, so they are safe to log.
@@ -68,13 +71,13 @@ const (
 	MaxNesting = 16
 	// MaxSubstitutions bounds the variable lookups interpolation makes in
 	// one file.
-	MaxSubstitutions = 100_000
+	MaxSubstitutions = 20_000
 	// MaxInterpolationWork bounds the text interpolation has to rescan in
 	// one file: Docker Compose's engine reads the rest of a value again
 	// for every reference with an operator (${A:-x}, ${A-x}, ${A:+x},
 	// ${A+x}, ${A:?msg}, ${A?msg}), so a value of n bytes with k such
 	// references costs k×n. The sum over the file's values is bounded.
-	MaxInterpolationWork = 4 << 20
+	MaxInterpolationWork = 1 << 20
 )
 
 // Entry is one KEY=VALUE statement.
