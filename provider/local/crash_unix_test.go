@@ -69,7 +69,7 @@ func readCurrent(t *testing.T, path string, id *Identity, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := decode(path, data, id)
+	p, err := decodeAny(path, data, id)
 	if err != nil {
 		t.Fatalf("the store does not decrypt after a crash: %v", err)
 	}
@@ -159,7 +159,7 @@ func TestMultiProcessWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := decode(path, data, id)
+	pl, err := decodeAny(path, data, id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,16 @@ const (
 	recipientPrefix = "recipient: "
 	formatV1        = 1
 
-	// MaxFileSize bounds a store file (a store is for secrets, not data).
+	// MaxFileSize bounds a store file (a store is for secrets, not data):
+	// reads refuse a larger file, and a write whose result would be larger
+	// is refused before anything is written.
 	MaxFileSize = 64 << 20
 	// MaxKeyLen bounds a secret's name.
 	MaxKeyLen = 512
 )
+
+// maxFileSize is MaxFileSize; tests lower it.
+var maxFileSize = MaxFileSize
 
 // payload is the decrypted content of a store file.
 type payload struct {
@@ -123,8 +128,8 @@ type header struct {
 // parseHeader reads the clear header of a store file named name. Its
 // errors name name:line:column.
 func parseHeader(name string, data []byte) (*header, error) {
-	if len(data) > MaxFileSize {
-		return nil, newErr(driver.InvalidArgument, "", "%s: store file is larger than %d bytes", name, MaxFileSize)
+	if len(data) > maxFileSize {
+		return nil, newErr(driver.InvalidArgument, "", "%s: store file is larger than %d bytes", name, maxFileSize)
 	}
 	h := &header{}
 	rest := data

@@ -24,7 +24,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		all.Identities = append(all.Identities, id.Identities...)
 		all.Recipients = append(all.Recipients, id.Recipients...)
-		p, err := decode(v.name, v.store, id)
+		p, err := decodeAny(v.name, v.store, id)
 		if err == nil {
 			known = append(known, p)
 		}
@@ -33,7 +33,7 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal("no decodable vectors to seed from")
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := decode("fuzz.age", data, all)
+		p, err := decodeAny("fuzz.age", data, all)
 		if err != nil {
 			if errorCode(err) == 0 {
 				t.Fatalf("an error without a code: %v", err)

@@ -28,3 +28,9 @@ func unlockFile(f *os.File) error {
 
 // Windows cannot fsync a directory; the rename is still atomic.
 func isSyncUnsupported(error) bool { return true }
+
+func openRead(path string) (*os.File, error) { return os.Open(path) }
+
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}

@@ -42,7 +42,8 @@ func TestMain(m *testing.M) {
 // writerChild does N Puts of KEY, each value naming the child and write.
 func writerChild() int {
 	n, _ := strconv.Atoi(os.Getenv(childWrites))
-	d, err := NewDriver(os.Getenv(childPath), nil)
+	// Every version is kept, so a lost update would show.
+	d, err := NewDriver(os.Getenv(childPath), &Options{KeepVersions: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
