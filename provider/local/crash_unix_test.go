@@ -82,51 +82,67 @@ func readCurrent(t *testing.T, path string, id *Identity, key string) string {
 
 // TestCrashDuringWrite kills a writer process at every step of a write and
 // checks that the file then decrypts to exactly the old or the new
-// content: old before the rename, new from the rename on.
+// content: old before the rename, new from the rename on. It starts from a
+// v2 file, and from a v1 file (the write that converts it).
 func TestCrashDuringWrite(t *testing.T) {
 	ctx := context.Background()
 	renamedAt := slices.Index(writeSteps, "renamed")
-	for i, st := range writeSteps {
-		t.Run(st, func(t *testing.T) {
-			dir := t.TempDir()
-			idPath, id := writeTestIdentity(t, dir)
-			path := filepath.Join(dir, "keyward.age")
-			d, _ := NewDriver(path, &Options{Identity: id})
-			if _, err := d.(*localDriver).Put(ctx, "KEY", []byte("old-value"), nil); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.(*localDriver).Put(ctx, "OTHER", []byte("other-value"), nil); err != nil {
-				t.Fatal(err)
-			}
-			cmd := childCmd(t, childEnv+"=crash", childStep+"="+st, childPath+"="+path, EnvIdentityFile+"="+idPath, EnvIdentity+"=")
-			out, err := cmd.CombinedOutput()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-				t.Fatalf("the child was not killed at step %s: %v\n%s", st, err, out)
-			}
-			want := "old-value"
-			if i >= renamedAt {
-				want = "new-value"
-			}
-			if got := readCurrent(t, path, id, "KEY"); got != want {
-				t.Fatalf("after a crash at %s the current value is %d bytes, want the %s value", st, len(got), strings.TrimSuffix(want, "-value"))
-			}
-			if got := readCurrent(t, path, id, "OTHER"); got != "other-value" {
-				t.Fatalf("after a crash at %s another key changed", st)
-			}
-			// The dead writer's lock is released and its temp file is
-			// cleaned up by the next writer.
-			if _, err := d.(*localDriver).Put(ctx, "KEY", []byte("after-value"), nil); err != nil {
-				t.Fatalf("write after a crash at %s: %v", st, err)
-			}
-			if got := readCurrent(t, path, id, "KEY"); got != "after-value" {
-				t.Fatalf("write after a crash at %s did not land", st)
-			}
-			temps, _ := filepath.Glob(tempPrefix(path) + "*")
-			if len(temps) != 0 {
-				t.Fatalf("temporary files left after a crash at %s and a later write: %d", st, len(temps))
-			}
-		})
+	for _, format := range []string{"v2", "v1"} {
+		for i, st := range writeSteps {
+			t.Run(format+"/"+st, func(t *testing.T) {
+				dir := t.TempDir()
+				idPath, id := writeTestIdentity(t, dir)
+				path := filepath.Join(dir, "keyward.age")
+				d, _ := NewDriver(path, &Options{Identity: id})
+				if format == "v1" {
+					p := newPayload(id.Recipients)
+					p.Secrets["KEY"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("old-value")}}}
+					p.Secrets["OTHER"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("other-value")}}}
+					data, err := encode(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, data, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					if _, err := d.(*localDriver).Put(ctx, "KEY", []byte("old-value"), nil); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := d.(*localDriver).Put(ctx, "OTHER", []byte("other-value"), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				cmd := childCmd(t, childEnv+"=crash", childStep+"="+st, childPath+"="+path, EnvIdentityFile+"="+idPath, EnvIdentity+"=")
+				out, err := cmd.CombinedOutput()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("the child was not killed at step %s: %v\n%s", st, err, out)
+				}
+				want := "old-value"
+				if i >= renamedAt {
+					want = "new-value"
+				}
+				if got := readCurrent(t, path, id, "KEY"); got != want {
+					t.Fatalf("after a crash at %s the current value is %d bytes, want the %s value", st, len(got), strings.TrimSuffix(want, "-value"))
+				}
+				if got := readCurrent(t, path, id, "OTHER"); got != "other-value" {
+					t.Fatalf("after a crash at %s another key changed", st)
+				}
+				// The dead writer's lock is released and its temp file is
+				// cleaned up by the next writer.
+				if _, err := d.(*localDriver).Put(ctx, "KEY", []byte("after-value"), nil); err != nil {
+					t.Fatalf("write after a crash at %s: %v", st, err)
+				}
+				if got := readCurrent(t, path, id, "KEY"); got != "after-value" {
+					t.Fatalf("write after a crash at %s did not land", st)
+				}
+				temps, _ := filepath.Glob(tempPrefix(path) + "*")
+				if len(temps) != 0 {
+					t.Fatalf("temporary files left after a crash at %s and a later write: %d", st, len(temps))
+				}
+			})
+		}
 	}
 }
 

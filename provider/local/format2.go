@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -61,6 +62,9 @@ const (
 )
 
 var b64 = base64.StdEncoding.Strict()
+
+// Counters the tests read: records opened and file keys unwrapped.
+var recordOpens, unwraps atomic.Int64
 
 // fileKeys are the keys derived from one file key.
 type fileKeys struct {
@@ -149,6 +153,7 @@ var errBadRecord = errors.New("record does not authenticate")
 
 // open decrypts a record and checks that it belongs where it was found.
 func (k *fileKeys) open(r *rec) (*recPlain, error) {
+	recordOpens.Add(1)
 	sealed, err := b64.DecodeString(r.data)
 	if err != nil || len(sealed) < chacha20poly1305.NonceSizeX+chacha20poly1305.Overhead {
 		return nil, errBadRecord
@@ -437,6 +442,7 @@ func wrapFileKey(k *fileKeys, recipients []string) ([]byte, error) {
 
 // unwrapFileKey decrypts the file key with id.
 func unwrapFileKey(name string, f *v2File, id *Identity) (*fileKeys, error) {
+	unwraps.Add(1)
 	r, err := age.Decrypt(bytes.NewReader(f.wrapped), id.Identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError

@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 		if *updateVectors {
 			generateVectors(fatalf{})
 		}
+		if *addV2Vectors {
+			generateV2Vectors(fatalf{})
+		}
 		os.Exit(m.Run())
 	case "crash":
 		os.Exit(crashChild())

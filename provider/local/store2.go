@@ -421,12 +421,12 @@ func (t *txn) prune(key, id string, rs []rec, prev, cur *recPlain) ([]rec, error
 			}
 		}
 	}
-	excess := len(vers) - keep
+	// The newest keep versions stay, and so does every version in grace.
+	cut := len(vers) - keep
 	var kept []rec
 	through, count := 0, 0
 	for i, r := range vers {
-		if excess > 0 && i < len(vers)-1 && !grace[strconv.Itoa(r.ver)] {
-			excess--
+		if i < cut && !grace[strconv.Itoa(r.ver)] {
 			count++
 			through = max(through, r.ver)
 			continue
