@@ -145,8 +145,12 @@ func (k *fileKeys) seal(id string, ver int, p *recPlain) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
+	return k.sealPlain(id, ver, nonce, plain), nil
+}
+
+func (k *fileKeys) sealPlain(id string, ver int, nonce, plain []byte) string {
 	out := k.aead.Seal(nonce, nonce, plain, recordAD(id, ver))
-	return b64.EncodeToString(out), nil
+	return b64.EncodeToString(out)
 }
 
 var errBadRecord = errors.New("record does not authenticate")
