@@ -106,8 +106,13 @@ func ParseRecipient(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	r, err := parseRecipient(s)
 	if err != nil {
+		// Never echo the input: it may be a pasted private key.
+		if strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-") || strings.HasPrefix(strings.ToUpper(s), "AGE-PLUGIN-") || strings.Contains(s, "PRIVATE KEY") {
+			return "", newErr(driver.InvalidArgument, "give the public key (age1…) that 'keyward init' prints; if the private key was shared or stored anywhere, replace it",
+				"that is a private key (an identity), not a recipient; it was not used or printed")
+		}
 		return "", newErr(driver.InvalidArgument, "a recipient is an age public key starting with age1 (printed by 'keyward init')",
-			"%q is not an age recipient", truncate(s, 80))
+			"not an age recipient (%d characters; an age recipient starts with age1)", len(s))
 	}
 	return r.(fmt.Stringer).String(), nil
 }
@@ -144,10 +149,10 @@ func parseHeader(name string, data []byte) (*header, error) {
 			if line != magicV1 {
 				if strings.HasPrefix(line, magicPrefix) {
 					return nil, newErr(driver.FailedPrecondition, "upgrade keyward to read this store",
-						"%s:1:%d: store format %q is not supported by this keyward (it reads v1)", name, len(magicPrefix)+1, truncate(line[len(magicPrefix)-1:], 20))
+						"%s:1:%d: store format %q is not supported by this keyward (it reads v1 and v2)", name, len(magicPrefix)+1, truncate(line[len(magicPrefix)-1:], 20))
 				}
 				return nil, newErr(driver.InvalidArgument, "",
-					"%s:1:1: not a keyward store file (the first line must be %q)", name, magicV1)
+					"%s:1:1: not a keyward store file (the first line must be %q or %q)", name, magicV2, magicV1)
 			}
 			rest = rest[i+1:]
 			continue
@@ -288,7 +293,7 @@ func encode(p *payload) ([]byte, error) {
 	for _, s := range p.Recipients {
 		r, err := parseRecipient(s)
 		if err != nil {
-			return nil, newErr(driver.InvalidArgument, "", "%q is not an age recipient", truncate(s, 80))
+			return nil, newErr(driver.InvalidArgument, "", "a store recipient is not an age public key")
 		}
 		rs = append(rs, r)
 	}

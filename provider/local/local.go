@@ -214,6 +214,7 @@ var (
 	_ driver.Deleter     = (*localDriver)(nil)
 	_ driver.Versioner   = (*localDriver)(nil)
 	_ driver.BatchGetter = (*localDriver)(nil)
+	_ driver.BatchWriter = (*localDriver)(nil)
 )
 
 func (d *localDriver) identity() (*Identity, error) {
@@ -524,6 +525,34 @@ func (d *localDriver) Put(ctx context.Context, key string, data []byte, opts *dr
 		return driver.Version{}, err
 	}
 	return ver, nil
+}
+
+// PutMany writes every item in one atomic file write: all land or none.
+func (d *localDriver) PutMany(ctx context.Context, items []driver.PutItem) ([]driver.Version, error) {
+	for _, it := range items {
+		if err := validateKey(it.Key); err != nil {
+			return nil, err
+		}
+	}
+	var out []driver.Version
+	err := d.update(ctx, true, func(t *txn) error {
+		out = make([]driver.Version, 0, len(items))
+		for _, it := range items {
+			v, err := t.put(it.Key, it.Data, it.Opts)
+			if errors.Is(err, errConflict) {
+				return fmt.Errorf("%w (key %q; nothing was written)", errConflict, it.Key)
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (d *localDriver) Delete(ctx context.Context, key string) error {

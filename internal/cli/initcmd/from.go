@@ -223,7 +223,11 @@ func generate(spec string) (keyward.Secret, error) {
 // fillStore puts a generated value for each name with a recipe that has no
 // value yet (or any value, with --force); names without a recipe are listed
 // as empty unless the store has them.
+// The generated values are written with one PutMany: in one atomic write
+// where the store can (local), so a failure leaves the store as it was.
 func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
+	var items []keyward.PutItem
+	var generated []string
 	for _, n := range names {
 		_, err := s.Get(ctx, n)
 		exists := err == nil
@@ -241,12 +245,16 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 			if err != nil {
 				return err
 			}
-			if _, err := s.Put(ctx, n, v, nil); err != nil {
-				return err
-			}
-			res.Generated = append(res.Generated, n)
+			items = append(items, keyward.PutItem{Key: n, Value: v})
+			generated = append(generated, n)
 		}
 	}
+	if len(items) > 0 {
+		if _, err := s.PutMany(ctx, items); err != nil {
+			return err
+		}
+	}
+	res.Generated = append(res.Generated, generated...)
 	return nil
 }
 
