@@ -486,3 +486,107 @@ func recDamaged(name string, err error) error {
 	return wrapErr(driver.FailedPrecondition, err, damagedHint(name),
 		"%s: a record does not decrypt or does not belong where it is: the file is damaged or was tampered with", name)
 }
+
+// lazyV2 is a v2 file whose header is parsed and whose record lines are
+// only located: reads of a few keys parse just their lines.
+type lazyV2 struct {
+	f      *v2File // header and MACs; recs nil
+	region []byte  // the record lines, each ending in "\n"
+	starts []int32
+}
+
+// lazyParseV2 parses the header and the mac line of a v2 file and locates
+// its record lines. It returns nil (and no error) for a file it leaves to
+// parseV2: one with CR line endings.
+func lazyParseV2(name string, data []byte) (*lazyV2, error) {
+	if len(data) > maxFileSize {
+		return nil, newErr(driver.InvalidArgument, "", "%s: store file is larger than %d bytes", name, maxFileSize)
+	}
+	if bytes.IndexByte(data, '\r') >= 0 || len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, nil
+	}
+	// The header: every line up to and including header-mac.
+	end := 0
+	lines := 0
+	for {
+		i := bytes.IndexByte(data[end:], '\n')
+		if i < 0 {
+			return nil, nil
+		}
+		line := data[end : end+i]
+		end += i + 1
+		lines++
+		if bytes.HasPrefix(line, []byte(headerMACPfx)) {
+			break
+		}
+		if lines > 1 && !bytes.HasPrefix(line, []byte(recipientPrefix)) && !bytes.HasPrefix(line, []byte(fileKeyPrefix)) {
+			return nil, nil // let parseV2 name the bad line
+		}
+	}
+	last := bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
+	if last < end || !bytes.HasPrefix(data[last:], []byte(setMACPrefix)) {
+		return nil, nil
+	}
+	// Parse the header and mac line with the full parser.
+	hdr := make([]byte, 0, end+len(data)-last)
+	hdr = append(append(hdr, data[:end]...), data[last:]...)
+	f, err := parseV2(name, hdr)
+	if err != nil {
+		return nil, err
+	}
+	region := data[end:last]
+	starts := make([]int32, 0, bytes.Count(region, []byte{'\n'}))
+	for off := 0; off < len(region); {
+		starts = append(starts, int32(off))
+		i := bytes.IndexByte(region[off:], '\n')
+		off += i + 1
+	}
+	return &lazyV2{f: f, region: region, starts: starts}, nil
+}
+
+// verify checks the MACs; the set MAC is over the record lines as they
+// are in the file (which, without CRs, is their canonical form).
+func (lz *lazyV2) verify(name string, k *fileKeys) error {
+	if !hmac.Equal(lz.f.computeHeaderMAC(k), lz.f.headerMAC) {
+		return newErr(driver.FailedPrecondition, damagedHint(name),
+			"%s: the store header does not match its MAC: the recipient list or file key was changed by someone without the file key", name)
+	}
+	m := hmac.New(sha256.New, k.mac)
+	m.Write([]byte(macSetLabel))
+	m.Write(lz.f.headerMAC)
+	m.Write(lz.region)
+	if !hmac.Equal(m.Sum(nil), lz.f.setMAC) {
+		return newErr(driver.FailedPrecondition, damagedHint(name),
+			"%s: the set of records does not match the store's MAC: records were added, removed, replayed or changed", name)
+	}
+	return nil
+}
+
+// lazyRecords finds entry id's record lines by binary search and parses them.
+func (s *snapshot) lazyRecords(id string) ([]rec, error) {
+	lineAt := func(i int) []byte {
+		start := int(s.starts[i])
+		end := len(s.region)
+		if i+1 < len(s.starts) {
+			end = int(s.starts[i+1])
+		}
+		return s.region[start : end-1]
+	}
+	idOf := func(i int) string {
+		l := lineAt(i)
+		if len(l) < entryIDHexLen {
+			return string(l)
+		}
+		return string(l[:entryIDHexLen])
+	}
+	lo := sort.Search(len(s.starts), func(i int) bool { return idOf(i) >= id })
+	var out []rec
+	for i := lo; i < len(s.starts) && idOf(i) == id; i++ {
+		r, _, ok := parseRecLine(string(lineAt(i)))
+		if !ok || r.id != id || len(out) > 0 && out[len(out)-1].ver >= r.ver {
+			return nil, recDamaged(s.name, errBadRecord)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -66,8 +66,13 @@ func (c *keyCache) put(wrapped []byte, k *fileKeys) {
 type snapshot struct {
 	name string
 	v1   *payload
-	f    *v2File
+	f    *v2File // in lazy mode, the header only (recs nil until full)
 	k    *fileKeys
+	// lazy mode: the file's bytes, its record lines and their starts.
+	raw    []byte
+	region []byte
+	starts []int32
+	parsed bool
 }
 
 // loadSnapshot parses, authenticates and (for v1) decrypts data.
@@ -78,6 +83,18 @@ func loadSnapshot(name string, data []byte, id *Identity, cache *keyCache) (*sna
 			return nil, err
 		}
 		return &snapshot{name: name, v1: p}, nil
+	}
+	if lz, err := lazyParseV2(name, data); err != nil {
+		return nil, err
+	} else if lz != nil {
+		k, err := cache.get(name, lz.f, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := lz.verify(name, k); err != nil {
+			return nil, err
+		}
+		return &snapshot{name: name, f: lz.f, k: k, raw: data, region: lz.region, starts: lz.starts}, nil
 	}
 	f, err := parseV2(name, data)
 	if err != nil {
@@ -90,7 +107,28 @@ func loadSnapshot(name string, data []byte, id *Identity, cache *keyCache) (*sna
 	if err := f.verify(name, k); err != nil {
 		return nil, err
 	}
-	return &snapshot{name: name, f: f, k: k}, nil
+	return &snapshot{name: name, f: f, k: k, parsed: true}, nil
+}
+
+// records returns the records of entry id, oldest first.
+func (s *snapshot) records(id string) ([]rec, error) {
+	if s.parsed {
+		lo, hi := s.f.span(id)
+		return s.f.recs[lo:hi], nil
+	}
+	return s.lazyRecords(id)
+}
+
+// fullRecs parses every record (a lazy snapshot parses the file whole).
+func (s *snapshot) fullRecs() ([]rec, error) {
+	if !s.parsed {
+		f, err := parseV2(s.name, s.raw)
+		if err != nil {
+			return nil, err
+		}
+		s.f.recs, s.parsed = f.recs, true
+	}
+	return s.f.recs, nil
 }
 
 func (s *snapshot) recipients() []string {
@@ -121,11 +159,14 @@ func (s *snapshot) current(key string) (*versionEntry, error) {
 	if s.v1 != nil {
 		return s.v1.current(key), nil
 	}
-	lo, hi := s.f.span(s.k.entryID(key))
-	if hi == lo || s.f.recs[hi-1].ver == 0 {
+	rs, err := s.records(s.k.entryID(key))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 || rs[len(rs)-1].ver == 0 {
 		return nil, nil
 	}
-	r := &s.f.recs[hi-1]
+	r := &rs[len(rs)-1]
 	p, err := s.openFor(r, key)
 	if err != nil {
 		return nil, err
@@ -152,10 +193,13 @@ func (s *snapshot) version(key, ver string) (*versionEntry, error) {
 	if err != nil || n <= 0 || strconv.Itoa(n) != ver {
 		return nil, nil
 	}
-	lo, hi := s.f.span(s.k.entryID(key))
-	for i := lo; i < hi; i++ {
-		if s.f.recs[i].ver == n {
-			p, err := s.openFor(&s.f.recs[i], key)
+	rs, err := s.records(s.k.entryID(key))
+	if err != nil {
+		return nil, err
+	}
+	for i := range rs {
+		if rs[i].ver == n {
+			p, err := s.openFor(&rs[i], key)
 			if err != nil {
 				return nil, err
 			}
@@ -176,11 +220,14 @@ func (s *snapshot) versions(key string) ([]versionEntry, *recPlain, error) {
 		}
 		return e.Versions, nil, nil
 	}
-	lo, hi := s.f.span(s.k.entryID(key))
+	rs, err := s.records(s.k.entryID(key))
+	if err != nil {
+		return nil, nil, err
+	}
 	var out []versionEntry
 	var marker *recPlain
-	for i := lo; i < hi; i++ {
-		r := &s.f.recs[i]
+	for i := range rs {
+		r := &rs[i]
 		p, err := s.openFor(r, key)
 		if err != nil {
 			return nil, nil, err
@@ -206,7 +253,10 @@ func (s *snapshot) list() ([]driver.KeyInfo, error) {
 		return out, nil
 	}
 	var out []driver.KeyInfo
-	recs := s.f.recs
+	recs, err := s.fullRecs()
+	if err != nil {
+		return nil, err
+	}
 	for i := range recs {
 		if i+1 < len(recs) && recs[i+1].id == recs[i].id {
 			continue // not the newest of its key
@@ -245,7 +295,11 @@ func newTxn(s *snapshot) (*txn, error) {
 	if s.f != nil {
 		t.recipients = slices.Clone(s.f.recipients)
 		t.k, t.wrapped = s.k, s.f.wrapped
-		for _, r := range s.f.recs {
+		recs, err := s.fullRecs()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
 			t.byID[r.id] = append(t.byID[r.id], r)
 		}
 		return t, nil
@@ -495,8 +549,12 @@ func (s *snapshot) materialize() (*payload, map[string]*recPlain, error) {
 	p := newPayload(s.f.recipients)
 	p.Format = 2
 	markers := map[string]*recPlain{}
-	for i := range s.f.recs {
-		r := &s.f.recs[i]
+	recs, err := s.fullRecs()
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range recs {
+		r := &recs[i]
 		pl, err := s.k.open(r)
 		if err != nil {
 			return nil, nil, recDamaged(s.name, err)
