@@ -201,3 +201,26 @@ func TestMultiProcessWriters(t *testing.T) {
 		}
 	}
 }
+
+// mergeChild runs MergeFiles on the three NUL-separated paths and SIGKILLs
+// itself at the step named by KEYWARD_LOCAL_TEST_STEP.
+func mergeChild() int {
+	at := os.Getenv(childStep)
+	crashHook = func(s string) {
+		if s == at {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+	paths := strings.Split(os.Getenv(childPath), string(os.PathListSeparator))
+	id, err := LoadIdentity(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := MergeFiles(paths[0], paths[1], paths[2], id, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return childCrashed
+}

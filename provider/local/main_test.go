@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild())
 	case "writer":
 		os.Exit(writerChild())
+	case "merge":
+		os.Exit(mergeChild())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child mode")
 		os.Exit(2)
@@ -65,3 +67,4 @@ func writerChild() int {
 type fatalf struct{}
 
 func (fatalf) Fatal(args ...any) { log.Fatal(args...) }
+

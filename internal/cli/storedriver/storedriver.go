@@ -87,4 +87,3 @@ func getenv(f *cmdutil.Factory) func(string) string {
 func wrap(err error) error {
 	return cmdutil.WithHint(keyward.NewError(local.ErrorCode(err), "merge", err), local.Hint(err))
 }
-
