@@ -67,4 +67,3 @@ func writerChild() int {
 type fatalf struct{}
 
 func (fatalf) Fatal(args ...any) { log.Fatal(args...) }
-

@@ -208,4 +208,3 @@ func TestMergeRecipients(t *testing.T) {
 		}
 	})
 }
-
