@@ -125,3 +125,48 @@ func RemoveRecipient(ctx context.Context, path string, id *Identity, recipient s
 }
 
 var errUnchanged = errors.New("unchanged")
+
+// SetRecipients makes the store's recipient list exactly want (in that
+// order), in one atomic write: when a recipient is removed the store is
+// re-keyed (a new file key, so the removed member's knowledge of the old
+// one opens nothing written from now on); otherwise the file key is only
+// wrapped to the new list. It returns what was added and removed and, when
+// anyone was removed, the names of every secret in the store — each one
+// was readable by the removed member and should be rotated.
+func SetRecipients(ctx context.Context, path string, id *Identity, want []string) (added, removed, exposed []string, err error) {
+	var canon []string
+	for _, r := range want {
+		c, err := ParseRecipient(r)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !slices.Contains(canon, c) {
+			canon = append(canon, c)
+		}
+	}
+	if len(canon) == 0 {
+		return nil, nil, nil, newErr(driver.InvalidArgument, "", "a store needs at least one recipient")
+	}
+	err = updateFile(ctx, path, adminParams(id), false, func(t *txn) error {
+		added, removed = without(canon, t.recipients), without(t.recipients, canon)
+		if len(added) == 0 && len(removed) == 0 {
+			return errUnchanged
+		}
+		if len(removed) > 0 {
+			names, err := t.keys()
+			if err != nil {
+				return err
+			}
+			exposed = names
+			return t.rekey(canon)
+		}
+		return t.setRecipients(canon)
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return added, removed, exposed, nil
+}
