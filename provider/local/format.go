@@ -13,7 +13,9 @@ import (
 	"unicode/utf8"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
 	"filippo.io/age/armor"
+	"filippo.io/age/plugin"
 
 	"github.com/keyward/keyward/driver"
 )
@@ -92,12 +94,36 @@ func validateKey(key string) error {
 	return nil
 }
 
-// parseRecipient parses one public key ("age1…" or "age1pq1…").
+// parseRecipient parses one public key: "age1…" (X25519), "age1pq1…"
+// (post-quantum), "ssh-ed25519 …" / "ssh-rsa …" (SSH), or an age plugin
+// recipient ("age1yubikey1…", for hardware keys).
 func parseRecipient(s string) (age.Recipient, error) {
-	if strings.HasPrefix(s, "age1pq1") {
+	switch {
+	case strings.HasPrefix(s, "age1pq1"):
 		return age.ParseHybridRecipient(s)
+	case strings.HasPrefix(s, "ssh-"):
+		return agessh.ParseRecipient(s)
 	}
-	return age.ParseX25519Recipient(s)
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil && strings.HasPrefix(s, "age1") && len(s) < 1024 {
+		if pr, perr := plugin.NewRecipient(s, pluginUI); perr == nil {
+			return pr, nil
+		}
+	}
+	return r, err
+}
+
+// canonicalRecipient renders a parsed recipient as the store lists it.
+func canonicalRecipient(s string, r age.Recipient) string {
+	if st, ok := r.(fmt.Stringer); ok {
+		return st.String()
+	}
+	// SSH keys: "TYPE BASE64", without the comment.
+	f := strings.Fields(s)
+	if len(f) >= 2 {
+		return f[0] + " " + f[1]
+	}
+	return s
 }
 
 // ParseRecipient checks that s is an age public key ("age1…") and returns
@@ -114,7 +140,7 @@ func ParseRecipient(s string) (string, error) {
 		return "", newErr(driver.InvalidArgument, "a recipient is an age public key starting with age1 (printed by 'keyward init')",
 			"not an age recipient (%d characters; an age recipient starts with age1)", len(s))
 	}
-	return r.(fmt.Stringer).String(), nil
+	return canonicalRecipient(s, r), nil
 }
 
 func truncate(s string, n int) string {

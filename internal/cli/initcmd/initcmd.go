@@ -194,6 +194,10 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if len(id.Recipients) == 0 {
+		return cmdutil.WithHint(keyward.Errorf(keyward.FailedPrecondition, "init", "the identity from %s has no recipient keyward can derive (an age plugin identity)", id.Source),
+			"create the store with your plugin's recipient: keyward init --add-recipient age1…; or use an age or SSH identity")
+	}
 	res.Recipient = id.Recipients[0]
 
 	_, statErr := os.Lstat(path)
