@@ -64,7 +64,7 @@ const (
 var b64 = base64.StdEncoding.Strict()
 
 // Counters the tests read: records opened and file keys unwrapped.
-var recordOpens, unwraps atomic.Int64
+var recordOpens, unwraps, fileReads atomic.Int64
 
 // fileKeys are the keys derived from one file key.
 type fileKeys struct {

@@ -74,6 +74,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -206,6 +207,14 @@ type localDriver struct {
 	path  string
 	opts  Options
 	cache keyCache
+
+	// last is the last snapshot read and the file state it was read at:
+	// a List followed by a GetMany (what keyward run does) reads and
+	// authenticates the file once. Writes replace the file by rename, so
+	// a changed file has a new inode, size or modification time.
+	mu       sync.Mutex
+	last     *snapshot
+	lastStat fileState
 }
 
 var (
@@ -235,14 +244,49 @@ func (d *localDriver) read(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, statErr := statFile(d.path)
+	d.mu.Lock()
+	if statErr == nil && d.last != nil && d.lastStat == st {
+		s := d.last
+		d.mu.Unlock()
+		return s, nil
+	}
+	d.mu.Unlock()
 	data, err := readStoreFile(d.path)
 	if err != nil {
 		return nil, err
 	}
-	return loadSnapshot(d.path, data, id, &d.cache)
+	s, err := loadSnapshot(d.path, data, id, &d.cache)
+	if err != nil {
+		return nil, err
+	}
+	if statErr == nil && s.f != nil && st.sys != "" {
+		if st2, err := statFile(d.path); err == nil && st2 == st {
+			d.mu.Lock()
+			d.last, d.lastStat = s, st
+			d.mu.Unlock()
+		}
+	}
+	return s, nil
+}
+
+// fileState identifies one version of a file on disk.
+type fileState struct {
+	size  int64
+	mtime int64
+	sys   string
+}
+
+func statFile(path string) (fileState, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileState{}, err
+	}
+	return fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), sys: fileID(fi)}, nil
 }
 
 func readStoreFile(path string) ([]byte, error) {
+	fileReads.Add(1)
 	if fi, err := os.Stat(path); err == nil {
 		if kind := fsutil.NotRegular(fi.Mode()); kind != "" {
 			return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, kind)

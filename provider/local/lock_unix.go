@@ -4,6 +4,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 )
@@ -36,4 +37,12 @@ func openRead(path string) (*os.File, error) {
 // openLock opens the lock file without following a symlink.
 func openLock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+}
+
+// fileID is the device and inode of a file.
+func fileID(fi os.FileInfo) string {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprint(st.Dev, ":", st.Ino)
+	}
+	return ""
 }

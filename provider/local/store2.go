@@ -73,6 +73,7 @@ type snapshot struct {
 	region []byte
 	starts []int32
 	parsed bool
+	mu     sync.Mutex // guards the lazy full parse (snapshots are shared)
 }
 
 // loadSnapshot parses, authenticates and (for v1) decrypts data.
@@ -112,7 +113,10 @@ func loadSnapshot(name string, data []byte, id *Identity, cache *keyCache) (*sna
 
 // records returns the records of entry id, oldest first.
 func (s *snapshot) records(id string) ([]rec, error) {
-	if s.parsed {
+	s.mu.Lock()
+	parsed := s.parsed
+	s.mu.Unlock()
+	if parsed {
 		lo, hi := s.f.span(id)
 		return s.f.recs[lo:hi], nil
 	}
@@ -121,6 +125,8 @@ func (s *snapshot) records(id string) ([]rec, error) {
 
 // fullRecs parses every record (a lazy snapshot parses the file whole).
 func (s *snapshot) fullRecs() ([]rec, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.parsed {
 		f, err := parseV2(s.name, s.raw)
 		if err != nil {
