@@ -218,7 +218,27 @@ func run(ctx context.Context, opts *Options) error {
 // and writes every changed key in one atomic PutMany, with check-and-set
 // against what it compared.
 func copyBatch(ctx context.Context, opts *Options, dst *keyward.Store, keys []string, vals map[string]*keyward.Value, out *Output) error {
-	cur, err := dst.GetMany(ctx, keys)
+	// List first: only keys the target holds are fetched (a new store
+	// holds none), so absent keys cost nothing.
+	infos, err := dst.List(ctx)
+	if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		return batchFailed(out, keys, err)
+	}
+	present := map[string]bool{}
+	for _, in := range infos {
+		present[in.Key] = true
+	}
+	var held []string
+	for _, k := range keys {
+		if present[k] {
+			held = append(held, k)
+		}
+	}
+	cur := map[string]*keyward.Value{}
+	err = nil
+	if len(held) > 0 {
+		cur, err = dst.GetMany(ctx, held)
+	}
 	if err != nil {
 		var me keyward.MultiError
 		if !errors.As(err, &me) {
