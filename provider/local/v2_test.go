@@ -401,3 +401,32 @@ func TestSymlinkRefusedForWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestPutManyAtomic: a batch lands whole, or — on a check-and-set conflict
+// in any item — not at all (the file is byte for byte unchanged).
+func TestPutManyAtomic(t *testing.T) {
+	ctx := context.Background()
+	path, w, _ := v2Store(t)
+	before, _ := os.ReadFile(path)
+	_, err := w.PutMany(ctx, []driver.PutItem{
+		{Key: "NEW1", Data: []byte("n1"), Opts: &driver.PutOptions{IfVersion: "0"}},
+		{Key: "A", Data: []byte("x"), Opts: &driver.PutOptions{IfVersion: "1"}}, // A is at 3
+	})
+	if w.ErrorCode(err) != driver.FailedPrecondition || !strings.Contains(err.Error(), `"A"`) {
+		t.Fatalf("conflicting batch: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a failed batch changed the file")
+	}
+	vs, err := w.PutMany(ctx, []driver.PutItem{
+		{Key: "NEW1", Data: []byte("n1"), Opts: &driver.PutOptions{IfVersion: "0"}},
+		{Key: "A", Data: []byte("a4"), Opts: &driver.PutOptions{IfVersion: "3"}},
+		{Key: "A", Data: []byte("a5")},
+	})
+	if err != nil || len(vs) != 3 || vs[0].ID != "1" || vs[1].ID != "4" || vs[2].ID != "5" {
+		t.Fatalf("batch: %v %v", vs, err)
+	}
+	if v, _ := w.Get(ctx, "A", ""); string(v.Data) != "a5" {
+		t.Fatal("the batch's last write is not current")
+	}
+}
