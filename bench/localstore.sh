@@ -8,9 +8,10 @@ runs=${1:-25}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export HOME=$work XDG_CONFIG_HOME=$work/.config
 kw=$work/keyward
 (cd "$root" && go build -o "$kw" ./cmd/keyward)
+# A private identity for keyward only (set after the build: go uses HOME).
+export HOME=$work XDG_CONFIG_HOME=$work/.config
 cd "$work"
 "$kw" init >/dev/null
 python3 -c "

@@ -3,6 +3,7 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/driver"
 )
 
 // TestMergeDriverCrash kills the merge driver after merging, before and
@@ -52,5 +55,27 @@ func TestMergeDriverCrash(t *testing.T) {
 				t.Fatalf("after a kill at %s OURS lost a version", st)
 			}
 		})
+	}
+}
+
+// TestStoreFIFORefused (trust boundaries, rule 5): a FIFO committed or
+// planted at the store path is refused at once, not read (which would
+// block forever).
+func TestStoreFIFORefused(t *testing.T) {
+	id := newTestIdentity(t)
+	path := filepath.Join(t.TempDir(), "keyward.age")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skip("no FIFOs here")
+	}
+	d, _ := NewDriver(path, &Options{Identity: id})
+	done := make(chan error, 1)
+	go func() { _, err := d.Get(context.Background(), "K", ""); done <- err }()
+	select {
+	case err := <-done:
+		if errorCode(err) != driver.InvalidArgument || !strings.Contains(err.Error(), "a FIFO") {
+			t.Fatalf("a FIFO store: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO store blocked")
 	}
 }
