@@ -147,12 +147,31 @@ func TestCrashDuringWrite(t *testing.T) {
 }
 
 // TestMultiProcessWriters runs 4 processes × 25 writes of one key: every
-// write must become a version (no lost update).
+// write must become a version (no lost update). It starts from no file
+// (the first writer creates a v2 store) and from a v1 file (the first
+// writer converts it while the others wait).
 func TestMultiProcessWriters(t *testing.T) {
+	for _, start := range []string{"new", "v1"} {
+		t.Run(start, func(t *testing.T) { multiProcessWriters(t, start) })
+	}
+}
+
+func multiProcessWriters(t *testing.T, start string) {
 	const procs, writes = 4, 25
 	dir := t.TempDir()
 	idPath, id := writeTestIdentity(t, dir)
 	path := filepath.Join(dir, "keyward.age")
+	if start == "v1" {
+		p := newPayload(id.Recipients)
+		p.Secrets["OTHER"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("other-value")}}}
+		data, err := encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var cmds []*exec.Cmd
 	var outs []*strings.Builder
 	for p := range procs {
@@ -178,6 +197,9 @@ func TestMultiProcessWriters(t *testing.T) {
 	pl, err := decodeAny(path, data, id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if start == "v1" && (pl.Secrets["OTHER"] == nil || string(pl.Secrets["OTHER"].Versions[0].Value) != "other-value") {
+		t.Fatal("the converted store lost the v1 file's secret")
 	}
 	vs := pl.Secrets["COUNTER"].Versions
 	if len(vs) != procs*writes {

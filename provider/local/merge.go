@@ -35,8 +35,8 @@ func sameVersion(a, b *recPlain) bool {
 	return a.Created.Equal(b.Created) && hmac.Equal(a.Value, b.Value) && maps.Equal(a.Meta, b.Meta)
 }
 
-func loadSide(name string, data []byte, id *Identity) (*side, error) {
-	s, err := loadSnapshot(name, data, id, nil)
+func loadSide(name string, data []byte, id *Identity, cache *keyCache) (*side, error) {
+	s, err := loadSnapshot(name, data, id, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -101,18 +101,21 @@ type MergeResult struct {
 // re-keyed differently, Merge refuses (FailedPrecondition) and nothing is
 // written.
 func Merge(base, ours, theirs []byte, id *Identity) ([]byte, *MergeResult, error) {
+	// One cache for the three sides: a file key they share is unwrapped
+	// once (one touch of a hardware key, one passphrase prompt).
+	cache := &keyCache{}
 	var o *side
 	if len(bytes.TrimSpace(base)) > 0 {
 		var err error
-		if o, err = loadSide("base", base, id); err != nil {
+		if o, err = loadSide("base", base, id, cache); err != nil {
 			return nil, nil, err
 		}
 	}
-	a, err := loadSide("ours", ours, id)
+	a, err := loadSide("ours", ours, id, cache)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := loadSide("theirs", theirs, id)
+	b, err := loadSide("theirs", theirs, id, cache)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,9 +78,13 @@ func TestMerge(t *testing.T) {
 	if err := a.d.Delete(context.Background(), "GONE"); err != nil {
 		t.Fatal(err)
 	}
+	unwraps0 := unwraps.Load()
 	out, res, err := Merge(base.bytes(t), a.bytes(t), b.bytes(t), id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := unwraps.Load() - unwraps0; n != 1 {
+		t.Fatalf("the merge unwrapped the shared file key %d times, want 1", n)
 	}
 	got := mergedValues(t, out, id)
 	want := map[string]string{
