@@ -6,6 +6,7 @@ package storedriver
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -63,12 +64,9 @@ means nothing to anyone who cannot read the store. Without an identity that
 reads the file, entry identifiers are listed instead of names.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(args[0])
+			data, err := readBounded(args[0])
 			if err != nil {
 				return wrap(err)
-			}
-			if len(data) > local.MaxFileSize {
-				return wrap(fmt.Errorf("%s is larger than %d bytes", args[0], local.MaxFileSize))
 			}
 			id, _ := local.LoadIdentity(getenv(f))
 			_, err = f.IO.Out.Write(local.DiffText(data, id))
@@ -86,4 +84,28 @@ func getenv(f *cmdutil.Factory) func(string) string {
 
 func wrap(err error) error {
 	return cmdutil.WithHint(keyward.NewError(local.ErrorCode(err), "merge", err), local.Hint(err))
+}
+
+// readBounded reads a regular file of at most local.MaxFileSize bytes.
+func readBounded(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, local.MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > local.MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, local.MaxFileSize)
+	}
+	return data, nil
 }
