@@ -228,11 +228,28 @@ func generate(spec string) (keyward.Secret, error) {
 func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
 	var items []keyward.PutItem
 	var generated []string
+	// One listing tells which names exist (a new store: none), where the
+	// store can list; else one Get per name.
+	var present map[string]bool
+	if s.Can("list") {
+		infos, err := s.List(ctx)
+		if err == nil || keyward.ErrorCode(err) == keyward.NotFound {
+			present = map[string]bool{}
+			for _, in := range infos {
+				present[in.Key] = true
+			}
+		}
+	}
 	for _, n := range names {
-		_, err := s.Get(ctx, n)
-		exists := err == nil
-		if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-			return err
+		var exists bool
+		if present != nil {
+			exists = present[n]
+		} else {
+			_, err := s.Get(ctx, n)
+			exists = err == nil
+			if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+				return err
+			}
 		}
 		r := recipe(n)
 		switch {
