@@ -13,7 +13,7 @@ import (
 // Stamps are metadata: they are not cached and not audited.
 func (s *Store) Stamps(ctx context.Context, keys []string) (stamps map[string]string, ok bool, err error) {
 	cs, ok := s.d.(driver.ChangeStamper)
-	if !ok {
+	if !ok || !driver.Has(s.d, driver.AbilityStamps) {
 		return nil, false, nil
 	}
 	if err := s.checkOpen("stamps", ""); err != nil {

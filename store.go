@@ -571,6 +571,64 @@ func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOpti
 	return ver, nil
 }
 
+// PutItem is one write of Store.PutMany.
+type PutItem struct {
+	Key   string
+	Value Secret
+	Opts  *PutOptions
+}
+
+// PutMany writes every item as a new version in one atomic operation when
+// the provider can (Can("batch-put"): the local store does): either all
+// land or none does. Other providers get one Put per item, in order,
+// stopping at the first failure (the versions written so far are
+// returned with the error). Values never appear in errors.
+func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error) {
+	if err := s.checkOpen("put", ""); err != nil {
+		return nil, err
+	}
+	bw, ok := s.d.(driver.BatchWriter)
+	if !ok || !driver.Has(s.d, driver.AbilityBatchPut) {
+		out := make([]Version, 0, len(items))
+		for _, it := range items {
+			v, err := s.Put(ctx, it.Key, it.Value, it.Opts)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	}
+	if _, ok := s.d.(driver.Writer); !ok {
+		return nil, s.unimplemented(ctx, "put", "")
+	}
+	batch := make([]driver.PutItem, len(items))
+	for i, it := range items {
+		if it.Key == "" {
+			return nil, s.fail(ctx, "put", "", "", &Error{Code: InvalidArgument, Op: "put", Store: s.opts.URL, err: errors.New("empty key")})
+		}
+		if s.opts.AuditRequired {
+			if err := s.audit(ctx, &Event{Action: "put.begin", Key: it.Key}); err != nil {
+				return nil, err
+			}
+		}
+		batch[i] = driver.PutItem{Key: it.Key, Data: it.Value.Reveal(), Opts: it.Opts}
+	}
+	cctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	vers, err := bw.PutMany(cctx, batch)
+	for _, it := range items {
+		s.invalidate(it.Key)
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "put", "", "", err)
+	}
+	for i, it := range items {
+		_ = s.audit(ctx, &Event{Action: "put", Key: it.Key, Version: vers[i].ID, Value: it.Value})
+	}
+	return vers, nil
+}
+
 // Delete removes key and all its versions.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.checkOpen("delete", key); err != nil {
@@ -625,7 +683,8 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 }
 
 // Can reports whether the provider has an ability: "list", "put",
-// "delete", "history" or "batch".
+// "delete", "history", "batch" (batched reads) or "batch-put" (atomic
+// batched writes, Store.PutMany).
 func (s *Store) Can(ability string) bool {
 	switch ability {
 	case "list":
@@ -638,6 +697,8 @@ func (s *Store) Can(ability string) bool {
 		return driver.Has(s.d, driver.AbilityVersions)
 	case "batch":
 		return driver.Has(s.d, driver.AbilityBatchGet)
+	case "batch-put":
+		return driver.Has(s.d, driver.AbilityBatchPut)
 	}
 	return false
 }

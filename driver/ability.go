@@ -12,6 +12,8 @@ const (
 	AbilityBatchGet       Ability = "batch_get"       // BatchGetter
 	AbilityRotate         Ability = "rotate"          // Rotator (native rotation)
 	AbilityDisableVersion Ability = "disable_version" // VersionDisabler
+	AbilityBatchPut       Ability = "batch_put"       // BatchWriter
+	AbilityStamps         Ability = "stamps"          // ChangeStamper
 )
 
 // AbilityReporter is implemented by a driver whose methods exist for every
@@ -46,6 +48,10 @@ func Has(d Store, a Ability) bool {
 		_, ok = d.(Rotator)
 	case AbilityDisableVersion:
 		_, ok = d.(VersionDisabler)
+	case AbilityBatchPut:
+		_, ok = d.(BatchWriter)
+	case AbilityStamps:
+		_, ok = d.(ChangeStamper)
 	}
 	return ok
 }

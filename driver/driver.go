@@ -189,3 +189,17 @@ type ChangeStamper interface {
 type As interface {
 	As(i any) bool
 }
+
+// PutItem is one write of a batch.
+type PutItem struct {
+	Key  string
+	Data []byte
+	Opts *PutOptions
+}
+
+// BatchWriter writes several secrets in one atomic operation: either every
+// item becomes a new version (in order; a key may appear more than once)
+// or, on any error (a check-and-set conflict included), none does.
+type BatchWriter interface {
+	PutMany(ctx context.Context, items []PutItem) ([]Version, error)
+}

@@ -237,6 +237,10 @@ func storeParamsPtr(p any) *StoreParams {
 		return &p.StoreParams
 	case *StageParams:
 		return &p.StoreParams
+	case *PutManyParams:
+		return &p.StoreParams
+	case *StampsParams:
+		return &p.StoreParams
 	}
 	return nil
 }
@@ -354,7 +358,39 @@ var (
 	_ driver.VersionDisabler  = (*remote)(nil)
 	_ driver.RotationLayouter = (*remote)(nil)
 	_ driver.AbilityReporter  = (*remote)(nil)
+	_ driver.BatchWriter      = (*remote)(nil)
+	_ driver.ChangeStamper    = (*remote)(nil)
 )
+
+func (d *remote) PutMany(ctx context.Context, items []driver.PutItem) ([]driver.Version, error) {
+	if err := d.need(driver.AbilityBatchPut); err != nil {
+		return nil, err
+	}
+	p := &PutManyParams{StoreParams: d.sp(), Items: make([]PutItem, len(items))}
+	for i, it := range items {
+		d.c.seen.add(it.Data)
+		p.Items[i] = PutItem{Key: it.Key, Data: it.Data}
+		if it.Opts != nil {
+			p.Items[i].IfVersion, p.Items[i].Meta = it.Opts.IfVersion, it.Opts.Meta
+		}
+	}
+	var r VersionsResult
+	if err := d.c.call(ctx, MethodPutMany, p, &r); err != nil {
+		return nil, err
+	}
+	return r.Versions, nil
+}
+
+func (d *remote) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
+	if err := d.need(driver.AbilityStamps); err != nil {
+		return nil, err
+	}
+	var r StampsResult
+	if err := d.c.call(ctx, MethodStamps, &StampsParams{StoreParams: d.sp(), Keys: keys}, &r); err != nil {
+		return nil, err
+	}
+	return r.Stamps, nil
+}
 
 func (d *remote) HasAbility(a driver.Ability) bool { return d.abilities[a] }
 

@@ -55,6 +55,8 @@ const (
 	MethodClose          = "close"
 	MethodCancel         = "cancel"
 	MethodAction         = "action"
+	MethodPutMany        = "put_many"
+	MethodStamps         = "stamps"
 )
 
 // Request is one client message.
@@ -207,6 +209,31 @@ type PutParams struct {
 	Data      []byte            `json:"data"`
 	IfVersion string            `json:"if_version,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+}
+
+// PutManyParams writes several versions atomically (all or none).
+type PutManyParams struct {
+	StoreParams
+	Items []PutItem `json:"items"`
+}
+
+// PutItem is one write of a batch.
+type PutItem struct {
+	Key       string            `json:"key"`
+	Data      []byte            `json:"data"`
+	IfVersion string            `json:"if_version,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
+}
+
+// StampsParams asks for the change tokens of keys.
+type StampsParams struct {
+	StoreParams
+	Keys []string `json:"keys"`
+}
+
+// StampsResult holds a change token per key (metadata, never a value).
+type StampsResult struct {
+	Stamps map[string]string `json:"stamps"`
 }
 
 // VersionResult is one version.

@@ -274,6 +274,10 @@ func storeParamsOf(p any) StoreParams {
 		return p.StoreParams
 	case *StageParams:
 		return p.StoreParams
+	case *PutManyParams:
+		return p.StoreParams
+	case *StampsParams:
+		return p.StoreParams
 	}
 	return StoreParams{}
 }
@@ -281,7 +285,8 @@ func storeParamsOf(p any) StoreParams {
 func abilitiesOf(d driver.Store) []driver.Ability {
 	var out []driver.Ability
 	for _, a := range []driver.Ability{driver.AbilityList, driver.AbilityWrite, driver.AbilityDelete,
-		driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityRotate, driver.AbilityDisableVersion} {
+		driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityRotate, driver.AbilityDisableVersion,
+		driver.AbilityBatchPut, driver.AbilityStamps} {
 		if driver.Has(d, a) {
 			out = append(out, a)
 		}
@@ -350,6 +355,8 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		pp  PutParams
 		sp  StoreParams
 		stp StageParams
+		pmp PutManyParams
+		smp StampsParams
 	)
 	var target any
 	switch req.Method {
@@ -364,6 +371,10 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		target = &sp
 	case MethodStage:
 		target = &stp
+	case MethodPutMany:
+		target = &pmp
+	case MethodStamps:
+		target = &smp
 	default:
 		return nil, protoErr(driver.Unimplemented, "method %q is not part of protocol %d", req.Method, Protocol)
 	}
@@ -442,6 +453,33 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 			vs = []driver.Version{}
 		}
 		return &VersionsResult{Versions: vs}, nil
+	case MethodPutMany:
+		bw, ok := d.(driver.BatchWriter)
+		if !ok {
+			return nil, unimpl("write several keys atomically")
+		}
+		items := make([]driver.PutItem, len(pmp.Items))
+		for i, it := range pmp.Items {
+			items[i] = driver.PutItem{Key: it.Key, Data: it.Data, Opts: &driver.PutOptions{IfVersion: it.IfVersion, Meta: it.Meta}}
+		}
+		vs, err := bw.PutMany(ctx, items)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if vs == nil {
+			vs = []driver.Version{}
+		}
+		return &VersionsResult{Versions: vs}, nil
+	case MethodStamps:
+		cs, ok := d.(driver.ChangeStamper)
+		if !ok {
+			return nil, unimpl("report change stamps")
+		}
+		st, err := cs.Stamps(ctx, smp.Keys)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return &StampsResult{Stamps: st}, nil
 	case MethodRotationLayout:
 		return &LayoutResult{Layout: driver.LayoutOf(d, kp.Key)}, nil
 	case MethodDisableVersion:

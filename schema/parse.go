@@ -26,7 +26,7 @@ const (
 // Top-level, environment, secret, override and rotation field names.
 var (
 	topFields      = []string{"version", "default_environment", "example", "environments", "secrets", "validate", "audit", "delivery"}
-	envFields      = []string{"store", "production"}
+	envFields      = []string{"store", "production", "history", "recipients"}
 	secretFields   = []string{"description", "required", "min_length", "format", "pattern", "generate", "rotation", "environments"}
 	overrideFields = []string{"required", "min_length", "format", "pattern", "generate"}
 	rotationFields = []string{"every", "grace", "method", "via"}
@@ -358,6 +358,20 @@ func (d *decoder) environment(k, v *yaml.Node, c *Config) {
 			case "production":
 				if b, ok := d.boolean(v, what+" production"); ok {
 					e.Production = &b
+				}
+			case "history":
+				if n, ok := d.integer(v, what+" history"); ok {
+					e.History = n
+				}
+			case "recipients":
+				if v.Kind != yaml.SequenceNode {
+					d.errf(v, "", "%s recipients must be a list of public keys, not %s", what, kindName(v))
+					return
+				}
+				for _, it := range v.Content {
+					if r, ok := d.str(it, what+" recipient"); ok {
+						e.Recipients = append(e.Recipients, r)
+					}
 				}
 			}
 		})

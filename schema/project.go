@@ -3,6 +3,7 @@ package schema
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -37,7 +38,27 @@ func (c *Config) StoreURL(env string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return c.absStoreURL(e.Store), nil
+	return withHistory(c.absStoreURL(e.Store), e.History), nil
+}
+
+// withHistory adds the environment's history: setting to a local store
+// URL as ?history=N, unless the URL already says.
+func withHistory(raw string, n int) string {
+	if n <= 0 {
+		return raw
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "local://" + filepath.ToSlash(raw)
+	}
+	u, err := keyward.ParseStoreURL(raw)
+	if err != nil || u.Scheme != "local" || u.Query().Has("history") {
+		return raw
+	}
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	return raw + sep + "history=" + strconv.Itoa(n)
 }
 
 func (c *Config) absStoreURL(raw string) string {

@@ -68,6 +68,13 @@ type Environment struct {
 	// Production, when set, says whether production rules apply; when nil
 	// the name decides (see IsProduction).
 	Production *bool
+	// History is how many versions per key a local store keeps (0: the
+	// store's default, 10; a ?history= in the store URL wins).
+	History int
+	// Recipients are the public keys a local store should be encrypted to
+	// ('keyward init --sync-recipients' applies them). Untrusted: they come
+	// from the repository, and are applied only by that explicit command.
+	Recipients []string
 	Pos        Pos
 }
 

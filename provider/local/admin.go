@@ -32,7 +32,9 @@ func Create(ctx context.Context, path string, recipients []string, force bool) e
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return wrapErr(errorCode(err), err, "", "cannot create the directory of %s: %v", path, unwrapPathErr(err))
 	}
-	path = resolveSymlink(path)
+	if err := refuseSymlinks(path); err != nil {
+		return err
+	}
 	unlock, err := lock(ctx, path)
 	if err != nil {
 		return err
@@ -45,20 +47,28 @@ func Create(ctx context.Context, path string, recipients []string, force bool) e
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return wrapErr(errorCode(err), err, "", "cannot check store file %s: %v", path, unwrapPathErr(err))
 	}
-	out, err := encode(newPayload(canon))
+	t, err := emptyTxn(path, canon)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, out)
+	return writeAtomic(path, t.encode())
 }
 
 // Recipients returns the recipients listed in the store file's clear
-// header, without decrypting it. (The list is checked against the
-// encrypted copy whenever the file is decrypted.)
+// header, without decrypting it. (The list is authenticated — v1: checked
+// against the encrypted copy; v2: by the header MAC — whenever the file is
+// read with an identity.)
 func Recipients(path string) ([]string, error) {
 	data, err := readStoreFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if isV2(data) {
+		f, err := parseV2(path, data)
+		if err != nil {
+			return nil, err
+		}
+		return f.recipients, nil
 	}
 	h, err := parseHeader(path, data)
 	if err != nil {
@@ -67,20 +77,21 @@ func Recipients(path string) ([]string, error) {
 	return h.recipients, nil
 }
 
-// AddRecipient adds a member: it decrypts the store with id and
-// re-encrypts it to every recipient plus recipient. It reports whether the
-// recipient was new (adding a present one changes nothing).
+func adminParams(id *Identity) *writeParams { return &writeParams{id: id} }
+
+// AddRecipient adds a member: it wraps the store's file key to every
+// recipient plus recipient (a v1 store is converted to v2). It reports
+// whether the recipient was new (adding a present one changes nothing).
 func AddRecipient(ctx context.Context, path string, id *Identity, recipient string) (added bool, err error) {
 	c, err := ParseRecipient(recipient)
 	if err != nil {
 		return false, err
 	}
-	err = updateFile(ctx, path, id, false, func(p *payload) error {
-		if slices.Contains(p.Recipients, c) {
+	err = updateFile(ctx, path, adminParams(id), false, func(t *txn) error {
+		if slices.Contains(t.recipients, c) {
 			return errUnchanged
 		}
-		p.Recipients = append(p.Recipients, c)
-		return nil
+		return t.setRecipients(append(slices.Clone(t.recipients), c))
 	})
 	if errors.Is(err, errUnchanged) {
 		return false, nil
@@ -88,24 +99,24 @@ func AddRecipient(ctx context.Context, path string, id *Identity, recipient stri
 	return err == nil, err
 }
 
-// RemoveRecipient re-encrypts the store without recipient. The removed
-// member may still hold old copies of the file and every value they could
-// read: rotate those secrets. Removing the last recipient is refused.
+// RemoveRecipient re-encrypts the store without recipient, under a new
+// file key (the removed member knows the old one). The removed member may
+// still hold old copies of the file and every value they could read:
+// rotate those secrets. Removing the last recipient is refused.
 func RemoveRecipient(ctx context.Context, path string, id *Identity, recipient string) (removed bool, err error) {
 	c, err := ParseRecipient(recipient)
 	if err != nil {
 		return false, err
 	}
-	err = updateFile(ctx, path, id, false, func(p *payload) error {
-		i := slices.Index(p.Recipients, c)
+	err = updateFile(ctx, path, adminParams(id), false, func(t *txn) error {
+		i := slices.Index(t.recipients, c)
 		if i < 0 {
 			return errUnchanged
 		}
-		if len(p.Recipients) == 1 {
+		if len(t.recipients) == 1 {
 			return newErr(driver.FailedPrecondition, "", "cannot remove the last recipient of %s", path)
 		}
-		p.Recipients = slices.Delete(p.Recipients, i, i+1)
-		return nil
+		return t.rekey(slices.Delete(slices.Clone(t.recipients), i, i+1))
 	})
 	if errors.Is(err, errUnchanged) {
 		return false, nil
@@ -114,3 +125,48 @@ func RemoveRecipient(ctx context.Context, path string, id *Identity, recipient s
 }
 
 var errUnchanged = errors.New("unchanged")
+
+// SetRecipients makes the store's recipient list exactly want (in that
+// order), in one atomic write: when a recipient is removed the store is
+// re-keyed (a new file key, so the removed member's knowledge of the old
+// one opens nothing written from now on); otherwise the file key is only
+// wrapped to the new list. It returns what was added and removed and, when
+// anyone was removed, the names of every secret in the store — each one
+// was readable by the removed member and should be rotated.
+func SetRecipients(ctx context.Context, path string, id *Identity, want []string) (added, removed, exposed []string, err error) {
+	var canon []string
+	for _, r := range want {
+		c, err := ParseRecipient(r)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !slices.Contains(canon, c) {
+			canon = append(canon, c)
+		}
+	}
+	if len(canon) == 0 {
+		return nil, nil, nil, newErr(driver.InvalidArgument, "", "a store needs at least one recipient")
+	}
+	err = updateFile(ctx, path, adminParams(id), false, func(t *txn) error {
+		added, removed = without(canon, t.recipients), without(t.recipients, canon)
+		if len(added) == 0 && len(removed) == 0 {
+			return errUnchanged
+		}
+		if len(removed) > 0 {
+			names, err := t.keys()
+			if err != nil {
+				return err
+			}
+			exposed = names
+			return t.rekey(canon)
+		}
+		return t.setRecipients(canon)
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return added, removed, exposed, nil
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/provider/local"
 )
 
@@ -69,5 +70,52 @@ func BenchmarkPut(b *testing.B) {
 		if _, err := s.Put(ctx, "SECRET_25", val, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// benchBatchStore writes n secrets in one PutMany and returns the path.
+func benchBatchStore(b *testing.B, id *local.Identity, n int) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "keyward.age")
+	d, err := local.NewDriver(path, &local.Options{Identity: id})
+	if err != nil {
+		b.Fatal(err)
+	}
+	items := make([]driver.PutItem, n)
+	for i := range items {
+		items[i] = driver.PutItem{Key: fmt.Sprintf("SECRET_%05d", i), Data: fmt.Appendf(nil, "bench-value-%05d-0123456789abcdef0123456789abcdef", i)}
+	}
+	if _, err := d.(driver.BatchWriter).PutMany(context.Background(), items); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkGetOneOf reads one key from a store of 10 and of 10,000
+// secrets the way one keyward process does: a new driver (so the file key
+// is unwrapped), one file read, MAC checks, one record decrypted.
+func BenchmarkGetOneOf(b *testing.B) {
+	for _, n := range []int{10, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			id := newIdentity(b)
+			path := benchBatchStore(b, id, n)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				d, _ := local.NewDriver(path, &local.Options{Identity: id})
+				if _, err := d.Get(ctx, "SECRET_00005", ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPutMany10000 writes 10,000 new secrets in one atomic write
+// (what keyward copy does into a local store).
+func BenchmarkPutMany10000(b *testing.B) {
+	id := newIdentity(b)
+	for b.Loop() {
+		benchBatchStore(b, id, 10000)
 	}
 }

@@ -71,7 +71,7 @@ func lock(ctx context.Context, path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(LockPath(abs), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openLock(LockPath(abs))
 	if err != nil {
 		release()
 		return nil, wrapErr(errorCode(err), err, "", "cannot open lock file %s: %v", LockPath(path), unwrapPathErr(err))

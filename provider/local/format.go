@@ -13,7 +13,9 @@ import (
 	"unicode/utf8"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
 	"filippo.io/age/armor"
+	"filippo.io/age/plugin"
 
 	"github.com/keyward/keyward/driver"
 )
@@ -35,11 +37,16 @@ const (
 	recipientPrefix = "recipient: "
 	formatV1        = 1
 
-	// MaxFileSize bounds a store file (a store is for secrets, not data).
+	// MaxFileSize bounds a store file (a store is for secrets, not data):
+	// reads refuse a larger file, and a write whose result would be larger
+	// is refused before anything is written.
 	MaxFileSize = 64 << 20
 	// MaxKeyLen bounds a secret's name.
 	MaxKeyLen = 512
 )
+
+// maxFileSize is MaxFileSize; tests lower it.
+var maxFileSize = MaxFileSize
 
 // payload is the decrypted content of a store file.
 type payload struct {
@@ -87,12 +94,36 @@ func validateKey(key string) error {
 	return nil
 }
 
-// parseRecipient parses one public key ("age1…" or "age1pq1…").
+// parseRecipient parses one public key: "age1…" (X25519), "age1pq1…"
+// (post-quantum), "ssh-ed25519 …" / "ssh-rsa …" (SSH), or an age plugin
+// recipient ("age1yubikey1…", for hardware keys).
 func parseRecipient(s string) (age.Recipient, error) {
-	if strings.HasPrefix(s, "age1pq1") {
+	switch {
+	case strings.HasPrefix(s, "age1pq1"):
 		return age.ParseHybridRecipient(s)
+	case strings.HasPrefix(s, "ssh-"):
+		return agessh.ParseRecipient(s)
 	}
-	return age.ParseX25519Recipient(s)
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil && strings.HasPrefix(s, "age1") && len(s) < 1024 {
+		if pr, perr := plugin.NewRecipient(s, pluginUI); perr == nil {
+			return pr, nil
+		}
+	}
+	return r, err
+}
+
+// canonicalRecipient renders a parsed recipient as the store lists it.
+func canonicalRecipient(s string, r age.Recipient) string {
+	if st, ok := r.(fmt.Stringer); ok {
+		return st.String()
+	}
+	// SSH keys: "TYPE BASE64", without the comment.
+	f := strings.Fields(s)
+	if len(f) >= 2 {
+		return f[0] + " " + f[1]
+	}
+	return s
 }
 
 // ParseRecipient checks that s is an age public key ("age1…") and returns
@@ -101,10 +132,15 @@ func ParseRecipient(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	r, err := parseRecipient(s)
 	if err != nil {
+		// Never echo the input: it may be a pasted private key.
+		if strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-") || strings.HasPrefix(strings.ToUpper(s), "AGE-PLUGIN-") || strings.Contains(s, "PRIVATE KEY") {
+			return "", newErr(driver.InvalidArgument, "give the public key (age1…) that 'keyward init' prints; if the private key was shared or stored anywhere, replace it",
+				"that is a private key (an identity), not a recipient; it was not used or printed")
+		}
 		return "", newErr(driver.InvalidArgument, "a recipient is an age public key starting with age1 (printed by 'keyward init')",
-			"%q is not an age recipient", truncate(s, 80))
+			"not an age recipient (%d characters; an age recipient starts with age1)", len(s))
 	}
-	return r.(fmt.Stringer).String(), nil
+	return canonicalRecipient(s, r), nil
 }
 
 func truncate(s string, n int) string {
@@ -123,8 +159,8 @@ type header struct {
 // parseHeader reads the clear header of a store file named name. Its
 // errors name name:line:column.
 func parseHeader(name string, data []byte) (*header, error) {
-	if len(data) > MaxFileSize {
-		return nil, newErr(driver.InvalidArgument, "", "%s: store file is larger than %d bytes", name, MaxFileSize)
+	if len(data) > maxFileSize {
+		return nil, newErr(driver.InvalidArgument, "", "%s: store file is larger than %d bytes", name, maxFileSize)
 	}
 	h := &header{}
 	rest := data
@@ -139,10 +175,10 @@ func parseHeader(name string, data []byte) (*header, error) {
 			if line != magicV1 {
 				if strings.HasPrefix(line, magicPrefix) {
 					return nil, newErr(driver.FailedPrecondition, "upgrade keyward to read this store",
-						"%s:1:%d: store format %q is not supported by this keyward (it reads v1)", name, len(magicPrefix)+1, truncate(line[len(magicPrefix)-1:], 20))
+						"%s:1:%d: store format %q is not supported by this keyward (it reads v1 and v2)", name, len(magicPrefix)+1, truncate(line[len(magicPrefix)-1:], 20))
 				}
 				return nil, newErr(driver.InvalidArgument, "",
-					"%s:1:1: not a keyward store file (the first line must be %q)", name, magicV1)
+					"%s:1:1: not a keyward store file (the first line must be %q or %q)", name, magicV2, magicV1)
 			}
 			rest = rest[i+1:]
 			continue
@@ -283,7 +319,7 @@ func encode(p *payload) ([]byte, error) {
 	for _, s := range p.Recipients {
 		r, err := parseRecipient(s)
 		if err != nil {
-			return nil, newErr(driver.InvalidArgument, "", "%q is not an age recipient", truncate(s, 80))
+			return nil, newErr(driver.InvalidArgument, "", "a store recipient is not an age public key")
 		}
 		rs = append(rs, r)
 	}

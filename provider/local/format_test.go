@@ -22,12 +22,20 @@ func TestCRLF(t *testing.T) {
 	}
 	data, _ := readStoreFile(path)
 	crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
-	p, err := decode(path, crlf, id)
+	v1 := newPayload(id.Recipients)
+	v1.Secrets["K"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("line1\nline2")}}}
+	v1File, err := encode(v1)
 	if err != nil {
-		t.Fatalf("CRLF store: %v", err)
+		t.Fatal(err)
 	}
-	if string(p.current("K").Value) != "line1\nline2" {
-		t.Fatalf("CRLF store read a different value")
+	for name, file := range map[string][]byte{"v2": crlf, "v1": bytes.ReplaceAll(v1File, []byte("\n"), []byte("\r\n"))} {
+		p, err := decodeAny(path, file, id)
+		if err != nil {
+			t.Fatalf("CRLF %s store: %v", name, err)
+		}
+		if string(p.current("K").Value) != "line1\nline2" {
+			t.Fatalf("CRLF %s store read a different value", name)
+		}
 	}
 }
 

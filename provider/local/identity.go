@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/plugin"
 
 	"github.com/keyward/keyward/driver"
 )
@@ -80,7 +81,7 @@ func IdentityPath(getenv func(string) string, override string) (string, error) {
 	if override != "" {
 		return override, nil
 	}
-	if strings.TrimSpace(getenv(EnvIdentity)) != "" {
+	if strings.TrimSpace(getenv(EnvIdentity)) != "" || strings.TrimSpace(getenv(EnvIdentityCommand)) != "" {
 		return "", nil
 	}
 	if p := getenv(EnvIdentityFile); p != "" {
@@ -105,12 +106,15 @@ func loadIdentity(getenv func(string) string, override string) (*Identity, error
 		if v := getenv(EnvIdentity); strings.TrimSpace(v) != "" {
 			return parseIdentity(strings.NewReader(v), EnvIdentity)
 		}
+		if c := getenv(EnvIdentityCommand); strings.TrimSpace(c) != "" {
+			return identityFromCommand(c, getenv)
+		}
 	}
 	p, err := IdentityPath(getenv, override)
 	if err != nil {
 		return nil, err
 	}
-	id, err := LoadIdentityFile(p)
+	id, err := loadIdentityFile(p, getenv)
 	if err != nil && errorCode(err) == driver.NotFound {
 		looked := p
 		if override == "" {
@@ -129,8 +133,13 @@ func loadIdentity(getenv func(string) string, override string) (*Identity, error
 }
 
 // LoadIdentityFile reads an identity file. It refuses a file that group or
-// others may read (the hint says 'chmod 600 FILE').
-func LoadIdentityFile(path string) (*Identity, error) {
+// others may read (the hint says 'chmod 600 FILE'). Besides age identity
+// files it reads passphrase-protected ones (age -p; the passphrase comes
+// from $KEYWARD_AGE_PASSPHRASE or the terminal) and SSH private keys
+// (ssh-ed25519, ssh-rsa, optionally passphrase-protected).
+func LoadIdentityFile(path string) (*Identity, error) { return loadIdentityFile(path, os.Getenv) }
+
+func loadIdentityFile(path string, getenv func(string) string) (*Identity, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -151,7 +160,12 @@ func LoadIdentityFile(path string) (*Identity, error) {
 		return nil, newErr(driver.PermissionDenied, "chmod 600 "+path,
 			"identity file %s is readable by group or others (mode %04o); keyward refuses to use it", path, fi.Mode().Perm())
 	}
-	return parseIdentity(io.LimitReader(f, maxIdentityFileSize+1), path)
+	data, err := io.ReadAll(io.LimitReader(f, maxIdentityFileSize+1))
+	if err != nil || len(data) > maxIdentityFileSize {
+		return nil, newErr(driver.InvalidArgument, "", "%s: identity is too large or unreadable", path)
+	}
+	defer clear(data)
+	return parseIdentityData(data, path, getenv)
 }
 
 // parseIdentity parses age's identity-file syntax. Its errors name the line
@@ -175,6 +189,14 @@ func parseIdentity(r io.Reader, source string) (*Identity, error) {
 			}
 			id.Identities = append(id.Identities, i)
 			id.Recipients = append(id.Recipients, i.Recipient().String())
+		case strings.HasPrefix(line, "AGE-PLUGIN-"):
+			// A plugin identity (a hardware key): its recipient is not
+			// derivable here, so it does not join Recipients.
+			i, err := plugin.NewIdentity(line, pluginUI)
+			if err != nil {
+				return nil, newErr(driver.InvalidArgument, "", "%s:%d: not a valid age plugin identity", source, n)
+			}
+			id.Identities = append(id.Identities, i)
 		case strings.HasPrefix(line, "AGE-SECRET-KEY-1"):
 			i, err := age.ParseX25519Identity(line)
 			if err != nil {

@@ -66,6 +66,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
@@ -73,11 +74,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Scheme is the URL scheme local registers.
@@ -99,7 +101,11 @@ func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store,
 	if err != nil {
 		return nil, err
 	}
-	return NewDriver(path, &Options{IdentityFile: idFile, Getenv: o.Getenv})
+	keep, err := historyFromURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return NewDriver(path, &Options{IdentityFile: idFile, Getenv: o.Getenv, KeepVersions: keep})
 }
 
 // PathFromURL returns the store file and the identity= parameter of a
@@ -118,11 +124,29 @@ func PathFromURL(u *url.URL) (path, identityFile string, err error) {
 	}
 	q := u.Query()
 	for k := range q {
-		if k != "identity" {
-			return "", "", newErr(driver.InvalidArgument, "", "local store URL: unknown query parameter %q (known: identity)", k)
+		if k != "identity" && k != "history" {
+			return "", "", newErr(driver.InvalidArgument, "", "local store URL: unknown query parameter %q (known: identity, history)", k)
 		}
 	}
 	return filepath.FromSlash(path), q.Get("identity"), nil
+}
+
+// historyFromURL reads ?history=N (versions kept per key; "all" or 0
+// keeps every version) as an Options.KeepVersions value.
+func historyFromURL(u *url.URL) (int, error) {
+	h := u.Query().Get("history")
+	switch h {
+	case "":
+		return 0, nil
+	case "all", "0":
+		return -1, nil
+	}
+	n, err := strconv.Atoi(h)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 0, newErr(driver.InvalidArgument, "history=N keeps the last N versions of each key (N ≥ 1), history=all keeps every version",
+			"local store URL: history must be a positive number or \"all\"")
+	}
+	return n, nil
 }
 
 // Options configure a local driver. A nil *Options means the defaults.
@@ -135,6 +159,13 @@ type Options struct {
 	Getenv func(string) string
 	// Now replaces time.Now for version creation times.
 	Now func() time.Time
+	// KeepVersions is how many versions per key a write keeps (older ones
+	// are pruned, except versions still in a rotation grace period): 0
+	// means DefaultKeepVersions (10), a negative number keeps every version.
+	KeepVersions int
+	// Notice receives the one-line notice a write prints when it converts
+	// a v1 file to v2; nil prints it on stderr.
+	Notice func(string)
 }
 
 // OpenStore opens the store file at path as a keyward.Store.
@@ -173,8 +204,17 @@ func NewDriver(path string, opts *Options) (driver.Store, error) {
 }
 
 type localDriver struct {
-	path string
-	opts Options
+	path  string
+	opts  Options
+	cache keyCache
+
+	// last is the last snapshot read and the file state it was read at:
+	// a List followed by a GetMany (what keyward run does) reads and
+	// authenticates the file once. Writes replace the file by rename, so
+	// a changed file has a new inode, size or modification time.
+	mu       sync.Mutex
+	last     *snapshot
+	lastStat fileState
 }
 
 var (
@@ -183,6 +223,7 @@ var (
 	_ driver.Deleter     = (*localDriver)(nil)
 	_ driver.Versioner   = (*localDriver)(nil)
 	_ driver.BatchGetter = (*localDriver)(nil)
+	_ driver.BatchWriter = (*localDriver)(nil)
 )
 
 func (d *localDriver) identity() (*Identity, error) {
@@ -192,11 +233,21 @@ func (d *localDriver) identity() (*Identity, error) {
 	return loadIdentity(d.opts.Getenv, d.opts.IdentityFile)
 }
 
-// read decrypts the current file. A missing file is NotFound.
-func (d *localDriver) read(ctx context.Context) (*payload, error) {
+// read loads the current file: a v1 file is decrypted whole, a v2 file is
+// authenticated and its records are decrypted only when asked. A missing
+// file is NotFound.
+func (d *localDriver) read(ctx context.Context) (*snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	st, statErr := statFile(d.path)
+	d.mu.Lock()
+	if statErr == nil && d.last != nil && d.lastStat == st {
+		s := d.last
+		d.mu.Unlock()
+		return s, nil
+	}
+	d.mu.Unlock()
 	// The file first: a store that does not exist is NotFound (exit 3)
 	// whether or not the reader has an identity yet.
 	data, err := readStoreFile(d.path)
@@ -207,11 +258,43 @@ func (d *localDriver) read(ctx context.Context) (*payload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decode(d.path, data, id)
+	s, err := loadSnapshot(d.path, data, id, &d.cache)
+	if err != nil {
+		return nil, err
+	}
+	if statErr == nil && s.f != nil && st.sys != "" {
+		if st2, err := statFile(d.path); err == nil && st2 == st {
+			d.mu.Lock()
+			d.last, d.lastStat = s, st
+			d.mu.Unlock()
+		}
+	}
+	return s, nil
+}
+
+// fileState identifies one version of a file on disk.
+type fileState struct {
+	size  int64
+	mtime int64
+	sys   string
+}
+
+func statFile(path string) (fileState, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileState{}, err
+	}
+	return fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), sys: fileID(fi)}, nil
 }
 
 func readStoreFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	fileReads.Add(1)
+	if fi, err := os.Stat(path); err == nil {
+		if kind := fsutil.NotRegular(fi.Mode()); kind != "" {
+			return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, kind)
+		}
+	}
+	f, err := openRead(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, wrapErr(driver.NotFound, err, "run 'keyward init' to create it, or pick another store with --store",
@@ -224,11 +307,11 @@ func readStoreFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, newErr(driver.InvalidArgument, "", "store file %s is not a regular file", path)
+	if kind := fsutil.NotRegular(fi.Mode()); kind != "" {
+		return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, kind)
 	}
-	if fi.Size() > MaxFileSize {
-		return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than %d bytes", path, MaxFileSize)
+	if fi.Size() > int64(maxFileSize) {
+		return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than the %d-byte limit", path, maxFileSize)
 	}
 	buf := make([]byte, 0, fi.Size()+1)
 	for {
@@ -240,8 +323,8 @@ func readStoreFile(path string) ([]byte, error) {
 			}
 			return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
 		}
-		if len(buf) > MaxFileSize {
-			return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than %d bytes", path, MaxFileSize)
+		if len(buf) > maxFileSize {
+			return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than the %d-byte limit", path, maxFileSize)
 		}
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, 4096)
@@ -250,29 +333,64 @@ func readStoreFile(path string) ([]byte, error) {
 	return buf, nil
 }
 
-// update runs fn on the current payload under the writer lock and writes
+// writeParams are what a write needs besides the change itself.
+type writeParams struct {
+	id     *Identity
+	cache  *keyCache
+	keep   int // versions per key; 0 means DefaultKeepVersions, <0 all
+	now    func() time.Time
+	notice func(string)
+}
+
+func (d *localDriver) params() (*writeParams, error) {
+	id, err := d.identity()
+	if err != nil {
+		return nil, err
+	}
+	return &writeParams{id: id, cache: &d.cache, keep: d.opts.KeepVersions, now: d.opts.Now, notice: d.opts.Notice}, nil
+}
+
+// update runs fn on the current store under the writer lock and writes
 // the result atomically. When the file does not exist, fn sees a new
-// payload encrypted to the identity's recipients.
-func (d *localDriver) update(ctx context.Context, create bool, fn func(p *payload) error) error {
+// store encrypted to the identity's recipients.
+func (d *localDriver) update(ctx context.Context, create bool, fn func(t *txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	id, err := d.identity()
+	wp, err := d.params()
 	if err != nil {
 		return err
 	}
-	return updateFile(ctx, d.path, id, create, fn)
+	return updateFile(ctx, d.path, wp, create, fn)
 }
 
-// updateFile is update for a given identity. create says whether a missing
-// file may be created.
-func updateFile(ctx context.Context, path string, id *Identity, create bool, fn func(p *payload) error) error {
+// refuseSymlinks refuses to write through a symlink at the store or lock
+// path: a committed symlink could point the write anywhere the user can
+// write.
+func refuseSymlinks(path string) error {
+	for _, p := range []string{path, LockPath(path)} {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return newErr(driver.FailedPrecondition, "replace the symlink with the file itself (a committed symlink could point a write anywhere)",
+				"%s is a symlink; keyward refuses to write through it", p)
+		} else if err == nil && p == LockPath(path) && !fi.Mode().IsRegular() {
+			return newErr(driver.FailedPrecondition, "remove "+p+"; keyward recreates it",
+				"lock file %s is not a regular file", p)
+		}
+	}
+	return nil
+}
+
+// updateFile is update for given parameters. create says whether a
+// missing file may be created.
+func updateFile(ctx context.Context, path string, wp *writeParams, create bool, fn func(t *txn) error) error {
 	if create {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return wrapErr(errorCode(err), err, "", "cannot create the directory of %s: %v", path, unwrapPathErr(err))
 		}
 	}
-	path = resolveSymlink(path)
+	if err := refuseSymlinks(path); err != nil {
+		return err
+	}
 	unlock, err := lock(ctx, path)
 	if err != nil {
 		return err
@@ -280,41 +398,61 @@ func updateFile(ctx context.Context, path string, id *Identity, create bool, fn 
 	defer unlock()
 	step("locked")
 	removeStaleTemps(path)
-	var p *payload
+	var t *txn
 	data, err := readStoreFile(path)
 	switch {
 	case err == nil:
-		if p, err = decode(path, data, id); err != nil {
+		s, err := loadSnapshot(path, data, wp.id, wp.cache)
+		if err != nil {
+			return err
+		}
+		if t, err = newTxn(s); err != nil {
 			return err
 		}
 	case errorCode(err) == driver.NotFound && create:
-		p = newPayload(id.Recipients)
+		if len(wp.id.Recipients) == 0 {
+			return newErr(driver.FailedPrecondition, "create the store with 'keyward init --add-recipient RECIPIENT'",
+				"cannot create %s: the identity's recipient is not known", path)
+		}
+		if t, err = emptyTxn(path, wp.id.Recipients); err != nil {
+			return err
+		}
+		t.converted = false
 	default:
 		return err
 	}
+	wasV1 := t.converted
+	if wp.keep != 0 {
+		t.keep = wp.keep
+	}
+	if wp.now != nil {
+		t.now = wp.now
+	}
 	step("read")
-	if err := fn(p); err != nil {
+	if err := fn(t); err != nil {
 		return err
 	}
-	out, err := encode(p)
-	if err != nil {
-		return err
+	out := t.encode()
+	if len(out) > maxFileSize {
+		return newErr(driver.FailedPrecondition, "delete unused secrets or lower the history limit (?history=N); the store is unchanged",
+			"the write would make %s %d bytes, over the %d-byte read limit: refused, nothing was written", path, len(out), maxFileSize)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return writeAtomic(path, out)
-}
-
-// resolveSymlink follows a symlinked store file so the rename replaces its
-// target, not the link.
-func resolveSymlink(path string) string {
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		if r, err := filepath.EvalSymlinks(path); err == nil {
-			return r
+	if err := writeAtomic(path, out); err != nil {
+		return err
+	}
+	wp.cache.put(t.wrapped, t.k)
+	if wasV1 {
+		msg := fmt.Sprintf("converted %s to store format v2 (per-secret encryption; keyward releases before v2 cannot read it)", path)
+		if wp.notice != nil {
+			wp.notice(msg)
+		} else {
+			fmt.Fprintf(os.Stderr, "keyward: %s\n", msg)
 		}
 	}
-	return path
+	return nil
 }
 
 func toValue(v *versionEntry) *driver.Value {
@@ -338,33 +476,44 @@ var (
 )
 
 func (d *localDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
-	p, err := d.read(ctx)
+	s, err := d.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := p.Secrets[key]
-	if e == nil || len(e.Versions) == 0 {
-		return nil, errNoKey
-	}
+	var v *versionEntry
 	if version == "" || version == "current" || version == "latest" {
-		return toValue(&e.Versions[len(e.Versions)-1]), nil
-	}
-	for i := range e.Versions {
-		if e.Versions[i].ID == version {
-			return toValue(&e.Versions[i]), nil
+		v, err = s.current(key)
+	} else {
+		v, err = s.version(key, version)
+		if err == nil && v == nil {
+			if cur, err := s.current(key); err != nil {
+				return nil, err
+			} else if cur != nil {
+				return nil, errNoVersion
+			}
 		}
 	}
-	return nil, errNoVersion
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, errNoKey
+	}
+	return toValue(v), nil
 }
 
 func (d *localDriver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
-	p, err := d.read(ctx)
+	s, err := d.read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]*driver.Value, len(keys))
 	for _, k := range keys {
-		if v := p.current(k); v != nil {
+		v, err := s.current(k)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
 			out[k] = toValue(v)
 		}
 	}
@@ -372,31 +521,36 @@ func (d *localDriver) GetMany(ctx context.Context, keys []string) (map[string]*d
 }
 
 func (d *localDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
-	p, err := d.read(ctx)
+	s, err := d.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]driver.KeyInfo, 0, len(p.Secrets))
-	for k := range p.Secrets {
-		v := p.current(k)
-		out = append(out, driver.KeyInfo{Key: k, Version: v.ID, Updated: v.Created})
-	}
-	slices.SortFunc(out, func(a, b driver.KeyInfo) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
+	return s.list()
 }
 
 func (d *localDriver) Versions(ctx context.Context, key string) ([]driver.Version, error) {
-	p, err := d.read(ctx)
+	s, err := d.read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	e := p.Secrets[key]
-	if e == nil || len(e.Versions) == 0 {
+	vs, marker, err := s.versions(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) == 0 {
 		return nil, errNoKey
 	}
-	out := make([]driver.Version, len(e.Versions))
-	for i := range e.Versions {
-		out[i] = toVersion(&e.Versions[i])
+	out := make([]driver.Version, len(vs))
+	for i := range vs {
+		out[i] = toVersion(&vs[i])
+	}
+	if marker != nil {
+		if out[0].Meta == nil {
+			out[0].Meta = map[string]string{}
+		}
+		out[0].Meta[MetaPruned] = strconv.Itoa(marker.PrunedCount)
+		out[0].Meta[MetaPrunedThrough] = strconv.Itoa(marker.PrunedThrough)
+		out[0].Meta[MetaPrunedAt] = marker.PrunedAt.UTC().Format(time.RFC3339)
 	}
 	return out, nil
 }
@@ -408,38 +562,10 @@ func (d *localDriver) Put(ctx context.Context, key string, data []byte, opts *dr
 		return driver.Version{}, err
 	}
 	var ver driver.Version
-	err := d.update(ctx, true, func(p *payload) error {
-		e := p.Secrets[key]
-		cur := "0"
-		last := 0
-		var prevCreated time.Time
-		if e != nil && len(e.Versions) > 0 {
-			lv := e.Versions[len(e.Versions)-1]
-			cur = lv.ID
-			last, _ = strconv.Atoi(lv.ID)
-			prevCreated = lv.Created
-		}
-		if opts != nil && opts.IfVersion != "" && opts.IfVersion != cur {
-			return errConflict
-		}
-		if e == nil {
-			e = &secretEntry{}
-			p.Secrets[key] = e
-		}
-		created := d.opts.Now().UTC()
-		if created.Before(prevCreated) {
-			created = prevCreated // keep versions in order under clock steps
-		}
-		v := versionEntry{ID: strconv.Itoa(last + 1), Created: created, Value: slices.Clone(data)}
-		if opts != nil && len(opts.Meta) > 0 {
-			v.Meta = make(map[string]string, len(opts.Meta))
-			for k, val := range opts.Meta {
-				v.Meta[k] = val
-			}
-		}
-		e.Versions = append(e.Versions, v)
-		ver = toVersion(&v)
-		return nil
+	err := d.update(ctx, true, func(t *txn) error {
+		var err error
+		ver, err = t.put(key, data, opts)
+		return err
 	})
 	if err != nil {
 		return driver.Version{}, err
@@ -447,12 +573,39 @@ func (d *localDriver) Put(ctx context.Context, key string, data []byte, opts *dr
 	return ver, nil
 }
 
+// PutMany writes every item in one atomic file write: all land or none.
+func (d *localDriver) PutMany(ctx context.Context, items []driver.PutItem) ([]driver.Version, error) {
+	for _, it := range items {
+		if err := validateKey(it.Key); err != nil {
+			return nil, err
+		}
+	}
+	var out []driver.Version
+	err := d.update(ctx, true, func(t *txn) error {
+		out = make([]driver.Version, 0, len(items))
+		for _, it := range items {
+			v, err := t.put(it.Key, it.Data, it.Opts)
+			if errors.Is(err, errConflict) {
+				return fmt.Errorf("%w (key %q; nothing was written)", errConflict, it.Key)
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (d *localDriver) Delete(ctx context.Context, key string) error {
-	return d.update(ctx, false, func(p *payload) error {
-		if _, ok := p.Secrets[key]; !ok {
+	return d.update(ctx, false, func(t *txn) error {
+		if !t.delete(key) {
 			return errNoKey
 		}
-		delete(p.Secrets, key)
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"syscall"
 )
@@ -26,3 +27,22 @@ func tryLockFile(f *os.File) (bool, error) {
 func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
 func isSyncUnsupported(err error) bool { return errors.Is(err, syscall.EINVAL) }
+
+// openRead opens a file for reading without blocking on a FIFO (the
+// caller then refuses anything but a regular file).
+func openRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// openLock opens the lock file without following a symlink.
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+}
+
+// fileID is the device and inode of a file.
+func fileID(fi os.FileInfo) string {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprint(st.Dev, ":", st.Ino)
+	}
+	return ""
+}

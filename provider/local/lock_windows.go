@@ -28,3 +28,12 @@ func unlockFile(f *os.File) error {
 
 // Windows cannot fsync a directory; the rename is still atomic.
 func isSyncUnsupported(error) bool { return true }
+
+func openRead(path string) (*os.File, error) { return os.Open(path) }
+
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}
+
+// fileID is empty here: the size and modification time identify a file.
+func fileID(os.FileInfo) string { return "" }

@@ -28,11 +28,16 @@ func TestMain(m *testing.M) {
 		if *updateVectors {
 			generateVectors(fatalf{})
 		}
+		if *addV2Vectors {
+			generateV2Vectors(fatalf{})
+		}
 		os.Exit(m.Run())
 	case "crash":
 		os.Exit(crashChild())
 	case "writer":
 		os.Exit(writerChild())
+	case "merge":
+		os.Exit(mergeChild())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child mode")
 		os.Exit(2)
@@ -42,7 +47,8 @@ func TestMain(m *testing.M) {
 // writerChild does N Puts of KEY, each value naming the child and write.
 func writerChild() int {
 	n, _ := strconv.Atoi(os.Getenv(childWrites))
-	d, err := NewDriver(os.Getenv(childPath), nil)
+	// Every version is kept, so a lost update would show.
+	d, err := NewDriver(os.Getenv(childPath), &Options{KeepVersions: -1})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,9 +15,13 @@ import (
 
 	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/keyward/keyward/driver"
 )
 
 var updateVectors = flag.Bool("update-vectors", false, "regenerate testdata/vectors (only when adding a case: checked-in vectors are a promise)")
+
+var addV2Vectors = flag.Bool("add-v2-vectors", false, "write the store-v2-* vectors that do not exist yet (never rewrites one)")
 
 // A vector is one txtar file in testdata/vectors:
 //
@@ -74,7 +79,7 @@ func TestVectors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := decode(v.name, v.store, id)
+			p, err := decodeAny(v.name, v.store, id)
 			if code, ok := strings.CutPrefix(strings.TrimSpace(string(v.expected)), "error: "); ok {
 				if err == nil {
 					t.Fatalf("decoding succeeded; want a %s error", code)
@@ -88,7 +93,7 @@ func TestVectors(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("a checked-in v1 store no longer decrypts: %v", err)
+				t.Fatalf("a checked-in store no longer decrypts: %v", err)
 			}
 			var want payload
 			if err := json.Unmarshal(v.expected, &want); err != nil {
@@ -196,6 +201,101 @@ func generateVectors(t interface{ Fatal(...any) }) {
 			{Name: "expected", Data: c.expected},
 		}}
 		if err := os.WriteFile(filepath.Join("testdata/vectors", c.name+".txtar"), txtar.Format(a), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// generateV2Vectors writes the store-v2-* vectors that are missing
+// (go test -run TestVectors -add-v2-vectors). Existing files are never
+// rewritten.
+func generateV2Vectors(t interface{ Fatal(...any) }) {
+	ids := make([]*Identity, 3)
+	raw := make([]*age.X25519Identity, 3)
+	for i := range ids {
+		raw[i], _ = age.GenerateX25519Identity()
+		ids[i] = &Identity{Identities: []age.Identity{raw[i]}, Recipients: []string{raw[i].Recipient().String()}, Source: "vector"}
+	}
+	idText := func(i *age.X25519Identity) string {
+		return "# test-only identity for keyward's store-format vectors; never use it for real secrets\n" + i.String() + "\n"
+	}
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	build := func(recipients []string, f func(tx *txn)) []byte {
+		tx, err := emptyTxn("vector", recipients)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.keep = -1
+		n := 0
+		tx.now = func() time.Time { n++; return t0.Add(time.Duration(n) * time.Minute) }
+		f(tx)
+		return tx.encode()
+	}
+	put := func(tx *txn, k, v string, meta map[string]string) {
+		if _, err := tx.put(k, []byte(v), &driver.PutOptions{Meta: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	basic := build(ids[0].Recipients, func(tx *txn) {
+		put(tx, "JWT_SECRET_KEY", "fake-jwt-secret-version-one", nil)
+		put(tx, "JWT_SECRET_KEY", "fake-jwt-secret-version-two", map[string]string{"rotated-by": "test"})
+		put(tx, "DATABASE_URL", "postgres://fake:fake@localhost:5432/db", nil)
+		put(tx, "BINARY_KEY", "\x00\x01\x02\xff\xfe\n\x00", nil)
+		put(tx, "UNICODE_ПАРОЛЬ", "pässwörd-🔑-秘密\nline two", nil)
+		put(tx, "EMPTY", "", nil)
+		tx.keep = 2
+		for i := range 4 {
+			put(tx, "PRUNED", fmt.Sprintf("fake-pruned-%d", i+1), nil)
+		}
+		tx.keep = -1
+	})
+	team := build([]string{ids[0].Recipients[0], ids[1].Recipients[0]}, func(tx *txn) { put(tx, "SHARED", "fake-shared-value", nil) })
+	empty := build(ids[0].Recipients, func(*txn) {})
+	expect := func(file []byte, id *Identity) []byte {
+		p, err := decodeAny("vector", file, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.MarshalIndent(p, "", "  ")
+		return append(b, '\n')
+	}
+	ls := lines(basic)
+	join := func(ls []string) []byte { return []byte(strings.Join(ls, "")) }
+	dropped := join(append(append([]string(nil), ls[:5]...), ls[6:]...))
+	swapped := append([]string(nil), ls...)
+	a, b := strings.Fields(swapped[4]), strings.Fields(swapped[5])
+	swapped[4], swapped[5] = a[0]+" "+a[1]+" "+b[2]+"\n", b[0]+" "+b[1]+" "+a[2]+"\n"
+	added := append(append(append([]string(nil), ls[:2]...), recipientPrefix+ids[2].Recipients[0]+"\n"), ls[2:]...)
+	flipped := bytes.Clone(basic)
+	i := bytes.Index(flipped, []byte(ls[6])) + 60
+	if flipped[i] == 'A' {
+		flipped[i] = 'B'
+	} else {
+		flipped[i] = 'A'
+	}
+	failed := []byte("error: failed precondition\n")
+	cases := []vector{
+		{name: "store-v2-basic", comment: "A v2 store: several keys and versions, metadata, binary, Unicode and empty values, and a key pruned to 2 versions.", identity: idText(raw[0]), store: basic, expected: expect(basic, ids[0])},
+		{name: "store-v2-empty", comment: "A v2 store as 'keyward init' creates it: no records.", identity: idText(raw[0]), store: empty, expected: expect(empty, ids[0])},
+		{name: "store-v2-team-second-member", comment: "A v2 store whose file key is wrapped to two recipients, read by the second.", identity: idText(raw[1]), store: team, expected: expect(team, ids[1])},
+		{name: "store-v2-other-identity", comment: "A v2 store read by an identity it is not encrypted to.", identity: idText(raw[2]), store: basic, expected: []byte("error: permission denied\n")},
+		{name: "store-v2-record-dropped", comment: "One record line removed (the set MAC fails).", identity: idText(raw[0]), store: dropped, expected: failed},
+		{name: "store-v2-records-swapped", comment: "Two records' ciphertexts exchanged (each fails its associated data).", identity: idText(raw[0]), store: join(swapped), expected: failed},
+		{name: "store-v2-recipient-added-in-clear", comment: "A recipient line added without the file key (the header MAC fails).", identity: idText(raw[0]), store: join(added), expected: failed},
+		{name: "store-v2-bit-flipped", comment: "One base64 character of a record changed.", identity: idText(raw[0]), store: flipped, expected: failed},
+		{name: "store-v2-truncated", comment: "The file cut in the middle of its records.", identity: idText(raw[0]), store: basic[:len(basic)/2], expected: failed},
+	}
+	for _, c := range cases {
+		path := filepath.Join("testdata/vectors", c.name+".txtar")
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		a := &txtar.Archive{Comment: []byte(c.comment + "\n"), Files: []txtar.File{
+			{Name: "identity", Data: []byte(c.identity)},
+			{Name: "store.age", Data: c.store},
+			{Name: "expected", Data: c.expected},
+		}}
+		if err := os.WriteFile(path, txtar.Format(a), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ package copy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -149,6 +150,12 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	out := Output{From: src.URL(), To: dst.URL(), DryRun: opts.DryRun, Keys: []Result{}}
 	var failure error
+	if dst.Can("batch-put") {
+		// One read of the target and one atomic write (the local store):
+		// all keys land or none does.
+		failure = copyBatch(ctx, opts, dst, keys, vals, &out)
+		keys = nil
+	}
 	for _, k := range keys {
 		if failure != nil {
 			out.Keys = append(out.Keys, Result{Key: k, Status: StatusNotCopied, Reason: "stopped after an earlier failure"})
@@ -205,6 +212,91 @@ func run(ctx context.Context, opts *Options) error {
 			"fix the cause and run the same command again: keys already copied are skipped")
 	}
 	return nil
+}
+
+// copyBatch compares against the target's current values in one read
+// and writes every changed key in one atomic PutMany, with check-and-set
+// against what it compared.
+func copyBatch(ctx context.Context, opts *Options, dst *keyward.Store, keys []string, vals map[string]*keyward.Value, out *Output) error {
+	// List first: only keys the target holds are fetched (a new store
+	// holds none), so absent keys cost nothing.
+	infos, err := dst.List(ctx)
+	if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		return batchFailed(out, keys, err)
+	}
+	present := map[string]bool{}
+	for _, in := range infos {
+		present[in.Key] = true
+	}
+	var held []string
+	for _, k := range keys {
+		if present[k] {
+			held = append(held, k)
+		}
+	}
+	cur := map[string]*keyward.Value{}
+	err = nil
+	if len(held) > 0 {
+		cur, err = dst.GetMany(ctx, held)
+	}
+	if err != nil {
+		var me keyward.MultiError
+		if !errors.As(err, &me) {
+			return batchFailed(out, keys, err)
+		}
+		for _, e := range me {
+			if keyward.ErrorCode(e) != keyward.NotFound {
+				return batchFailed(out, keys, e)
+			}
+		}
+	}
+	var items []keyward.PutItem
+	var idx []int
+	for _, k := range keys {
+		v := vals[k].Secret
+		c := cur[k]
+		switch {
+		case c != nil && c.Secret.Equal(v):
+			out.Keys = append(out.Keys, Result{Key: k, Status: StatusSkipped, Version: c.Version.ID, Reason: "the target already holds this value"})
+			continue
+		case opts.DryRun:
+			out.Keys = append(out.Keys, Result{Key: k, Status: StatusWouldCopy})
+			continue
+		}
+		ifVersion := "0"
+		if c != nil {
+			ifVersion = c.Version.ID
+		}
+		items = append(items, keyward.PutItem{Key: k, Value: v, Opts: &keyward.PutOptions{IfVersion: ifVersion}})
+		idx = append(idx, len(out.Keys))
+		out.Keys = append(out.Keys, Result{Key: k, Status: StatusCopied})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	vers, err := dst.PutMany(ctx, items)
+	if err != nil {
+		for _, i := range idx {
+			out.Keys[i] = Result{Key: out.Keys[i].Key, Status: StatusNotCopied, Reason: "the batch write failed; nothing was written"}
+		}
+		out.Keys[idx[0]].Status, out.Keys[idx[0]].Reason = StatusFailed, reason(err)
+		return err
+	}
+	for j, i := range idx {
+		out.Keys[i].Version = vers[j].ID
+	}
+	return nil
+}
+
+func batchFailed(out *Output, keys []string, err error) error {
+	for i, k := range keys {
+		r := Result{Key: k, Status: StatusNotCopied, Reason: "stopped after an earlier failure"}
+		if i == 0 {
+			r = Result{Key: k, Status: StatusFailed, Reason: reason(err)}
+		}
+		out.Keys = append(out.Keys, r)
+	}
+	return err
 }
 
 func reason(err error) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,7 +37,12 @@ labels). Values are never printed; read an old one with
 'keyward get KEY --version ID'.
 
 On a terminal the output is a table; when piped it is tab-separated lines
-without a header. --json prints {key, store, versions: [...]}.`,
+without a header. --json prints {key, store, versions: [...]}.
+
+A local store keeps the last 10 versions of each key by default (plus any
+still in a rotation grace period; ?history=N in the store URL or history:
+in keyward.yaml changes it). When older versions were pruned, history
+says so on stderr, and --json adds "pruned": {count, through, at}.`,
 		Example: `  keyward history JWT_SECRET_KEY
   keyward history JWT_SECRET_KEY --json
   keyward get JWT_SECRET_KEY --version 2`,
@@ -60,6 +66,24 @@ type Output struct {
 	// StoreSource is the rule that chose the store (cmdutil.SourceOf).
 	StoreSource string    `json:"store_source,omitempty"`
 	Versions    []Version `json:"versions"`
+	// Pruned is set when the store's retention removed older versions.
+	Pruned *Pruned `json:"pruned,omitempty"`
+}
+
+// Pruned says which versions a store's retention removed (the local
+// store reports it in the oldest kept version's metadata).
+type Pruned struct {
+	Count   int    `json:"count"`
+	Through string `json:"through"`
+	At      string `json:"at,omitempty"`
+}
+
+func prunedOf(vs []keyward.Version) *Pruned {
+	if len(vs) == 0 || vs[0].Meta["keyward.pruned"] == "" {
+		return nil
+	}
+	n, _ := strconv.Atoi(vs[0].Meta["keyward.pruned"])
+	return &Pruned{Count: n, Through: vs[0].Meta["keyward.pruned-through"], At: vs[0].Meta["keyward.pruned-at"]}
 }
 
 // Version is one version in Output. It never carries a value.
@@ -87,7 +111,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Versions: make([]Version, 0, len(vs))}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Versions: make([]Version, 0, len(vs)), Pruned: prunedOf(vs)}
 		for _, v := range vs {
 			o := Version{ID: v.ID, Labels: v.Labels, Disabled: v.Disabled, Meta: v.Meta}
 			if !v.Created.IsZero() {
@@ -124,7 +148,13 @@ func run(ctx context.Context, opts *Options) error {
 		}
 	}
 	if tty {
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if p := prunedOf(vs); p != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "keyward: %d older version(s) of %s, through version %s, were pruned by the store's history limit (last at %s)\n",
+			p.Count, opts.Key, p.Through, p.At)
 	}
 	return nil
 }

@@ -84,7 +84,13 @@ commit, so a managed secret or a known credential format never enters history.`,
 			`Write a pre-commit hook that runs 'keyward scan --staged'. The hook goes where
 git looks for hooks: core.hooksPath if set, else .git/hooks. Installing again
 is harmless. A pre-commit hook keyward did not write is left alone unless
---force is given.`, "install"),
+--force is given.
+
+install also configures keyward's git merge driver and diff driver for the
+local store in this clone (git config merge.keyward.driver, diff.keyward.textconv)
+and adds "keyward.age merge=keyward diff=keyward" to .gitattributes (commit
+it): two branches that each add or change secrets then merge by secret, and
+git diff shows "KEY v4 … fp:…" lines, never values. See docs/local-store.md.`, "install"),
 		mk("uninstall [REPO]", "Remove keyward's pre-commit hook",
 			`Remove the pre-commit hook if keyward wrote it; a foreign hook is left alone.`, "uninstall"),
 	)
@@ -147,7 +153,7 @@ func Install(ctx context.Context, o *Options) error {
 	switch {
 	case err == nil && bytes.Equal(old, []byte(Script)):
 		fmt.Fprintf(o.IO.ErrOut, "keyward: pre-commit hook already installed at %s\n", p)
-		return nil
+		return InstallStoreDrivers(ctx, o)
 	case err == nil && !bytes.Contains(old, []byte(Marker)) && !o.Force:
 		return cmdutil.WithHint(keyward.Errorf(keyward.AlreadyExists, "install hook", "%s exists and was not written by keyward", p),
 			"add 'keyward scan --staged' to it yourself, or replace it with 'keyward hook install --force'")
@@ -179,7 +185,7 @@ func Install(ctx context.Context, o *Options) error {
 		return fmt.Errorf("keyward: failed to install hook: %w", werr)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "keyward: installed pre-commit hook at %s\n", p)
-	return nil
+	return InstallStoreDrivers(ctx, o)
 }
 
 // Uninstall removes keyward's hook; a foreign hook is an error.

@@ -315,12 +315,33 @@ func generate(spec string) (keyward.Secret, error) {
 // fillStore puts a generated value for each name with a recipe that has no
 // value yet (or any value, with --force); names without a recipe are listed
 // as empty unless the store has them.
+// The generated values are written with one PutMany: in one atomic write
+// where the store can (local), so a failure leaves the store as it was.
 func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
+	var items []keyward.PutItem
+	var generated []string
+	// One listing tells which names exist (a new store: none), where the
+	// store can list; else one Get per name.
+	var present map[string]bool
+	if s.Can("list") {
+		infos, err := s.List(ctx)
+		if err == nil || keyward.ErrorCode(err) == keyward.NotFound {
+			present = map[string]bool{}
+			for _, in := range infos {
+				present[in.Key] = true
+			}
+		}
+	}
 	for _, n := range names {
-		_, err := s.Get(ctx, n)
-		exists := err == nil
-		if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-			return err
+		var exists bool
+		if present != nil {
+			exists = present[n]
+		} else {
+			_, err := s.Get(ctx, n)
+			exists = err == nil
+			if err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+				return err
+			}
 		}
 		r := recipe(n)
 		lit, copyOK, why := m.copyValue(n, r)
@@ -339,12 +360,16 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 			if err != nil {
 				return err
 			}
-			if _, err := s.Put(ctx, n, v, nil); err != nil {
-				return err
-			}
-			res.Generated = append(res.Generated, n)
+			items = append(items, keyward.PutItem{Key: n, Value: v})
+			generated = append(generated, n)
 		}
 	}
+	if len(items) > 0 {
+		if _, err := s.PutMany(ctx, items); err != nil {
+			return err
+		}
+	}
+	res.Generated = append(res.Generated, generated...)
 	return nil
 }
 

@@ -39,6 +39,12 @@ type Options struct {
 	Force         bool
 	AddRecipients []string
 	JSON          bool
+	// RemoveRecipients and SyncRecipients change an existing store's
+	// recipients (recipients.go); ProjectRecipients reads keyward.yaml's
+	// list for the store at a path.
+	RemoveRecipients  []string
+	SyncRecipients    bool
+	ProjectRecipients func(path string) (env string, recipients []string, err error)
 
 	// Steps run in order once the identity and the store exist.
 	Steps []Step
@@ -68,8 +74,14 @@ type Result struct {
 	Recipient       string   `json:"recipient"`
 	Recipients      []string `json:"recipients"`
 	AddedRecipients []string `json:"added_recipients,omitempty"`
-	Member          bool     `json:"member"`
-	Notes           []string `json:"notes,omitempty"`
+	// RemovedRecipients were removed (the store was re-keyed); Exposed
+	// lists every secret they could read, RotateCommands what to run.
+	RemovedRecipients []string `json:"removed_recipients,omitempty"`
+	Exposed           []string `json:"exposed,omitempty"`
+	RotateCommands    []string `json:"rotate_commands,omitempty"`
+	SyncedFrom        string   `json:"synced_from,omitempty"`
+	Member            bool     `json:"member"`
+	Notes             []string `json:"notes,omitempty"`
 
 	opts     *Options
 	storeURL string
@@ -104,6 +116,9 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 		},
 		OpenURL: func(ctx context.Context, u string) (*keyward.Store, error) { return f.OpenURL(ctx, u, "") },
 	}
+	opts.ProjectRecipients = func(path string) (string, []string, error) {
+		return projectRecipients(f.ConfigPath, f.EnvName)(path)
+	}
 	var from *fromMode // --from .env.example (from.go)
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -123,6 +138,14 @@ keyward.age and it only makes sure you have an identity, then tells you
 whether the store is encrypted to you. --force starts a new, empty store in
 place of an existing one (its secrets are lost).
 
+--remove-recipient R takes a member out: the store is re-keyed (a new file
+key) without them, and init prints every secret they could read with the
+'keyward rotate' command for each: they may keep old copies of the file, so
+rotating is what makes their copies worthless. --sync-recipients makes the
+recipients exactly the list in keyward.yaml (environments.NAME.recipients)
+for this store, printing what it adds and removes; that list comes from the
+repository, so review changes to it like code.
+
 A team shares one store file in git. Each member runs 'keyward init' and
 sends their public recipient (age1…, printed by init); a member who can
 already read the store adds them with --add-recipient, which re-encrypts the
@@ -130,6 +153,8 @@ file to everyone. Commit keyward.age; never commit an identity.`,
 		Example: `  keyward init
   keyward init --store local://./secrets/production.age
   keyward init --add-recipient age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq
+  keyward init --remove-recipient age1m36ea75k8trekc5ar4fntms99h0v5urjfeh5yu03xe90s9p5mftq6a5lch
+  keyward init --sync-recipients --env production
   keyward init --force --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -144,6 +169,8 @@ file to everyone. Commit keyward.age; never commit an identity.`,
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing store with a new, empty one (its secrets are lost)")
 	cmd.Flags().StringArrayVar(&opts.AddRecipients, "add-recipient", nil, "Also encrypt the store to this age public key (age1…); repeatable")
+	cmd.Flags().StringArrayVar(&opts.RemoveRecipients, "remove-recipient", nil, "Remove this recipient and re-key the store; prints the secrets they could read and the rotate commands; repeatable")
+	cmd.Flags().BoolVar(&opts.SyncRecipients, "sync-recipients", false, "Make the store's recipients exactly keyward.yaml's recipients: list for this environment (review that list: it comes from the repository)")
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)
 	from = addFromFlags(cmd, f)
 	return cmd
@@ -188,6 +215,10 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if len(id.Recipients) == 0 {
+		return cmdutil.WithHint(keyward.Errorf(keyward.FailedPrecondition, "init", "the identity from %s has no recipient keyward can derive (an age plugin identity)", id.Source),
+			"create the store with your plugin's recipient: keyward init --add-recipient age1…; or use an age or SSH identity")
+	}
 	res.Recipient = id.Recipients[0]
 
 	_, statErr := os.Lstat(path)
@@ -216,6 +247,9 @@ func run(ctx context.Context, opts *Options) error {
 			if added {
 				res.AddedRecipients = append(res.AddedRecipients, a)
 			}
+		}
+		if err := recipientChanges(ctx, opts, path, id, res); err != nil {
+			return err
 		}
 	}
 	if res.Recipients, err = local.Recipients(path); err != nil {
@@ -312,6 +346,7 @@ func printSummary(opts *Options, res *Result) error {
 	for _, a := range res.AddedRecipients {
 		fmt.Fprintf(&b, "Added recipient %s\n", a)
 	}
+	printRemoved(&b, res)
 	fmt.Fprintf(&b, "Your public recipient: %s\n", res.Recipient)
 	for _, note := range res.Notes {
 		fmt.Fprintln(&b, note)
