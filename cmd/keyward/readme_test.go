@@ -9,7 +9,9 @@ import (
 // TestREADMEDailyUse keeps testdata/script/readme.txtar in step with the
 // README's "Daily use" block: every command there must appear in the script
 // as a command line of its own, or as a "# cloud: COMMAND" comment for the
-// lines that need a cloud account.
+// lines that need a cloud account, or "# teammate: COMMAND" for the lines
+// that need another person's key (the script shows the same verb run with
+// one it made).
 func TestREADMEDailyUse(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -35,8 +37,8 @@ func TestREADMEDailyUse(t *testing.T) {
 				t.Errorf("readme.txtar does not feed %q on stdin for %q", strings.TrimSpace(in), c)
 			}
 		}
-		if !lines[as] && !lines["# cloud: "+c] {
-			t.Errorf("README's Daily use line %q is neither run nor marked '# cloud:' in readme.txtar", c)
+		if !lines[as] && !lines["# cloud: "+c] && !lines["# teammate: "+c] {
+			t.Errorf("README's Daily use line %q is neither run nor marked '# cloud:' or '# teammate:' in readme.txtar", c)
 		}
 	}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	LoadManaged func(ctx context.Context) ([]scan.Managed, []string, error)
 	Getenv      func(string) string
 	Version     string
+	// Picked reports whether the user named the store (--store, --env):
+	// then a trust refusal is an error even for --staged, since falling
+	// back would hide that the store they asked for was not read.
+	Picked func() bool
 
 	Paths         []string
 	Staged        bool
@@ -56,7 +60,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Getenv: f.Getenv, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
+	opts := &Options{IO: f.IO, Getenv: f.Getenv, Picked: func() bool { return f.StoreURL != "" || f.EnvName != "" }, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
 		ms, notes, err := LoadManaged(ctx, f)
 		if PublicValues != nil && len(ms) > 0 {
 			ms = dropPublic(ms, PublicValues(f))
@@ -287,7 +291,9 @@ func run(ctx context.Context, opts *Options) error {
 			defer cancel()
 		}
 		ms, notes, err := opts.LoadManaged(lctx)
-		if err != nil && (!opts.Staged || ctx.Err() != nil) {
+		var te *keyward.TrustError
+		picked := opts.Picked != nil && opts.Picked()
+		if err != nil && (!opts.Staged || ctx.Err() != nil || (picked && errors.As(err, &te))) {
 			return err
 		}
 		if opts.Staged {
