@@ -15,8 +15,10 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -173,10 +175,19 @@ func Derive(ctx context.Context, r *Request) (*Document, error) {
 	mu.RUnlock()
 	var doc *Document
 	var err error
-	if d == nil {
+	switch {
+	case d != nil:
+		if doc, err = d(ctx, r); err != nil {
+			return nil, err
+		}
+	case Remote != nil && IsRemote(r.URL.Scheme):
+		// The provider is not linked in (the CLI runs it as a plugin
+		// program): its program derives the policy.
+		if doc, err = Remote(ctx, r); err != nil {
+			return nil, err
+		}
+	default:
 		doc = plain(r)
-	} else if doc, err = d(ctx, r); err != nil {
-		return nil, err
 	}
 	doc.Provider = r.URL.Scheme
 	doc.Store = keyward.RedactURL(r.URL)
@@ -251,4 +262,56 @@ func Header(r *Request) []string {
 		"keyward policy: " + string(r.Access) + " access to " + what,
 		"for " + keys + ", and nothing more.",
 	}
+}
+
+// Remote derives the policy of a provider that is not linked into this
+// program (the CLI sets it to ask the provider's plugin program, through
+// the ActionDerive plugin action).
+var Remote func(ctx context.Context, r *Request) (*Document, error)
+
+// IsRemote reports the schemes whose policy a plugin program derives.
+func IsRemote(scheme string) bool {
+	switch scheme {
+	case "vault", "awssm", "gcpsm", "azurekv", "k8s":
+		return true
+	}
+	return false
+}
+
+// ActionDerive is the plugin action that derives a policy in the
+// provider's own program.
+const ActionDerive = "policy.derive"
+
+// WireRequest is a Request on the wire (the plugin reads its own
+// environment for defaults such as AWS_REGION).
+type WireRequest struct {
+	URL         string   `json:"url"`
+	Environment string   `json:"environment,omitempty"`
+	Access      Access   `json:"access"`
+	Keys        []string `json:"keys,omitempty"`
+	All         bool     `json:"all,omitempty"`
+	Rollout     []string `json:"rollout,omitempty"`
+	Account     string   `json:"account,omitempty"`
+	Principal   string   `json:"principal,omitempty"`
+}
+
+// Wire is r's wire form.
+func (r *Request) Wire() *WireRequest {
+	return &WireRequest{URL: r.URL.String(), Environment: r.Environment, Access: r.Access, Keys: r.Keys, All: r.All,
+		Rollout: r.Rollout, Account: r.Account, Principal: r.Principal}
+}
+
+// DeriveAction serves ActionDerive in a plugin program: it decodes a
+// WireRequest and derives with the providers linked into that program.
+func DeriveAction(ctx context.Context, input json.RawMessage) (any, error) {
+	var w WireRequest
+	if err := json.Unmarshal(input, &w); err != nil {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "malformed request")
+	}
+	u, err := url.Parse(w.URL)
+	if err != nil {
+		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "malformed store URL")
+	}
+	return Derive(ctx, &Request{URL: u, Environment: w.Environment, Access: w.Access, Keys: w.Keys, All: w.All,
+		Rollout: w.Rollout, Account: w.Account, Principal: w.Principal, Getenv: os.Getenv})
 }

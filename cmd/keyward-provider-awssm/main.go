@@ -5,7 +5,10 @@ package main
 
 import (
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	_ "github.com/keyward/keyward/provider/awssm"
 )
 
-func main() { plugin.ServeScheme("awssm", nil) }
+func main() {
+	plugin.ServeScheme("awssm", map[string]plugin.ActionFunc{policy.ActionDerive: policy.DeriveAction})
+}

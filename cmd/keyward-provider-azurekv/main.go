@@ -5,7 +5,10 @@ package main
 
 import (
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	_ "github.com/keyward/keyward/provider/azurekv"
 )
 
-func main() { plugin.ServeScheme("azurekv", nil) }
+func main() {
+	plugin.ServeScheme("azurekv", map[string]plugin.ActionFunc{policy.ActionDerive: policy.DeriveAction})
+}

@@ -5,7 +5,10 @@ package main
 
 import (
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	_ "github.com/keyward/keyward/provider/gcpsm"
 )
 
-func main() { plugin.ServeScheme("gcpsm", nil) }
+func main() {
+	plugin.ServeScheme("gcpsm", map[string]plugin.ActionFunc{policy.ActionDerive: policy.DeriveAction})
+}

@@ -6,11 +6,12 @@ package main
 import (
 	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/k8s"
 )
 
-// Actions is what this program serves beyond k8s:// stores: the
-// Kubernetes side of `keyward sync kubernetes`.
-var actions = map[string]plugin.ActionFunc{k8ssync.Action: k8s.SyncAction}
+// actions is what this program serves beyond k8s:// stores: the
+// Kubernetes side of `keyward sync kubernetes`, and policy derivation.
+var actions = map[string]plugin.ActionFunc{k8ssync.Action: k8s.SyncAction, policy.ActionDerive: policy.DeriveAction}
 
 func main() { plugin.ServeScheme("k8s", actions) }

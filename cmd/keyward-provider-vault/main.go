@@ -5,7 +5,10 @@ package main
 
 import (
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	_ "github.com/keyward/keyward/provider/vault"
 )
 
-func main() { plugin.ServeScheme("vault", nil) }
+func main() {
+	plugin.ServeScheme("vault", map[string]plugin.ActionFunc{policy.ActionDerive: policy.DeriveAction})
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/cli"
 	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/plugin"
+	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/k8s"
 
 	// The test binary doubles as every keyward-provider-<scheme> program,
@@ -21,7 +22,11 @@ import (
 // pluginActions are the provider-specific actions each plugin program
 // serves (as cmd/keyward-provider-<scheme> does).
 var pluginActions = map[string]map[string]plugin.ActionFunc{
-	"k8s": {k8ssync.Action: k8s.SyncAction},
+	"vault":   {policy.ActionDerive: policy.DeriveAction},
+	"awssm":   {policy.ActionDerive: policy.DeriveAction},
+	"gcpsm":   {policy.ActionDerive: policy.DeriveAction},
+	"azurekv": {policy.ActionDerive: policy.DeriveAction},
+	"k8s":     {k8ssync.Action: k8s.SyncAction, policy.ActionDerive: policy.DeriveAction},
 }
 
 func TestMain(m *testing.M) {
