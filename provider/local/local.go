@@ -1,5 +1,5 @@
-// Package local is keyward's embedded default store: one age-encrypted file
-// that keeps every version of every secret, safe to commit to git and to
+// Package local is keyward's embedded default store: one encrypted file
+// that keeps the recent versions of every secret, safe to commit to git and to
 // share with a team. Most users never open it by hand: `keyward init`
 // creates an identity and keyward.age, and the CLI uses that file unless
 // told otherwise. In Go:
@@ -7,15 +7,22 @@
 //	store, err := keyward.Open(ctx, "local://keyward.age")
 //	jwt, err := store.Get(ctx, "JWT_SECRET_KEY")
 //
-// The file is encrypted with [filippo.io/age] to one or more X25519
-// recipients, so every member of a team can read and write the same file
-// with their own identity; [AddRecipient] adds a member. Writes are atomic
-// (a temporary file, fsync, rename, directory fsync) and serialised by an
-// advisory lock on PATH.lock, so concurrent writers — goroutines or
-// processes — never lose an update and a crash leaves the old or the new
-// file, never a mix. The on-disk format is versioned ("keyward-store v1"),
-// described in docs/local-store.md and pinned by test vectors in
-// testdata/vectors.
+// Each secret version is one line of the file, sealed with
+// XChaCha20-Poly1305 under a random file key; the file key is encrypted
+// with [filippo.io/age] to every recipient (X25519, post-quantum, SSH or
+// age-plugin keys), so every member of a team can read and write the same
+// file with their own identity; [AddRecipient] adds a member and
+// [RemoveRecipient] or [SetRecipients] re-key. Key names are keyed
+// identifiers, a MAC covers the header and another the set of records.
+// Reading one key decrypts one record. Writes are atomic (a temporary
+// file, fsync, rename, directory fsync) and serialised by an advisory lock
+// on PATH.lock, so concurrent writers — goroutines or processes — never
+// lose an update and a crash leaves the old or the new file, never a mix.
+// A write keeps the last 10 versions of a key (Options.KeepVersions,
+// ?history=N) plus those in a rotation grace. The on-disk format is
+// versioned ("keyward-store v2"; v1 files are still read and converted by
+// the first write), described in docs/local-store.md and pinned by test
+// vectors in testdata/vectors. [Merge] is the git merge driver.
 //
 // # URLs
 //
@@ -25,6 +32,7 @@
 //	local://./secrets/production.age     a relative path
 //	local:///etc/keyward/prod.age        an absolute path
 //	local://keyward.age?identity=FILE    read the identity from FILE
+//	local://keyward.age?history=25       keep 25 versions per key ("all": never prune)
 //
 // A store URL without "://" is a local path, so "secrets/dev.age" works too.
 //
@@ -38,8 +46,9 @@
 //
 // # Abilities
 //
-// Get, GetMany (the file is decrypted once), List, Put (with check-and-set:
-// IfVersion "0" means create-only), Delete and History. Versions are "1",
+// Get, GetMany (the file is read once), List, Put (with check-and-set:
+// IfVersion "0" means create-only), PutMany (one atomic write), Delete and
+// History. Versions are "1",
 // "2", … with their creation times; Put stores PutOptions.Meta with the version.
 //
 // # Errors

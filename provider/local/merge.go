@@ -155,6 +155,16 @@ func Merge(base, ours, theirs []byte, id *Identity) ([]byte, *MergeResult, error
 			k = b.k
 		}
 	}
+	// Say who gains access: a recipient only one side lists is included
+	// in the merge (review it: a committer can craft a side).
+	for _, r := range recipients {
+		switch {
+		case !slices.Contains(a.recipients, r):
+			res.Notes = append(res.Notes, fmt.Sprintf("recipient %s (added on theirs) can read the merged store", r))
+		case !slices.Contains(b.recipients, r) && o != nil && !slices.Contains(o.recipients, r):
+			res.Notes = append(res.Notes, fmt.Sprintf("recipient %s (added on ours) can read the merged store", r))
+		}
+	}
 	if k == nil {
 		if k, err = newFileKeys(); err != nil {
 			return nil, nil, err

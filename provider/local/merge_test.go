@@ -162,6 +162,23 @@ func TestMergeRecipients(t *testing.T) {
 			t.Fatalf("merged content: %v", got)
 		}
 	})
+	t.Run("a recipient added on one side is reported", func(t *testing.T) {
+		a, b := fork(t, base.path, me, &clock), fork(t, base.path, me, &clock)
+		newcomer := newTestIdentity(t)
+		if _, err := AddRecipient(ctx, b.path, me, newcomer.Recipients[0]); err != nil {
+			t.Fatal(err)
+		}
+		out, res, err := Merge(base.bytes(t), a.bytes(t), b.bytes(t), me)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(res.Notes, "\n"), "recipient "+newcomer.Recipients[0]+" (added on theirs)") {
+			t.Fatalf("notes: %q", res.Notes)
+		}
+		if got := mergedValues(t, out, newcomer); strings.Join(got["K"], "") != "1=v1" {
+			t.Fatal("the added recipient cannot read the merge")
+		}
+	})
 	t.Run("both re-keyed differently", func(t *testing.T) {
 		a, b := fork(t, base.path, me, &clock), fork(t, base.path, me, &clock)
 		RemoveRecipient(ctx, a.path, me, eve.Recipients[0])
