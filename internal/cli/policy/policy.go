@@ -136,6 +136,9 @@ func run(ctx context.Context, opts *Options) error {
 			"name them with --keys K1,K2, declare them in keyward.yaml, or grant the whole store with --all")
 	}
 	if opts.Check {
+		if len(keys) == 0 && cfg != nil {
+			keys = cfg.Order // --all: still read the declared keys (the store is listed when none are)
+		}
 		return check(ctx, opts, cfg, raw, env, access, uniq(keys))
 	}
 	u, err := kwpolicy.ParseURL(raw)

@@ -52,6 +52,9 @@ type denyDriver struct{}
 func (denyDriver) Get(context.Context, string, string) (*driver.Value, error) {
 	return nil, errors.New("403 permission denied")
 }
+func (denyDriver) List(context.Context) ([]driver.KeyInfo, error) {
+	return nil, errors.New("403 permission denied")
+}
 func (denyDriver) ErrorCode(error) driver.Code { return driver.PermissionDenied }
 func (denyDriver) Close() error                { return nil }
 
@@ -208,5 +211,31 @@ func TestPrintFormats(t *testing.T) {
 				t.Fatalf("output lacks %q:\n%s", c.want, out)
 			}
 		})
+	}
+}
+
+// TestCheckListsWithoutKeys: --all and no declared secrets: each store is
+// listed instead of read.
+func TestCheckListsWithoutKeys(t *testing.T) {
+	seed(t, "mem://policy-test-prod")
+	cfg := project(t, "version: 1\nenvironments:\n  production:\n    store: mem://policy-test-prod\n  staging:\n    store: mem://policy-test-staging\n")
+	h := newHarness(t, cfg, "mem://policy-test-prod", "production", map[string]bool{"mem://policy-test-staging": true})
+	h.opts.Check, h.opts.All, h.opts.JSON = true, true, true
+	if err := run(context.Background(), h.opts); err != nil {
+		t.Fatal(err)
+	}
+	var out CheckOutput
+	if err := json.Unmarshal([]byte(h.opts.IO.Out.(interface{ String() string }).String()), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Probes) != 2 || out.Probes[0].Key != "" || out.Probes[0].Got != "allowed" || out.Probes[1].Got != "refused" {
+		t.Fatalf("%+v", out.Probes)
+	}
+	listed := false
+	for _, e := range h.events {
+		listed = listed || e.Action == "list" && e.Environment == "production"
+	}
+	if !listed {
+		t.Fatal("the store was not listed through the audited store")
 	}
 }
