@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/redact"
 )
@@ -55,6 +57,7 @@ type WatchOptions struct {
 	// "splay" or "stop"); events receives what the watcher does.
 	after  func(what string, d time.Duration) <-chan time.Time
 	events chan<- string
+	now    func() time.Time
 }
 
 func addWatchFlags(cmd *cobra.Command, w *WatchOptions) {
@@ -146,6 +149,23 @@ func (w *watcher) childEnv(snap *snapshot) ([]string, error) {
 		return nil, err
 	}
 	w.files = names
+	// A service that re-reads its files on a signal keeps the environment
+	// it started with: name every key's old-value file from the start
+	// (it exists only while the key has a previous value in grace).
+	if suf := w.opts.Ring.Suffix(); suf != "" {
+		have := map[string]bool{}
+		for _, kv := range fileVars {
+			n, _, _ := strings.Cut(kv, "=")
+			have[n] = true
+		}
+		abs, _ := filepath.Abs(w.opts.Files)
+		for _, k := range snap.keys {
+			m, err := export.DockerMappings([]string{w.opts.Prefix + k + suf}, abs)
+			if err == nil && len(m) == 1 && !have[m[0].Var] {
+				fileVars = append(fileVars, m[0].Var+"="+m[0].Path)
+			}
+		}
+	}
 	return mergeEnv(withoutVars(snap.env, snap.vars), fileVars, false), nil
 }
 
@@ -272,7 +292,13 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 	if listed != nil {
 		stampKeys = listed
 	}
-	if w.stampp && cur.stamps != nil && (cur.expiry.IsZero() || time.Now().Before(cur.expiry)) && slices.Equal(listed, cur.listed) {
+	now := time.Now
+	if w.opts.Watch.now != nil {
+		now = w.opts.Watch.now
+	}
+	// A grace that ended since the last read changes the ring without any
+	// write: read again then, whatever the stamps say.
+	if w.stampp && cur.stamps != nil && (cur.expiry.IsZero() || now().Before(cur.expiry)) && slices.Equal(listed, cur.listed) {
 		st, _, err := w.s.Stamps(ctx, withCompanions(stampKeys))
 		if err != nil {
 			return nil, false, err
