@@ -133,8 +133,8 @@ type watcher struct {
 	s      *keyward.Store
 	quiet  *Options // opts with warnings discarded (every poll after the first)
 	stale  bool
-	noted  bool // the short-values redaction note was printed
-	stampp bool // the provider has change stamps
+	noted  bool     // the short-values redaction note was printed
+	stampp bool     // the provider has change stamps
 	files  []string // the file names --files wrote last
 }
 

@@ -109,7 +109,7 @@ type watchHarness struct {
 	done   chan error
 	errOut *syncBuffer
 
-	clock  *rotation.FakeClock
+	clock *rotation.FakeClock
 
 	mu     sync.Mutex
 	audits []*keyward.Event
@@ -412,7 +412,9 @@ func TestWatchGraceEnd(t *testing.T) {
 	h.expect("started")
 	h.waitLog(1)
 	if _, err := rotation.Rotate(context.Background(), h.s, "W", &rotation.Options{Grace: time.Hour, Clock: h.clock.Now,
-		NewValue: func(context.Context) (keyward.Secret, error) { return keyward.NewSecretString("KWCANARY-watch-w2-0123456789"), nil }}); err != nil {
+		NewValue: func(context.Context) (keyward.Secret, error) {
+			return keyward.NewSecretString("KWCANARY-watch-w2-0123456789"), nil
+		}}); err != nil {
 		t.Fatal(err)
 	}
 	h.tick("interval")
