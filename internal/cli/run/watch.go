@@ -187,6 +187,30 @@ func (w *watcher) after(what string, d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
+// stamps reads the provider's change stamps of keys (and their ring
+// companions); nil when the provider has none. A provider that cannot give
+// them here (KV v1, no permission on Vault's metadata) is then polled by
+// value from now on, rather than counted as an outage.
+func (w *watcher) stamps(ctx context.Context, keys []string) (map[string]string, error) {
+	if !w.stampp {
+		return nil, nil
+	}
+	st, ok, err := w.s.Stamps(ctx, withCompanions(keys))
+	if err != nil {
+		switch keyward.ErrorCode(err) {
+		case keyward.Unimplemented, keyward.PermissionDenied:
+			w.stampp = false
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !ok {
+		w.stampp = false
+		return nil, nil
+	}
+	return st, nil
+}
+
 // withCompanions adds the fields a rotation layout may keep next to each
 // key, so their stamps count too.
 func withCompanions(keys []string) []string {
@@ -216,8 +240,8 @@ func (w *watcher) listing(ctx context.Context) ([]string, error) {
 // read does a full read: stamps first (of stampKeys), then values.
 func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []string) (*snapshot, error) {
 	snap := &snapshot{listed: listed, read: time.Now()}
-	if w.stampp && stampKeys != nil {
-		st, _, err := w.s.Stamps(ctx, withCompanions(stampKeys))
+	if stampKeys != nil {
+		st, err := w.stamps(ctx, stampKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -299,11 +323,11 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 	// A grace that ended since the last read changes the ring without any
 	// write: read again then, whatever the stamps say.
 	if w.stampp && cur.stamps != nil && (cur.expiry.IsZero() || now().Before(cur.expiry)) && slices.Equal(listed, cur.listed) {
-		st, _, err := w.s.Stamps(ctx, withCompanions(stampKeys))
+		st, err := w.stamps(ctx, stampKeys)
 		if err != nil {
 			return nil, false, err
 		}
-		if mapsEqual(st, cur.stamps) {
+		if st != nil && mapsEqual(st, cur.stamps) {
 			return cur, false, nil
 		}
 	}
@@ -486,7 +510,7 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 		return err
 	}
 	w := &watcher{opts: opts, s: s}
-	_, w.stampp, _ = s.Stamps(ctx, nil)
+	_, w.stampp, _ = s.Stamps(ctx, nil) // whether the provider has stamps at all
 	quiet := *opts
 	qio := *opts.IO
 	qio.ErrOut = io.Discard
