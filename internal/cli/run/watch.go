@@ -195,7 +195,7 @@ func (w *watcher) stamps(ctx context.Context, keys []string) (map[string]string,
 	if !w.stampp {
 		return nil, nil
 	}
-	st, ok, err := w.s.Stamps(ctx, withCompanions(keys))
+	st, ok, err := w.s.Stamps(ctx, withCompanions(w.s, keys))
 	if err != nil {
 		switch keyward.ErrorCode(err) {
 		case keyward.Unimplemented, keyward.PermissionDenied:
@@ -211,12 +211,15 @@ func (w *watcher) stamps(ctx context.Context, keys []string) (map[string]string,
 	return st, nil
 }
 
-// withCompanions adds the fields a rotation layout may keep next to each
-// key, so their stamps count too.
-func withCompanions(keys []string) []string {
-	out := make([]string, 0, 4*len(keys))
+// withCompanions adds the fields the key's rotation layout keeps next to
+// it (KEY_OLD, KEY_ROTATION, KEY_PENDING), so their stamps count too.
+func withCompanions(s *keyward.Store, keys []string) []string {
+	out := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
-		out = append(out, k, k+"_OLD", k+"_ROTATION", k+"_PENDING")
+		out = append(out, k)
+		for _, suf := range keyward.RingCompanions(s.RingLayout(k)) {
+			out = append(out, k+suf)
+		}
 	}
 	return out
 }
