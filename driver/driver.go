@@ -146,8 +146,8 @@ type BatchGetter interface {
 }
 
 // ChangeStamper is implemented by providers that can tell cheaply, without
-// reading any value, whether keys may have changed: keyward run --watch and
-// sync --watch poll it between full reads. Stamps returns an opaque token
+// reading any value, whether keys may have changed: keyward run --watch
+// polls it between full reads. Stamps returns an opaque token
 // per key (a version ID, a modification time) that changes whenever the
 // key's value does. A key that does not exist is absent, or shares the
 // stamp of the bundle or file it would live in. A token may also change
