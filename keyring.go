@@ -94,6 +94,11 @@ func (st *RotationState) InFlight() bool {
 // KeyRing returns key's current value and every previous value still inside
 // its grace window (by the store's clock), newest first.
 func (s *Store) KeyRing(ctx context.Context, key string) (*KeyRing, error) {
+	return s.keyRing(ctx, key, "keyring")
+}
+
+// keyRing is KeyRing audited as action.
+func (s *Store) keyRing(ctx context.Context, key, action string) (*KeyRing, error) {
 	st, err := s.RotationState(ctx, key)
 	if err != nil {
 		return nil, err
@@ -105,7 +110,7 @@ func (s *Store) KeyRing(ctx context.Context, key string) (*KeyRing, error) {
 			r.Previous = append(r.Previous, p)
 		}
 	}
-	if err := s.audit(ctx, &Event{Action: "keyring", Key: key, Version: st.Current.Version.ID, Value: st.Current.Secret}); err != nil {
+	if err := s.audit(ctx, &Event{Action: action, Key: key, Version: st.Current.Version.ID, Value: st.Current.Secret}); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -18,8 +18,8 @@ import (
 //
 // Keys that could not be read are absent from the map; their errors (a
 // NotFound *Error for a missing key) are returned together as a MultiError.
-// Like KeyRing, every ring is read from the provider (not the cache) and
-// audited as one "keyring" event per key.
+// Like KeyRing, every ring is read from the provider (not the cache); each
+// is audited as one "get" event per key (a delivery reads the value).
 func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRing, error) {
 	if err := s.checkOpen("keyring", ""); err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRin
 		sem <- struct{}{}
 		go func(k string) {
 			defer func() { <-sem; wg.Done() }()
-			r, err := s.KeyRing(ctx, k)
+			r, err := s.keyRing(ctx, k, "get")
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -174,12 +174,13 @@ type BatchGetter interface {
 }
 
 // ChangeStamper is implemented by providers that can tell cheaply, without
-// reading any value, whether keys may have changed: keyward run --watch and
-// sync --watch poll it between full reads. Stamps returns an opaque token
+// reading any value, whether keys may have changed: keyward run --watch
+// polls it between full reads. Stamps returns an opaque token
 // per key (a version ID, a modification time) that changes whenever the
-// key's value does; keys that do not exist are absent. A token may also
-// change when nothing did (the caller then reads and compares); it must
-// never stay the same across a change.
+// key's value does. A key that does not exist is absent, or shares the
+// stamp of the bundle or file it would live in. A token may also change
+// when nothing did (the caller then reads and compares); it must never
+// stay the same across a change.
 type ChangeStamper interface {
 	Stamps(ctx context.Context, keys []string) (map[string]string, error)
 }

@@ -185,6 +185,17 @@ func testCanary(t *testing.T, kind string) {
 			invocation{args: []string{"audit", "hash"}, stdin: c, code: -1},
 		)
 	}
+	if has("sync", "kubernetes") {
+		// No cluster here: the failure must not carry the value either.
+		steps = append(steps,
+			invocation{args: []string{"sync", "kubernetes", "--secret", "canary-secrets", "--kubeconfig", filepath.Join(dir, "no-kubeconfig"), "--json"}, code: -1},
+		)
+	}
+	steps = append(steps,
+		invocation{args: []string{"run", "--numbered-ring", "--", "sh", "-c", `echo "length ${#CANARY_0}"`}},
+		invocation{args: []string{"run", "--watch", "--", "sh", "-c", "exit 4"}, code: 4},
+		invocation{args: []string{"export", "--format", "json", "--numbered-ring"}, allowStdout: true},
+	)
 	if has("scan") {
 		steps = append(steps,
 			invocation{args: []string{"scan", "--no-ignore", scanDir}, code: -1},

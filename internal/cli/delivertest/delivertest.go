@@ -232,3 +232,10 @@ func expectTemplate(t *testing.T, s *keyward.Store, ro export.RingOptions, src, 
 		t.Errorf("template %q rendered %d bytes, not the expected %d (ring values wrong or missing)", src, out.Len(), len(want))
 	}
 }
+
+// RunEnv runs `env` through keyward run over s with the default delivery
+// settings and returns the child's environment, each name with all its values.
+func RunEnv(t *testing.T, s *keyward.Store) map[string][]string {
+	t.Helper()
+	return runEnv(t, s, export.RingOptions{}, nil)
+}

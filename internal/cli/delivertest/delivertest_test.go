@@ -118,3 +118,39 @@ func TestDeliverAzure(t *testing.T) {
 		return s
 	})
 }
+
+// TestDeliverGuideBundle: a bundle written by the guide's own
+// rotate_jwt_secret (jwt_secret_key_old, no rotation record) delivers one
+// JWT_SECRET_KEY_OLD — the stored field is the ring's previous value, not a
+// second variable — and a call to KeyRings reads the bundle once.
+func TestDeliverGuideBundle(t *testing.T) {
+	srv := awsserver.New(t)
+	srv.PutString("dharmamind/production", `{"jwt_secret_key":"guide-canary-new-0123456789abcdef","jwt_secret_key_old":"guide-canary-old-0123456789abcdef","database_url":"postgresql://guide-canary"}`)
+	c := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAKEYWARDTESTFAKE0", "keyward-test-fake-secret-access-key-not-real", "")})
+	s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Mode: awssm.ModeBundle, Client: c}, &keyward.StoreOptions{TTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	srv.ResetCalls()
+	rings, err := s.KeyRings(context.Background(), []string{"JWT_SECRET_KEY", "DATABASE_URL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Calls("GetSecretValue") + srv.Calls("BatchGetSecretValue"); n != 1 {
+		t.Errorf("KeyRings of two keys read the bundle %d times, want 1", n)
+	}
+	if r := rings["JWT_SECRET_KEY"]; len(r.Previous) != 1 || !r.Previous[0].Secret.Equal(keyward.NewSecretString("guide-canary-old-0123456789abcdef")) {
+		t.Fatalf("the guide's jwt_secret_key_old is not the ring's previous value (%d previous)", len(r.Previous))
+	}
+	env := delivertest.RunEnv(t, s)
+	if got := env["JWT_SECRET_KEY_OLD"]; len(got) != 1 || got[0] != "guide-canary-old-0123456789abcdef" {
+		t.Fatalf("JWT_SECRET_KEY_OLD delivered %d times (want once, the old value)", len(got))
+	}
+	for _, n := range []string{"JWT_SECRET_KEY_ROTATION", "JWT_SECRET_KEY_PENDING"} {
+		if len(env[n]) != 0 {
+			t.Errorf("%s delivered", n)
+		}
+	}
+}

@@ -95,6 +95,11 @@ Formats:
               top-level secrets (file: --secrets-dir/key, or external: true
               with --external). No values.
 
+While a key has a previous value in its rotation grace period, every format
+also carries KEY_OLD holding it (the docker format: a key_old file), and
+with --numbered-ring KEY_0 (current), KEY_1, …; a bundle's stored
+KEY_OLD/KEY_ROTATION/KEY_PENDING fields are not exported as such.
+
 Values that are references (ref+SCHEME://…#/KEY, keyward://ENV/KEY) are
 resolved through their stores first, unless --no-resolve. A stored
 reference may name only this store, or stores you allow with --allow-ref

@@ -133,12 +133,27 @@ other KEYWARD_*_KEY, *_IDENTITY, *_TOKEN, *_PASSWORD, *_SECRET variable are
 removed from its environment (--pass-keyward-env keeps them, e.g. when the
 child is keyward itself). With --only the child gets the named keys and the
 rest of keyward's environment, nothing else from the store: references are
-resolved only in the named keys' variables.`,
+resolved only in the named keys' variables.
+
+While a key has a previous value in its rotation grace period, the child
+also gets KEY_OLD holding it (keyward.yaml delivery.old_suffix), so it can
+verify tokens signed just before a rotation; --numbered-ring adds the whole
+ring as KEY_0 (current), KEY_1, …. --files DIR writes the secrets as files
+and gives the child KEY_FILE paths instead.
+
+--watch keeps the child running and reloads it when a secret changes: it
+polls every --interval, waits for --debounce of quiet (one reload per
+rotation) and a random --splay, then restarts the child (SIGTERM,
+--stop-timeout, SIGKILL) or, with --reload signal:HUP, only signals it. A
+store outage keeps the child on its last values (a warning on stderr);
+every reload is an audit record naming keys and versions.`,
 		Example: `  keyward run -- ./server --port 8080
   keyward run --only DATABASE_URL,JWT_SECRET_KEY -- python app.py
   keyward run --env production -- npm start
   keyward run --prefix APP_ -- env
-  keyward run -- sh -c 'echo "token has ${#API_TOKEN} characters"'`,
+  keyward run -- sh -c 'echo "token has ${#API_TOKEN} characters"'
+  keyward run --watch --interval 1m -- python3 verifier.py serve
+  keyward run --watch --reload signal:HUP --files ./secrets -- ./server`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmdutil.FlagErrorf("run needs a command: keyward run [flags] -- COMMAND [ARGS...]")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/export"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/redact"
 )
@@ -55,6 +57,7 @@ type WatchOptions struct {
 	// "splay" or "stop"); events receives what the watcher does.
 	after  func(what string, d time.Duration) <-chan time.Time
 	events chan<- string
+	now    func() time.Time
 }
 
 func addWatchFlags(cmd *cobra.Command, w *WatchOptions) {
@@ -146,6 +149,23 @@ func (w *watcher) childEnv(snap *snapshot) ([]string, error) {
 		return nil, err
 	}
 	w.files = names
+	// A service that re-reads its files on a signal keeps the environment
+	// it started with: name every key's old-value file from the start
+	// (it exists only while the key has a previous value in grace).
+	if suf := w.opts.Ring.Suffix(); suf != "" {
+		have := map[string]bool{}
+		for _, kv := range fileVars {
+			n, _, _ := strings.Cut(kv, "=")
+			have[n] = true
+		}
+		abs, _ := filepath.Abs(w.opts.Files)
+		for _, k := range snap.keys {
+			m, err := export.DockerMappings([]string{w.opts.Prefix + k + suf}, abs)
+			if err == nil && len(m) == 1 && !have[m[0].Var] {
+				fileVars = append(fileVars, m[0].Var+"="+m[0].Path)
+			}
+		}
+	}
 	return mergeEnv(withoutVars(snap.env, snap.vars), fileVars, false), nil
 }
 
@@ -167,12 +187,39 @@ func (w *watcher) after(what string, d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
-// withCompanions adds the fields a rotation layout may keep next to each
-// key, so their stamps count too.
-func withCompanions(keys []string) []string {
-	out := make([]string, 0, 4*len(keys))
+// stamps reads the provider's change stamps of keys (and their ring
+// companions); nil when the provider has none. A provider that cannot give
+// them here (KV v1, no permission on Vault's metadata) is then polled by
+// value from now on, rather than counted as an outage.
+func (w *watcher) stamps(ctx context.Context, keys []string) (map[string]string, error) {
+	if !w.stampp {
+		return nil, nil
+	}
+	st, ok, err := w.s.Stamps(ctx, withCompanions(w.s, keys))
+	if err != nil {
+		switch keyward.ErrorCode(err) {
+		case keyward.Unimplemented, keyward.PermissionDenied:
+			w.stampp = false
+			return nil, nil
+		}
+		return nil, err
+	}
+	if !ok {
+		w.stampp = false
+		return nil, nil
+	}
+	return st, nil
+}
+
+// withCompanions adds the fields the key's rotation layout keeps next to
+// it (KEY_OLD, KEY_ROTATION, KEY_PENDING), so their stamps count too.
+func withCompanions(s *keyward.Store, keys []string) []string {
+	out := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
-		out = append(out, k, k+"_OLD", k+"_ROTATION", k+"_PENDING")
+		out = append(out, k)
+		for _, suf := range keyward.RingCompanions(s.RingLayout(k)) {
+			out = append(out, k+suf)
+		}
 	}
 	return out
 }
@@ -196,8 +243,8 @@ func (w *watcher) listing(ctx context.Context) ([]string, error) {
 // read does a full read: stamps first (of stampKeys), then values.
 func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []string) (*snapshot, error) {
 	snap := &snapshot{listed: listed, read: time.Now()}
-	if w.stampp && stampKeys != nil {
-		st, _, err := w.s.Stamps(ctx, withCompanions(stampKeys))
+	if stampKeys != nil {
+		st, err := w.stamps(ctx, stampKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -273,12 +320,18 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 	if listed != nil {
 		stampKeys = listed
 	}
-	if w.stampp && cur.stamps != nil && (cur.expiry.IsZero() || time.Now().Before(cur.expiry)) && slices.Equal(listed, cur.listed) {
-		st, _, err := w.s.Stamps(ctx, withCompanions(stampKeys))
+	now := time.Now
+	if w.opts.Watch.now != nil {
+		now = w.opts.Watch.now
+	}
+	// A grace that ended since the last read changes the ring without any
+	// write: read again then, whatever the stamps say.
+	if w.stampp && cur.stamps != nil && (cur.expiry.IsZero() || now().Before(cur.expiry)) && slices.Equal(listed, cur.listed) {
+		st, err := w.stamps(ctx, stampKeys)
 		if err != nil {
 			return nil, false, err
 		}
-		if mapsEqual(st, cur.stamps) {
+		if st != nil && mapsEqual(st, cur.stamps) {
 			return cur, false, nil
 		}
 	}
@@ -461,7 +514,7 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 		return err
 	}
 	w := &watcher{opts: opts, s: s}
-	_, w.stampp, _ = s.Stamps(ctx, nil)
+	_, w.stampp, _ = s.Stamps(ctx, nil) // whether the provider has stamps at all
 	quiet := *opts
 	qio := *opts.IO
 	qio.ErrOut = io.Discard

@@ -31,6 +31,9 @@ var watchValues = map[string]string{
 func current(name string) string {
 	if p := os.Getenv(name + "_FILE"); p != "" {
 		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			return "absent"
+		}
 		if err != nil {
 			return "unreadable"
 		}
@@ -59,6 +62,9 @@ func init() {
 		return
 	}
 	appendLog := func(s string) {
+		if s == "" {
+			return
+		}
 		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 		if err != nil {
 			os.Exit(98)
@@ -68,7 +74,14 @@ func init() {
 	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM)
-	appendLog(fmt.Sprintf("start W=%s X=%s", current("W"), current("X")))
+	state := func() string {
+		st := fmt.Sprintf("W=%s X=%s", current("W"), current("X"))
+		if os.Getenv("W_OLD") != "" || os.Getenv("W_OLD_FILE") != "" {
+			st += " W_OLD=" + current("W_OLD")
+		}
+		return st
+	}
+	appendLog("start " + state())
 	if n := os.Getenv("KW_WATCH_EXIT"); n != "" {
 		code, _ := strconv.Atoi(n)
 		os.Exit(code)
@@ -76,7 +89,7 @@ func init() {
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:
-			appendLog(fmt.Sprintf("hup W=%s X=%s", current("W"), current("X")))
+			appendLog("hup " + state())
 		case syscall.SIGTERM:
 			appendLog("term")
 			if os.Getenv("KW_WATCH_IGNORE_TERM") == "" {
@@ -95,6 +108,8 @@ type watchHarness struct {
 	events chan string
 	done   chan error
 	errOut *syncBuffer
+
+	clock *rotation.FakeClock
 
 	mu     sync.Mutex
 	audits []*keyward.Event
@@ -149,7 +164,9 @@ func startWatchOpts(t *testing.T, w WatchOptions, fakeStop bool, files string, e
 		ticks: map[string]chan time.Time{"interval": make(chan time.Time), "debounce": make(chan time.Time),
 			"splay": make(chan time.Time), "stop": make(chan time.Time)},
 		events: make(chan string, 1000), done: make(chan error, 1), errOut: &syncBuffer{}}
-	h.s = h.b.OpenStore(&keyward.StoreOptions{URL: "mem://watch", Retries: -1, TTL: -1,
+	h.clock = rotation.NewFakeClock(time.Now())
+	w.now = h.clock.Now
+	h.s = h.b.OpenStore(&keyward.StoreOptions{URL: "mem://watch", Retries: -1, TTL: -1, Clock: h.clock.Now,
 		Audit: func(_ context.Context, e *keyward.Event) error {
 			h.mu.Lock()
 			defer h.mu.Unlock()
@@ -357,7 +374,7 @@ func TestWatchFilesSignal(t *testing.T) {
 	h.waitLog(1)
 	rotate := func(v string, revoke bool) {
 		t.Helper()
-		if _, err := rotation.Rotate(context.Background(), h.s, "W", &rotation.Options{Grace: time.Hour, RevokePrevious: revoke,
+		if _, err := rotation.Rotate(context.Background(), h.s, "W", &rotation.Options{Grace: time.Hour, RevokePrevious: revoke, Clock: h.clock.Now,
 			NewValue: func(context.Context) (keyward.Secret, error) { return keyward.NewSecretString(v), nil }}); err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +383,7 @@ func TestWatchFilesSignal(t *testing.T) {
 	h.tick("interval")
 	h.expect("poll", "changed", "signaled")
 	got := h.waitLog(2)
-	if got[1] != "hup W=w2 X=x1" {
+	if got[1] != "hup W=w2 X=x1 W_OLD=w1" {
 		t.Fatalf("child log %q", got)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "w_old")); err != nil || label(string(b)) != "w1" {
@@ -375,7 +392,7 @@ func TestWatchFilesSignal(t *testing.T) {
 	rotate("KWCANARY-watch-w3-0123456789", true)
 	h.tick("interval")
 	h.expect("poll", "changed", "signaled")
-	if got := h.waitLog(3); got[2] != "hup W=w3 X=x1" {
+	if got := h.waitLog(3); got[2] != "hup W=w3 X=x1 W_OLD=absent" {
 		t.Fatalf("child log %q", got)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "w_old")); !os.IsNotExist(err) {
@@ -383,6 +400,38 @@ func TestWatchFilesSignal(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "w")); err != nil || fi.Mode().Perm() != 0o400 {
 		t.Fatalf("w: %v %v", fi, err)
+	}
+	h.stop()
+}
+
+// The end of a grace changes what the child gets without any write: the
+// watcher reads again once the earliest grace has ended (whatever the
+// change stamps say) and restarts the child without W_OLD.
+func TestWatchGraceEnd(t *testing.T) {
+	h := startWatch(t, WatchOptions{Debounce: 0, StopTimeout: time.Minute}, false)
+	h.expect("started")
+	h.waitLog(1)
+	if _, err := rotation.Rotate(context.Background(), h.s, "W", &rotation.Options{Grace: time.Hour, Clock: h.clock.Now,
+		NewValue: func(context.Context) (keyward.Secret, error) {
+			return keyward.NewSecretString("KWCANARY-watch-w2-0123456789"), nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	h.tick("interval")
+	h.expect("poll", "changed", "started", "reloaded")
+	h.waitLog(3) // the new child is up (a SIGTERM before that would kill it silently)
+	h.tick("interval")
+	h.expect("poll", "unchanged")
+	h.clock.Advance(time.Hour + time.Second)
+	h.tick("interval")
+	h.expect("poll", "changed", "started", "reloaded")
+	got := h.waitLog(5)
+	want := "start W=w1 X=x1|term|start W=w2 X=x1 W_OLD=w1|term|start W=w2 X=x1"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("child log %q, want %q", got, want)
+	}
+	if r := h.reloads(); len(r) != 2 || !strings.Contains(r[1].Detail, "W ring 2 → 1 values") {
+		t.Fatalf("reload records: %d, last %q", len(r), r[len(r)-1].Detail)
 	}
 	h.stop()
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/k8ssync"
 	"github.com/keyward/keyward/provider/k8s"
@@ -212,5 +213,33 @@ func TestSyncWatch(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSyncFlags(t *testing.T) {
+	for _, tc := range []struct{ args, wantErr string }{
+		{"kubernetes --secret s --rollout deployment/api --rollout sts/db", ""},
+		{"kubernetes", "--secret NAME is required"},
+		{"kubernetes --secret s --rollout pod/x", "--rollout"},
+		{"kubernetes --secret s --interval 5s", "only applies with --watch"},
+		{"kubernetes --secret s --watch --interval 0s", "--interval must be positive"},
+		{"kubernetes --secret s --label novalue", "want KEY=VALUE"},
+	} {
+		var got *Options
+		ios, _, _, _ := iostreams.Test()
+		cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
+		cmd.SetArgs(strings.Fields(tc.args))
+		cmd.SetOut(new(strings.Builder))
+		cmd.SetErr(new(strings.Builder))
+		err := cmd.Execute()
+		if tc.wantErr == "" {
+			if err != nil || got == nil || len(got.Rollouts) != 2 || got.Rollouts[1].Kind != "statefulset" || got.Interval != DefaultInterval {
+				t.Errorf("%s: err %v, opts %+v", tc.args, err, got)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: err %v, want %q", tc.args, err, tc.wantErr)
+		}
 	}
 }
