@@ -382,7 +382,7 @@ func (s *Store) wrap(op, key string, err error) error {
 	if errors.As(err, &ke) {
 		return err
 	}
-	return &Error{Code: s.code(nil, err), Op: op, Key: key, Store: s.opts.URL, err: err}
+	return &Error{Code: s.code(context.Background(), err), Op: op, Key: key, Store: s.opts.URL, err: err}
 }
 
 func (s *Store) fail(ctx context.Context, op, key, version string, err error) error {

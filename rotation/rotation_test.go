@@ -24,12 +24,12 @@ type fullDriver interface {
 	driver.Lister
 }
 
-// layoutDriver runs mem under any generic layout; with disable it also
-// plays a backend that can disable versions (GCP, Azure).
+// layoutDriver runs mem under any generic layout; wrapped in a
+// disablingDriver it also plays a backend that can disable versions (GCP,
+// Azure).
 type layoutDriver struct {
 	fullDriver
-	layout  driver.RotationLayout
-	disable bool
+	layout driver.RotationLayout
 
 	mu       sync.Mutex
 	disabled map[string]bool

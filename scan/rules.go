@@ -170,14 +170,14 @@ func genericCheck(s, match []byte) bool {
 	// identifier, a constant expression), not a literal secret.
 	i := bytes.LastIndex(match, s)
 	quoted := i > 0 && bytes.IndexByte([]byte("\"'`"), match[i-1]) >= 0
-	if !quoted && bytes.IndexAny(s, "0123456789") < 0 {
+	if !quoted && !bytes.ContainsAny(s, "0123456789") {
 		return false
 	}
-	if bytes.IndexAny(s, "*+") >= 0 && !quoted {
+	if bytes.ContainsAny(s, "*+") && !quoted {
 		return false
 	}
 	// Identifiers and dotted field accesses (code, not values).
-	if bytes.IndexAny(s, "()[]{}") >= 0 {
+	if bytes.ContainsAny(s, "()[]{}") {
 		return false
 	}
 	return Entropy(s) >= GenericEntropy[charset(s)]

@@ -100,8 +100,7 @@ func (b *Backend) OpenStore(opts *keyward.StoreOptions) *keyward.Store {
 }
 
 type memDriver struct {
-	b      *Backend
-	closed bool
+	b *Backend
 }
 
 var (

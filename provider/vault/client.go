@@ -478,7 +478,8 @@ func (d *Driver) raw(ctx context.Context, method, path string, query url.Values,
 			return nil, &Error{Op: opName(method), Path: path, code: driver.InvalidArgument, err: errors.New("cannot encode the request")}
 		}
 	}
-	resp, err := d.c.RawRequestWithContext(ctx, r) //nolint:staticcheck // raw access to status and Retry-After
+	//lint:ignore SA1019 raw access to the status and Retry-After, which the Logical() helpers hide
+	resp, err := d.c.RawRequestWithContext(ctx, r)
 	if resp != nil {
 		defer resp.Body.Close()
 	}

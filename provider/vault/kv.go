@@ -94,7 +94,7 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 		return &target{mount: mount, version: v2, sub: strings.Trim(strings.TrimPrefix(p+"/", mount), "/")}, nil
 	}
 	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied,
-		err: fmt.Errorf("Vault's mount detection (sys/internal/ui/mounts) found no KV mount the token may use at %s; check the token's policy, or name the mount with ?mount= (%v)",
+		err: fmt.Errorf("mount detection (sys/internal/ui/mounts) found no KV mount the token may use at %s; check the token's policy, or name the mount with ?mount= (%v)",
 			strings.Join(candidates, " or "), firstErr)}
 }
 
@@ -415,7 +415,7 @@ func casConflict(path string) error {
 func (d *Driver) Put(ctx context.Context, key string, data []byte, opts *driver.PutOptions) (driver.Version, error) {
 	if !utf8.Valid(data) {
 		return driver.Version{}, &Error{Op: "write", Path: d.o.Path, code: driver.InvalidArgument,
-			err: errors.New("Vault KV holds JSON text; the value is not valid UTF-8 (encode binary values, e.g. base64)")}
+			err: errors.New("a Vault KV value is JSON text; the value is not valid UTF-8 (encode binary values, e.g. base64)")}
 	}
 	t, err := d.resolve(ctx)
 	if err != nil {

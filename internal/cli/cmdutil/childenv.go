@@ -8,11 +8,13 @@ import "strings"
 // --pass-keyward-env. This is the one list; docs/security-audit-env.md and
 // docs/cli.md repeat it.
 var KeywardCredentialVars = []string{
-	"KEYWARD_AGE_IDENTITY",      // an age identity (AGE-SECRET-KEY-1…) itself
-	"KEYWARD_AGE_IDENTITY_FILE", // where the age identity is
-	"KEYWARD_SCAN_KEY",          // the scan fingerprint HMAC key
-	"KEYWARD_AUDIT_KEY",         // an audit HMAC key
-	"KEYWARD_AUDIT_KEY_FILE",    // where the audit HMAC key is
+	"KEYWARD_AGE_IDENTITY",         // an age identity (AGE-SECRET-KEY-1…) itself
+	"KEYWARD_AGE_IDENTITY_FILE",    // where the age identity is
+	"KEYWARD_SCAN_KEY",             // the scan fingerprint HMAC key
+	"KEYWARD_AUDIT_KEY",            // an audit HMAC key
+	"KEYWARD_AUDIT_KEY_FILE",       // where the audit HMAC key is
+	"KEYWARD_AGE_PASSPHRASE",       // unlocks a passphrase-protected identity
+	"KEYWARD_AGE_IDENTITY_COMMAND", // a command that prints the identity
 }
 
 // keywardCredentialSuffixes catch any other KEYWARD_ variable of the same

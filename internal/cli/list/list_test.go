@@ -64,7 +64,7 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, &Options{IO: ios, OpenStore: open, JSON: true}); err != nil || strings.TrimSpace(out.String()) != "[]" {
 		t.Fatalf("empty json: %q, %v", out.String(), err)
 	}
-	ios, _, out, errOut := iostreams.Test()
+	ios, _, _, errOut := iostreams.Test()
 	ios.SetTTY(false, true, true)
 	if err := run(ctx, &Options{IO: ios, OpenStore: open}); err != nil || !strings.Contains(errOut.String(), "No secrets in mem://list") {
 		t.Fatalf("empty tty: %q, %v", errOut.String(), err)
