@@ -22,6 +22,8 @@ func TestSecurityChildEnvHasNoKeywardCredentials(t *testing.T) {
 		{"KEYWARD_DB_PASSWORD", true},
 		{"KEYWARD_SOMETHING_SECRET", true},
 		{"KEYWARD_GCP_CREDENTIALS", true},
+		{"KEYWARD_AGE_PASSPHRASE", true},
+		{"KEYWARD_AGE_IDENTITY_COMMAND", true}, // prints an identity: keyward's, not the child's
 		{"KEYWARD_STORE", false},
 		{"KEYWARD_AUDIT", false},
 		{"KEYWARD_AUDIT_FILE", false},
