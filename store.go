@@ -316,7 +316,7 @@ func (s *Store) retry(ctx context.Context, call func(context.Context) error) err
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || s.code(ctx, err) != Unavailable || attempt >= s.opts.Retries {
+		if err = s.settle(ctx, err); driver.ContextErr(ctx) != nil || s.code(ctx, err) != Unavailable || attempt >= s.opts.Retries {
 			return err
 		}
 		delay := s.opts.RetryBase << attempt
@@ -336,6 +336,30 @@ func (s *Store) retry(ctx context.Context, call func(context.Context) error) err
 	}
 }
 
+// contextFailure is a driver error that happened because the call's own
+// context ended: it classifies as that context's error.
+type contextFailure struct{ ctx, err error }
+
+func (e *contextFailure) Error() string   { return e.err.Error() }
+func (e *contextFailure) Unwrap() []error { return []error{e.ctx, e.err} }
+
+// settle marks err as the call context's own end when that context is over
+// (or its deadline has passed by the clock, before its timer fired) and the
+// driver could only call err an outage or unknown. A deadline the server
+// enforced for us arrives as UNAVAILABLE, RST_STREAM CANCEL or a reset
+// connection; it is still the caller's DeadlineExceeded.
+func (s *Store) settle(ctx context.Context, err error) error {
+	cerr := driver.ContextErr(ctx)
+	if err == nil || cerr == nil {
+		return err
+	}
+	switch c := s.code(nil, err); {
+	case c == Unknown, c == Unavailable, c == Canceled && errors.Is(cerr, context.DeadlineExceeded):
+		return &contextFailure{ctx: cerr, err: err}
+	}
+	return err
+}
+
 func (s *Store) code(ctx context.Context, err error) Code {
 	var ke *Error
 	if errors.As(err, &ke) {
@@ -351,8 +375,8 @@ func (s *Store) code(ctx context.Context, err error) Code {
 	if c == OK {
 		c = Unknown
 	}
-	if ctx != nil && ctx.Err() != nil && (c == Unknown || c == Unavailable) {
-		if errors.Is(ctx.Err(), context.Canceled) {
+	if ctx != nil && driver.ContextErr(ctx) != nil && (c == Unknown || c == Unavailable) {
+		if errors.Is(driver.ContextErr(ctx), context.Canceled) {
 			return Canceled
 		}
 		return DeadlineExceeded
@@ -555,7 +579,7 @@ func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOpti
 	ver, err := w.Put(cctx, key, value.Reveal(), opts)
 	s.invalidate(key)
 	if err != nil {
-		return Version{}, s.fail(ctx, "put", key, "", err)
+		return Version{}, s.fail(ctx, "put", key, "", s.settle(cctx, err))
 	}
 	_ = s.audit(ctx, &Event{Action: "put", Key: key, Version: ver.ID, Value: value})
 	return ver, nil
@@ -580,7 +604,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	err := d.Delete(cctx, key)
 	s.invalidate(key)
 	if err != nil {
-		return s.fail(ctx, "delete", key, "", err)
+		return s.fail(ctx, "delete", key, "", s.settle(cctx, err))
 	}
 	_ = s.audit(ctx, &Event{Action: "delete", Key: key})
 	return nil

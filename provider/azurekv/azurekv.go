@@ -585,7 +585,7 @@ func wrap(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := driver.ContextErr(ctx); cerr != nil {
 		return &ctxError{ctx: cerr, err: err}
 	}
 	var re *azcore.ResponseError

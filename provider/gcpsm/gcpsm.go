@@ -316,7 +316,7 @@ func wrapRPC(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := driver.ContextErr(ctx); cerr != nil {
 		return &ctxError{ctx: cerr, err: err}
 	}
 	st, ok := status.FromError(err)
