@@ -14,8 +14,8 @@ import (
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -39,8 +39,10 @@ func (h *harness) Seed(_ context.Context, key string, data []byte) error {
 	return err
 }
 
-func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{BinaryValues: true, CheckAndSet: true} }
-func (h *harness) Close()                {}
+func (h *harness) Caps() drivertest.Caps {
+	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
+}
+func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
