@@ -118,6 +118,14 @@ type PutOptions struct {
 	// it fails with FailedPrecondition unless the current version is
 	// IfVersion. "0" means "only if the key does not exist".
 	IfVersion string
+	// BestEffortCheck accepts an IfVersion that the backend can only check
+	// before the write, not atomically with it (Azure Key Vault has no
+	// conditional write): a writer that lands between the check and the
+	// write is silently overwritten. Without it such a driver refuses
+	// IfVersion with Unimplemented and writes nothing. Drivers whose check
+	// is atomic ignore it. keyward's rotation sets it; `set --if-version`
+	// does not.
+	BestEffortCheck bool
 	// Meta is stored with the new version where the backend can.
 	Meta map[string]string
 }
