@@ -586,3 +586,70 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("vault:/// without VAULT_ADDR: %v", err)
 	}
 }
+
+// A 403 says which of Vault's two meanings it has: a dead token (expired
+// or revoked; Vault refuses even its lookup-self) or a live token without
+// the policy. A sealed server says so. Each comes with a hint.
+func TestRefusalsSayWhy(t *testing.T) {
+	ctx := context.Background()
+	hint := func(err error) string {
+		var h interface{ Hint() string }
+		if !errors.As(err, &h) {
+			return ""
+		}
+		return h.Hint()
+	}
+	open := func(t *testing.T, srv *vaultserver.Server, token string) *keyward.Store {
+		d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: token, Path: "dharmamind/production", Getenv: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	srv := vaultserver.New(nil)
+	defer srv.Close()
+	srv.Mount("", "dharmamind", 2)
+	if _, err := srv.PutKV("", "dharmamind", "production", map[string]any{"JWT_SECRET_KEY": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	srv.AddToken(vaultserver.Token{ID: "hvs.expired-fake", Created: past, Expires: past.Add(time.Hour)})
+	srv.AddToken(vaultserver.Token{ID: "hvs.revoked-fake"})
+	srv.RevokeToken("hvs.revoked-fake")
+	srv.AddToken(vaultserver.Token{ID: "hvs.other-path-fake", Allow: []string{"other/"}})
+	for _, tc := range []struct{ token, msg, hint string }{
+		{"hvs.expired-fake", "expired or revoked", "log in to Vault again"},
+		{"hvs.revoked-fake", "expired or revoked", "log in to Vault again"},
+		{"hvs.other-path-fake", "policies do not allow", "grants this token read on dharmamind/production"},
+	} {
+		_, err := open(t, srv, tc.token).Get(ctx, "JWT_SECRET_KEY")
+		if keyward.ErrorCode(err) != keyward.PermissionDenied || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want PermissionDenied saying %q", tc.token, err, tc.msg)
+		}
+		if !strings.Contains(hint(err), tc.hint) {
+			t.Errorf("%s: hint %q, want %q", tc.token, hint(err), tc.hint)
+		}
+		if strings.Contains(err.Error(), tc.token) || strings.Contains(hint(err), tc.token) {
+			t.Errorf("%s: the token is in the error", tc.token)
+		}
+	}
+	// With the mount named there is no detection: the data read itself is
+	// refused and diagnosed.
+	d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "hvs.expired-fake", Path: "production", Mount: "dharmamind", KVVersion: 2, Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyward.NewStore(d, &keyward.StoreOptions{Retries: -1}).Get(ctx, "JWT_SECRET_KEY")
+	if !strings.Contains(err.Error(), "dharmamind/data/production") || !strings.Contains(err.Error(), "expired or revoked") ||
+		!strings.Contains(hint(err), "log in to Vault again") {
+		t.Errorf("expired token on a named mount: %v (hint %q)", err, hint(err))
+	}
+	srv.Seal(true)
+	_, err = open(t, srv, vaultserver.RootToken).Get(ctx, "JWT_SECRET_KEY")
+	if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "Vault is sealed") ||
+		!strings.Contains(hint(err), "vault operator unseal") {
+		t.Fatalf("sealed: %v (hint %q), want Unavailable, sealed, with an unseal hint", err, hint(err))
+	}
+}

@@ -93,7 +93,16 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 		}
 		return &target{mount: mount, version: v2, sub: strings.Trim(strings.TrimPrefix(p+"/", mount), "/")}, nil
 	}
-	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied,
+	// Every candidate was refused: a dead token is refused everything, so
+	// say that rather than blame the policy.
+	var fe *Error
+	if errors.As(firstErr, &fe) && fe.Status == http.StatusForbidden {
+		if tok, terr := d.ensureToken(ctx); terr == nil && d.diagnose403(ctx, tok, fe) == diagTokenDead {
+			return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, Status: http.StatusForbidden, code: driver.PermissionDenied,
+				diagnosis: diagTokenDead, err: errors.New("Vault refused the token for mount detection and for its own lookup-self")}
+		}
+	}
+	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied, diagnosis: diagPolicy,
 		err: fmt.Errorf("Vault's mount detection (sys/internal/ui/mounts) found no KV mount the token may use at %s; check the token's policy, or name the mount with ?mount= (%v)",
 			strings.Join(candidates, " or "), firstErr)}
 }
@@ -425,15 +434,30 @@ func (d *Driver) Put(ctx context.Context, key string, data []byte, opts *driver.
 	if opts != nil {
 		ifVersion = opts.IfVersion
 	}
-	if ifVersion != "" && t.version == 1 {
+	if ifVersion != "" && t.version == 1 && (opts == nil || !opts.BestEffortCheck) {
+		// KV v1 keeps no versions and has no check-and-set. A best-effort
+		// check (rotation's) is made: read, check and write under the
+		// process-wide lock, exact against this process's writers, not
+		// against another process's.
 		return driver.Version{}, &Error{Op: "write", Path: t.dataPath(t.sub), code: driver.Unimplemented,
-			err: errors.New("KV v1 has no check-and-set")}
+			err: errors.New("KV v1 has no check-and-set (it keeps no versions): write without --if-version, or use a KV v2 mount (vault secrets enable -version=2 kv, or vault kv enable-versioning MOUNT)")}
 	}
 	val := string(data)
 	if d.o.Layout == LayoutKeys {
 		p := t.join(key)
 		body := map[string]any{valueField: val}
 		if t.version == 1 {
+			if ifVersion != "" { // best effort: "0" is create-only; v1 has no other versions
+				d.v1Mu.Lock()
+				defer d.v1Mu.Unlock()
+				_, err := d.readSecret(ctx, t, p, "")
+				switch {
+				case err == nil || ifVersion != "0":
+					return driver.Version{}, casConflict(t.dataPath(p))
+				case d.ErrorCode(err) != driver.NotFound:
+					return driver.Version{}, err
+				}
+			}
 			if _, err := d.call(ctx, http.MethodPost, t.dataPath(p), nil, body, []string{val}); err != nil {
 				return driver.Version{}, err
 			}
