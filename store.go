@@ -283,6 +283,31 @@ func (s *Store) fresh(key, version string) *Value {
 
 // fetch calls the driver with retries and fills the cache.
 func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) {
+	if vl, ok := s.d.(driver.ValueLister); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
+		// One request brings every key's value: cache them all.
+		var vals map[string]*driver.Value
+		err := s.retry(ctx, func(ctx context.Context) error {
+			var err error
+			_, vals, err = vl.ListValues(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, s.wrap("get", key, err)
+		}
+		var hit *Value
+		for k, dv := range vals {
+			v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
+			s.store(k, "", v)
+			if k == key {
+				hit = v
+			}
+		}
+		if hit != nil {
+			return hit, nil
+		}
+		// Not listed under that name: the driver's own Get answers (it may
+		// read the key another way, and says why it is missing).
+	}
 	var dv *driver.Value
 	err := s.retry(ctx, func(ctx context.Context) error {
 		var err error
@@ -539,11 +564,23 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	cctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var infos []KeyInfo
+	var vals map[string]*driver.Value
+	vl, withValues := s.d.(driver.ValueLister)
+	withValues = withValues && s.opts.TTL > 0 && vl.ValuesListed()
 	err := s.retry(cctx, func(ctx context.Context) error {
 		var err error
-		infos, err = l.List(ctx)
+		if withValues {
+			infos, vals, err = vl.ListValues(ctx)
+		} else {
+			infos, err = l.List(ctx)
+		}
 		return err
 	})
+	// The values came with the names: cache them, so reading the listed
+	// keys next costs no second round trip.
+	for k, dv := range vals {
+		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
+	}
 	if err != nil {
 		return nil, s.fail(ctx, "list", "", "", err)
 	}

@@ -152,6 +152,20 @@ type BatchGetter interface {
 	GetMany(ctx context.Context, keys []string) (map[string]*Value, error)
 }
 
+// ValueLister is a Lister whose backend returns the values with the names
+// in the same round trip (a Vault KV bundle: one secret holds every key).
+// The concrete Store uses it to fill its cache, so a List followed by
+// reads of the listed keys is one request, not two.
+//
+// ValuesListed reports whether ListValues returns values at all (a driver
+// may do so in one layout and not another); when it does, the Store also
+// serves a cache miss for a current value through ListValues, so several
+// keys read one after the other (references in `run`) cost one request.
+type ValueLister interface {
+	ListValues(ctx context.Context) ([]KeyInfo, map[string]*Value, error)
+	ValuesListed() bool
+}
+
 // As is implemented by drivers that expose backend-specific types (an SDK
 // client, say) to users through keyward.Store.As.
 type As interface {

@@ -477,7 +477,12 @@ func TestFaultsThroughStore(t *testing.T) {
 		if err != nil || !v.Stale || v.Secret.RevealString() != "guide-jwt-value" {
 			t.Fatalf("sealed Vault: %v; want the cached value marked stale", err)
 		}
-		_, err = s.GetValue(ctx, "DATABASE_URL", nil)
+		// The one read of the bundle brought every key, so DATABASE_URL is
+		// cached too; a key the bundle did not have is not.
+		if v, err := s.GetValue(ctx, "DATABASE_URL", nil); err != nil || !v.Stale {
+			t.Fatalf("sealed Vault, a key read with the bundle: %v; want it served stale", err)
+		}
+		_, err = s.GetValue(ctx, "REDIS_URL", nil)
 		if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "Vault is sealed") {
 			t.Fatalf("sealed Vault without a cached value: %v, want Unavailable", err)
 		}
@@ -651,5 +656,51 @@ func TestRefusalsSayWhy(t *testing.T) {
 	if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "Vault is sealed") ||
 		!strings.Contains(hint(err), "vault operator unseal") {
 		t.Fatalf("sealed: %v (hint %q), want Unavailable, sealed, with an unseal hint", err, hint(err))
+	}
+}
+
+// One read of the bundle serves a command: List then the listed keys, or
+// several keys read one after another (references), cost one request; a
+// fresh read (NoCache) still goes to Vault.
+func TestBundleReadOncePerCommand(t *testing.T) {
+	ctx := context.Background()
+	srv := guideServer(t)
+	s, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production", Token: vaultserver.RootToken},
+		&keyward.StoreOptions{TTL: time.Minute})
+	reads := func() int { return srv.Count("GET", "dharmamind/data/") }
+	infos, err := s.List(ctx)
+	if err != nil || len(infos) < 2 {
+		t.Fatalf("List: %v (%d keys)", err, len(infos))
+	}
+	keys := make([]string, 0, len(infos))
+	for _, in := range infos {
+		keys = append(keys, in.Key)
+	}
+	if _, err := s.GetMany(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads(); n != 1 {
+		t.Fatalf("List + GetMany + Get made %d bundle reads, want 1", n)
+	}
+	if _, err := s.GetValue(ctx, keys[1], &keyward.GetOptions{NoCache: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads(); n != 2 {
+		t.Fatalf("a NoCache read made %d reads in all, want 2", n)
+	}
+	// A cold store reading keys one by one: one read.
+	s2, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production", Token: vaultserver.RootToken},
+		&keyward.StoreOptions{TTL: time.Minute})
+	srv.ResetLog()
+	for _, k := range keys {
+		if _, err := s2.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads(); n != 1 {
+		t.Fatalf("reading %d keys one by one made %d bundle reads, want 1", len(keys), n)
 	}
 }

@@ -374,21 +374,33 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string]*driver
 // List lists the fields of the secret (bundle) or the secrets under the
 // path (keys). Never values.
 func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
+	out, _, err := d.ListValues(ctx)
+	return out, err
+}
+
+// ValuesListed implements driver.ValueLister: true in the bundle layout.
+func (d *Driver) ValuesListed() bool { return d.o.Layout != LayoutKeys }
+
+// ListValues implements driver.ValueLister: in the bundle layout the one
+// read that lists the fields also holds their values (keyed as listed, so
+// each reads back exactly as Get would read it). The keys layout lists
+// names only (nil values).
+func (d *Driver) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []driver.KeyInfo
 	if d.o.Layout == LayoutKeys {
 		sec, err := d.call(ctx, "LIST", t.metadataPath(t.sub), nil, nil, nil)
 		if err != nil {
 			if d.ErrorCode(err) == driver.NotFound {
-				return nil, nil
+				return nil, nil, nil
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		if sec == nil || sec.Data == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		keys, _ := sec.Data["keys"].([]any)
 		for _, k := range keys {
@@ -396,20 +408,25 @@ func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 				out = append(out, driver.KeyInfo{Key: s})
 			}
 		}
-		return out, nil
+		return out, nil, nil
 	}
 	r, err := d.readSecret(ctx, t, t.sub, "")
 	if err != nil {
 		if d.ErrorCode(err) == driver.NotFound {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
+	vals := make(map[string]*driver.Value, len(r.fields))
 	for k := range r.fields {
-		out = append(out, driver.KeyInfo{Key: listedKey(r.fields, k), Version: r.version.ID, Updated: r.version.Created})
+		key := listedKey(r.fields, k)
+		out = append(out, driver.KeyInfo{Key: key, Version: r.version.ID, Updated: r.version.Created})
+		if f, ok := fieldName(r.fields, key); ok {
+			vals[key] = &driver.Value{Data: fieldBytes(r.fields[f]), Version: r.version}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
+	return out, vals, nil
 }
 
 // ---- writes ----

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -60,12 +62,19 @@ type Options struct {
 	// Resolver resolves variables whose value is a reference (ref+…,
 	// keyward://ENV/KEY); nil means a plain keyward.Resolver (no keyward://).
 	Resolver func() *keyward.Resolver
+	// NoStoreOfItsOwn reports that nothing chose a store (no --store,
+	// --env, KEYWARD_STORE, SECRET_PROVIDER or keyward.yaml) and the
+	// embedded default store does not exist. run then starts the child with
+	// its own environment, references resolved, as docs/delivery.md says
+	// (DATABASE_URL=ref+awssm://… keyward run -- ./server). nil: never.
+	NoStoreOfItsOwn func() bool
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
-		Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) }}
+		Resolver:        func() *keyward.Resolver { return cliexport.Resolver(f) },
+		NoStoreOfItsOwn: func() bool { return noStoreOfItsOwn(f) }}
 	var noRedact bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -141,18 +150,47 @@ own stdout and stderr.`,
 	return cmd
 }
 
+// noStoreOfItsOwn: the store would be the embedded default only because
+// nothing chose one, and that store file does not exist.
+func noStoreOfItsOwn(f *cmdutil.Factory) bool {
+	u, _, src, err := f.ResolveStoreURL()
+	if err != nil || src != "default" {
+		return false
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(keyward.URLPath(pu))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+func hasRefs(env []string) bool {
+	for _, kv := range env {
+		if _, v, _ := strings.Cut(kv, "="); keyward.IsRef(v) {
+			return true
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, opts *Options) error {
-	s, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	vars, err := secretEnv(ctx, opts, s)
-	if err != nil {
-		return err
-	}
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ
+	}
+	var vars []string
+	// With no store of its own and references to resolve, the references
+	// are the secrets; without references the missing store is reported.
+	if opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(environ()) {
+		s, err := opts.OpenStore(ctx)
+		if err != nil {
+			return err
+		}
+		vars, err = secretEnv(ctx, opts, s)
+		if err != nil {
+			return err
+		}
 	}
 	env := mergeEnv(environ(), vars, opts.NoOverride)
 	env, resolved, err := resolveRefs(ctx, opts, env)
