@@ -289,6 +289,31 @@ func (s *Store) fresh(key, version string) *Value {
 
 // fetch calls the driver with retries and fills the cache.
 func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) {
+	if vl, ok := s.d.(driver.ValueLister); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
+		// One request brings every key's value: cache them all.
+		var vals map[string]*driver.Value
+		err := s.retry(ctx, func(ctx context.Context) error {
+			var err error
+			_, vals, err = vl.ListValues(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, s.wrap("get", key, err)
+		}
+		var hit *Value
+		for k, dv := range vals {
+			v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
+			s.store(k, "", v)
+			if k == key {
+				hit = v
+			}
+		}
+		if hit != nil {
+			return hit, nil
+		}
+		// Not listed under that name: the driver's own Get answers (it may
+		// read the key another way, and says why it is missing).
+	}
 	var dv *driver.Value
 	err := s.retry(ctx, func(ctx context.Context) error {
 		var err error
@@ -329,7 +354,7 @@ func (s *Store) retry(ctx context.Context, call func(context.Context) error) err
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || s.code(ctx, err) != Unavailable || attempt >= s.opts.Retries {
+		if err = s.settle(ctx, err); driver.ContextErr(ctx) != nil || s.code(ctx, err) != Unavailable || attempt >= s.opts.Retries {
 			return err
 		}
 		delay := s.opts.RetryBase << attempt
@@ -349,6 +374,30 @@ func (s *Store) retry(ctx context.Context, call func(context.Context) error) err
 	}
 }
 
+// contextFailure is a driver error that happened because the call's own
+// context ended: it classifies as that context's error.
+type contextFailure struct{ ctx, err error }
+
+func (e *contextFailure) Error() string   { return e.err.Error() }
+func (e *contextFailure) Unwrap() []error { return []error{e.ctx, e.err} }
+
+// settle marks err as the call context's own end when that context is over
+// (or its deadline has passed by the clock, before its timer fired) and the
+// driver could only call err an outage or unknown. A deadline the server
+// enforced for us arrives as UNAVAILABLE, RST_STREAM CANCEL or a reset
+// connection; it is still the caller's DeadlineExceeded.
+func (s *Store) settle(ctx context.Context, err error) error {
+	cerr := driver.ContextErr(ctx)
+	if err == nil || cerr == nil {
+		return err
+	}
+	switch c := s.code(nil, err); {
+	case c == Unknown, c == Unavailable, c == Canceled && errors.Is(cerr, context.DeadlineExceeded):
+		return &contextFailure{ctx: cerr, err: err}
+	}
+	return err
+}
+
 func (s *Store) code(ctx context.Context, err error) Code {
 	var ke *Error
 	if errors.As(err, &ke) {
@@ -364,8 +413,8 @@ func (s *Store) code(ctx context.Context, err error) Code {
 	if c == OK {
 		c = Unknown
 	}
-	if ctx != nil && ctx.Err() != nil && (c == Unknown || c == Unavailable) {
-		if errors.Is(ctx.Err(), context.Canceled) {
+	if ctx != nil && driver.ContextErr(ctx) != nil && (c == Unknown || c == Unavailable) {
+		if errors.Is(driver.ContextErr(ctx), context.Canceled) {
 			return Canceled
 		}
 		return DeadlineExceeded
@@ -524,11 +573,23 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	cctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	var infos []KeyInfo
+	var vals map[string]*driver.Value
+	vl, withValues := s.d.(driver.ValueLister)
+	withValues = withValues && s.opts.TTL > 0 && vl.ValuesListed()
 	err := s.retry(cctx, func(ctx context.Context) error {
 		var err error
-		infos, err = l.List(ctx)
+		if withValues {
+			infos, vals, err = vl.ListValues(ctx)
+		} else {
+			infos, err = l.List(ctx)
+		}
 		return err
 	})
+	// The values came with the names: cache them, so reading the listed
+	// keys next costs no second round trip.
+	for k, dv := range vals {
+		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
+	}
 	if err != nil {
 		return nil, s.fail(ctx, "list", "", "", err)
 	}
@@ -565,7 +626,7 @@ func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOpti
 	ver, err := w.Put(cctx, key, value.Reveal(), opts)
 	s.invalidate(key)
 	if err != nil {
-		return Version{}, s.fail(ctx, "put", key, "", err)
+		return Version{}, s.fail(ctx, "put", key, "", s.settle(cctx, err))
 	}
 	_ = s.audit(ctx, &Event{Action: "put", Key: key, Version: ver.ID, Value: value})
 	return ver, nil
@@ -649,7 +710,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	err := d.Delete(cctx, key)
 	s.invalidate(key)
 	if err != nil {
-		return s.fail(ctx, "delete", key, "", err)
+		return s.fail(ctx, "delete", key, "", s.settle(cctx, err))
 	}
 	_ = s.audit(ctx, &Event{Action: "delete", Key: key})
 	return nil

@@ -14,6 +14,7 @@ const (
 	AbilityDisableVersion Ability = "disable_version" // VersionDisabler
 	AbilityBatchPut       Ability = "batch_put"       // BatchWriter
 	AbilityStamps         Ability = "stamps"          // ChangeStamper
+	AbilityListValues     Ability = "list_values"     // ValueLister whose ValuesListed is true
 )
 
 // AbilityReporter is implemented by a driver whose methods exist for every
@@ -52,6 +53,9 @@ func Has(d Store, a Ability) bool {
 		_, ok = d.(BatchWriter)
 	case AbilityStamps:
 		_, ok = d.(ChangeStamper)
+	case AbilityListValues:
+		vl, isVL := d.(ValueLister)
+		ok = isVL && vl.ValuesListed()
 	}
 	return ok
 }

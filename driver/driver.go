@@ -147,6 +147,14 @@ type PutOptions struct {
 	// it fails with FailedPrecondition unless the current version is
 	// IfVersion. "0" means "only if the key does not exist".
 	IfVersion string
+	// BestEffortCheck accepts an IfVersion that the backend can only check
+	// before the write, not atomically with it (Azure Key Vault has no
+	// conditional write): a writer that lands between the check and the
+	// write is silently overwritten. Without it such a driver refuses
+	// IfVersion with Unimplemented and writes nothing. Drivers whose check
+	// is atomic ignore it. keyward's rotation sets it; `set --if-version`
+	// does not.
+	BestEffortCheck bool
 	// Meta is stored with the new version where the backend can.
 	Meta map[string]string
 }
@@ -183,6 +191,20 @@ type BatchGetter interface {
 // stay the same across a change.
 type ChangeStamper interface {
 	Stamps(ctx context.Context, keys []string) (map[string]string, error)
+}
+
+// ValueLister is a Lister whose backend returns the values with the names
+// in the same round trip (a Vault KV bundle: one secret holds every key).
+// The concrete Store uses it to fill its cache, so a List followed by
+// reads of the listed keys is one request, not two.
+//
+// ValuesListed reports whether ListValues returns values at all (a driver
+// may do so in one layout and not another); when it does, the Store also
+// serves a cache miss for a current value through ListValues, so several
+// keys read one after the other (references in `run`) cost one request.
+type ValueLister interface {
+	ListValues(ctx context.Context) ([]KeyInfo, map[string]*Value, error)
+	ValuesListed() bool
 }
 
 // As is implemented by drivers that expose backend-specific types (an SDK

@@ -472,4 +472,60 @@ var cases = []testCase{
 			}
 		},
 	},
+	{
+		name: "CheckAndSetNeverLosesAWrite",
+		why: "every write reported successful under check-and-set must count: 3 writers x 20 increments of a counter " +
+			"end at exactly the number of successes, and every failure is a conflict that changed nothing",
+		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
+			if _, ok := d.(driver.Writer); !ok || !h.Caps().CheckAndSet {
+				t.Skip("no check-and-set writes")
+			}
+			if _, err := s.Put(ctx, "KW_COUNTER", keyward.NewSecretString("0"), &keyward.PutOptions{IfVersion: "0"}); err != nil {
+				t.Fatalf("create-only Put of the counter: %v", err)
+			}
+			const writers, attempts = 3, 20
+			var mu sync.Mutex
+			successes := 0
+			var wg sync.WaitGroup
+			errc := make(chan error, writers*attempts)
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range attempts {
+						v, err := s.GetValue(ctx, "KW_COUNTER", nil)
+						if err != nil {
+							errc <- fmt.Errorf("Get: %w", err)
+							return
+						}
+						var n int
+						if _, err := fmt.Sscan(v.Secret.RevealString(), &n); err != nil {
+							errc <- errors.New("the counter is not a number")
+							return
+						}
+						_, err = s.Put(ctx, "KW_COUNTER", keyward.NewSecretString(fmt.Sprint(n+1)), &keyward.PutOptions{IfVersion: v.Version.ID})
+						switch keyward.ErrorCode(err) {
+						case keyward.OK:
+							mu.Lock()
+							successes++
+							mu.Unlock()
+						case keyward.FailedPrecondition:
+						default:
+							errc <- fmt.Errorf("Put with IfVersion: %w", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errc)
+			for err := range errc {
+				t.Fatal(err)
+			}
+			if successes == 0 {
+				t.Fatal("no check-and-set write succeeded")
+			}
+			wantValue(t, ctx, s, "KW_COUNTER", []byte(fmt.Sprint(successes)))
+		},
+	},
 }

@@ -360,7 +360,30 @@ var (
 	_ driver.AbilityReporter  = (*remote)(nil)
 	_ driver.BatchWriter      = (*remote)(nil)
 	_ driver.ChangeStamper    = (*remote)(nil)
+	_ driver.ValueLister      = (*remote)(nil)
 )
+
+// ValuesListed reports whether the plugin's store lists values with names.
+func (d *remote) ValuesListed() bool { return d.abilities[driver.AbilityListValues] }
+
+func (d *remote) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
+	if err := d.need(driver.AbilityListValues); err != nil {
+		return nil, nil, err
+	}
+	var r ListValuesResult
+	sp := d.sp()
+	if err := d.c.call(ctx, MethodListValues, &sp, &r); err != nil {
+		return nil, nil, err
+	}
+	vals := make(map[string]*driver.Value, len(r.Values))
+	for k, v := range r.Values {
+		if v != nil {
+			d.c.seen.add(v.Data)
+			vals[k] = &driver.Value{Data: v.Data, Version: v.Version}
+		}
+	}
+	return r.Keys, vals, nil
+}
 
 func (d *remote) PutMany(ctx context.Context, items []driver.PutItem) ([]driver.Version, error) {
 	if err := d.need(driver.AbilityBatchPut); err != nil {
@@ -371,7 +394,7 @@ func (d *remote) PutMany(ctx context.Context, items []driver.PutItem) ([]driver.
 		d.c.seen.add(it.Data)
 		p.Items[i] = PutItem{Key: it.Key, Data: it.Data}
 		if it.Opts != nil {
-			p.Items[i].IfVersion, p.Items[i].Meta = it.Opts.IfVersion, it.Opts.Meta
+			p.Items[i].IfVersion, p.Items[i].Meta, p.Items[i].BestEffortCheck = it.Opts.IfVersion, it.Opts.Meta, it.Opts.BestEffortCheck
 		}
 	}
 	var r VersionsResult
@@ -451,7 +474,7 @@ func (d *remote) Put(ctx context.Context, key string, data []byte, opts *driver.
 	d.c.seen.add(data)
 	p := &PutParams{StoreParams: d.sp(), Key: key, Data: data}
 	if opts != nil {
-		p.IfVersion, p.Meta = opts.IfVersion, opts.Meta
+		p.IfVersion, p.Meta, p.BestEffortCheck = opts.IfVersion, opts.Meta, opts.BestEffortCheck
 	}
 	var r VersionResult
 	if err := d.c.call(ctx, MethodPut, p, &r); err != nil {

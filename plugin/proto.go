@@ -57,6 +57,7 @@ const (
 	MethodAction         = "action"
 	MethodPutMany        = "put_many"
 	MethodStamps         = "stamps"
+	MethodListValues     = "list_values"
 )
 
 // Request is one client message.
@@ -209,6 +210,15 @@ type PutParams struct {
 	Data      []byte            `json:"data"`
 	IfVersion string            `json:"if_version,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	// BestEffortCheck accepts an if_version the backend can only check by
+	// reading first (driver.PutOptions.BestEffortCheck).
+	BestEffortCheck bool `json:"best_effort_check,omitempty"`
+}
+
+// ListValuesResult is a listing with the values that came with it.
+type ListValuesResult struct {
+	Keys   []driver.KeyInfo  `json:"keys"`
+	Values map[string]*Value `json:"values"`
 }
 
 // PutManyParams writes several versions atomically (all or none).
@@ -223,6 +233,8 @@ type PutItem struct {
 	Data      []byte            `json:"data"`
 	IfVersion string            `json:"if_version,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	// BestEffortCheck: see PutParams.
+	BestEffortCheck bool `json:"best_effort_check,omitempty"`
 }
 
 // StampsParams asks for the change tokens of keys.

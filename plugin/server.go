@@ -286,7 +286,7 @@ func abilitiesOf(d driver.Store) []driver.Ability {
 	var out []driver.Ability
 	for _, a := range []driver.Ability{driver.AbilityList, driver.AbilityWrite, driver.AbilityDelete,
 		driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityRotate, driver.AbilityDisableVersion,
-		driver.AbilityBatchPut, driver.AbilityStamps} {
+		driver.AbilityBatchPut, driver.AbilityStamps, driver.AbilityListValues} {
 		if driver.Has(d, a) {
 			out = append(out, a)
 		}
@@ -367,7 +367,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		target = &gp
 	case MethodPut:
 		target = &pp
-	case MethodList, MethodClose:
+	case MethodList, MethodClose, MethodListValues:
 		target = &sp
 	case MethodStage:
 		target = &stp
@@ -426,7 +426,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		if !ok {
 			return nil, unimpl("write")
 		}
-		v, err := w.Put(ctx, pp.Key, pp.Data, &driver.PutOptions{IfVersion: pp.IfVersion, Meta: pp.Meta})
+		v, err := w.Put(ctx, pp.Key, pp.Data, &driver.PutOptions{IfVersion: pp.IfVersion, Meta: pp.Meta, BestEffortCheck: pp.BestEffortCheck})
 		if err != nil {
 			return nil, wrap(err)
 		}
@@ -460,7 +460,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		}
 		items := make([]driver.PutItem, len(pmp.Items))
 		for i, it := range pmp.Items {
-			items[i] = driver.PutItem{Key: it.Key, Data: it.Data, Opts: &driver.PutOptions{IfVersion: it.IfVersion, Meta: it.Meta}}
+			items[i] = driver.PutItem{Key: it.Key, Data: it.Data, Opts: &driver.PutOptions{IfVersion: it.IfVersion, Meta: it.Meta, BestEffortCheck: it.BestEffortCheck}}
 		}
 		vs, err := bw.PutMany(ctx, items)
 		if err != nil {
@@ -470,6 +470,23 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 			vs = []driver.Version{}
 		}
 		return &VersionsResult{Versions: vs}, nil
+	case MethodListValues:
+		vl, ok := d.(driver.ValueLister)
+		if !ok || !vl.ValuesListed() {
+			return nil, unimpl("list with values")
+		}
+		keys, vals, err := vl.ListValues(ctx)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		out := &ListValuesResult{Keys: keys, Values: make(map[string]*Value, len(vals))}
+		if out.Keys == nil {
+			out.Keys = []driver.KeyInfo{}
+		}
+		for k, v := range vals {
+			out.Values[k] = &Value{Data: v.Data, Version: v.Version}
+		}
+		return out, nil
 	case MethodStamps:
 		cs, ok := d.(driver.ChangeStamper)
 		if !ok {

@@ -303,7 +303,7 @@ func (r *rotor) versionMeta(ctx context.Context, st *keyward.RotationState, nv k
 	if refs := r.keptRefs(st); len(refs) > 0 {
 		meta[driver.MetaRing] = driver.EncodeRing(refs)
 	}
-	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, Meta: meta})
+	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, Meta: meta, BestEffortCheck: true})
 	if err != nil {
 		return conflict(r.key, err)
 	}
@@ -320,7 +320,7 @@ func (r *rotor) putRecord(ctx context.Context, rec *driver.RotationRecord, ifVer
 }
 
 func (r *rotor) putRecordV(ctx context.Context, rec *driver.RotationRecord, ifVersion string) (string, error) {
-	v, err := r.s.Put(ctx, r.key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion})
+	v, err := r.s.Put(ctx, r.key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion, BestEffortCheck: true})
 	return v.ID, err
 }
 
@@ -355,7 +355,7 @@ func (r *rotor) versions(ctx context.Context, st *keyward.RotationState, nv keyw
 		return conflict(r.key, err)
 	}
 	r.step(StepStaged)
-	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID})
+	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, BestEffortCheck: true})
 	if err != nil {
 		// Take our intent back (only if it is still ours) so the key is not
 		// left in flight.
@@ -437,7 +437,7 @@ func nextCounter(id string) string {
 }
 
 func (r *rotor) fields(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	if _, err := r.s.Put(ctx, r.key+driver.SuffixPending, nv, &keyward.PutOptions{IfVersion: "0"}); err != nil {
+	if _, err := r.s.Put(ctx, r.key+driver.SuffixPending, nv, &keyward.PutOptions{IfVersion: "0", BestEffortCheck: true}); err != nil {
 		if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
 			// There was no pending value when we read the state: another
 			// rotation started in between.

@@ -47,8 +47,11 @@
 // Version.Disabled reports enabled=false, and reading a disabled version
 // (also the current one) fails with FailedPrecondition, as Key Vault answers
 // 403 SecretDisabled. Put adds a version (SetSecret) and never changes an
-// existing one; its IfVersion is checked before the write but not
-// atomically (Key Vault has no conditional set). History is ordered by
+// existing one. Key Vault has no conditional set, so check-and-set cannot be
+// atomic: Put refuses IfVersion with Unimplemented (nothing is written;
+// `keyward set --if-version` exits 7) rather than let a concurrent write be
+// silently overwritten, unless PutOptions.BestEffortCheck accepts a check
+// made just before the write (keyward's rotation does, and documents it). History is ordered by
 // creation time; Key Vault records it in whole seconds, so when the newest
 // versions share a second the current one is asked for and put last.
 // Delete is Key Vault's delete, a soft delete when the vault has soft delete
@@ -257,7 +260,9 @@ var (
 	errClosed   = errors.New("azurekv: store is closed")
 	errConflict = errors.New("azurekv: check-and-set conflict: the current version is not the expected one")
 	errExists   = errors.New("azurekv: the secret already exists")
-	errNotText  = errors.New("azurekv: Key Vault holds text; the value is not valid UTF-8")
+	errNoCAS    = errors.New("azurekv: check-and-set (--if-version) is not supported: Key Vault has no conditional write, " +
+		"so a concurrent write could be silently overwritten; nothing was written")
+	errNotText = errors.New("azurekv: Key Vault holds text; the value is not valid UTF-8")
 )
 
 type invalidKeyError struct{ key string }
@@ -437,6 +442,9 @@ func (d *store) Put(ctx context.Context, key string, data []byte, opts *driver.P
 		return driver.Version{}, err
 	}
 	if opts != nil && opts.IfVersion != "" {
+		if !opts.BestEffortCheck {
+			return driver.Version{}, errNoCAS
+		}
 		if err := d.checkVersion(ctx, c, name, opts.IfVersion); err != nil {
 			return driver.Version{}, err
 		}
@@ -585,7 +593,7 @@ func wrap(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := driver.ContextErr(ctx); cerr != nil {
 		return &ctxError{ctx: cerr, err: err}
 	}
 	var re *azcore.ResponseError
@@ -650,6 +658,8 @@ func (d *store) ErrorCode(err error) driver.Code {
 		return driver.OK
 	case errors.As(err, &ike), errors.Is(err, errNotText):
 		return driver.InvalidArgument
+	case errors.Is(err, errNoCAS):
+		return driver.Unimplemented
 	case errors.Is(err, errConflict), errors.Is(err, errClosed):
 		return driver.FailedPrecondition
 	case errors.Is(err, errExists):

@@ -232,23 +232,39 @@ func TestBinaryValueRefused(t *testing.T) {
 	}
 }
 
-func TestCheckAndSetBestEffort(t *testing.T) {
+// Key Vault has no conditional write: a plain IfVersion is refused with
+// Unimplemented and nothing is sent; BestEffortCheck (rotation) gets the
+// check made just before the write.
+func TestCheckAndSetRefusedUnlessBestEffort(t *testing.T) {
 	ctx := context.Background()
 	srv := azureserver.New(t)
 	s := newStore(t, srv, nil)
-	v1, err := s.Put(ctx, "CAS", keyward.NewSecretString("a"), &keyward.PutOptions{IfVersion: "0"})
+	for _, ifv := range []string{"0", strings.Repeat("0", 32)} {
+		_, err := s.Put(ctx, "CAS", keyward.NewSecretString("a"), &keyward.PutOptions{IfVersion: ifv})
+		if c := keyward.ErrorCode(err); c != keyward.Unimplemented {
+			t.Fatalf("Put with IfVersion %q: code %v (%v), want Unimplemented", ifv, c, err)
+		}
+		if !strings.Contains(err.Error(), "no conditional write") || !strings.Contains(err.Error(), "nothing was written") {
+			t.Fatalf("the refusal does not say why: %v", err)
+		}
+	}
+	if n := srv.Calls(azureserver.OpSet); n != 0 {
+		t.Fatalf("a refused check-and-set sent %d writes", n)
+	}
+	be := func(v string) *keyward.PutOptions { return &keyward.PutOptions{IfVersion: v, BestEffortCheck: true} }
+	v1, err := s.Put(ctx, "CAS", keyward.NewSecretString("a"), be("0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "0"})
+	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), be("0"))
 	if c := keyward.ErrorCode(err); c != keyward.AlreadyExists {
 		t.Fatalf("create-only Put of an existing secret: code %v, want AlreadyExists", c)
 	}
-	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: strings.Repeat("0", 32)})
+	_, err = s.Put(ctx, "CAS", keyward.NewSecretString("b"), be(strings.Repeat("0", 32)))
 	if c := keyward.ErrorCode(err); c != keyward.FailedPrecondition {
 		t.Fatalf("Put with a stale version: code %v, want FailedPrecondition", c)
 	}
-	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: v1.ID}); err != nil {
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), be(v1.ID)); err != nil {
 		t.Fatal(err)
 	}
 }

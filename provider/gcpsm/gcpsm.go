@@ -50,8 +50,15 @@
 // with Version.Disabled and reading it fails with FailedPrecondition — also
 // when it is the newest version, as the service does. Put adds a version
 // (creating the secret, with automatic replication, on first write); it never
-// changes an existing one. Put's IfVersion is checked before the write but
-// not atomically: Secret Manager has no conditional AddSecretVersion.
+// changes an existing one. Put's IfVersion is a real check-and-set although
+// Secret Manager has no conditional AddSecretVersion: the writer first
+// claims the expected version with an etag-conditional UpdateSecret (the
+// service's one compare-and-swap), recorded in the secret's annotation
+// keyward-cas, so of concurrent writers expecting the same version exactly
+// one adds a version and the others fail with FailedPrecondition, changing
+// nothing. This needs secretmanager.secrets.update (roles/secretmanager.admin,
+// or a custom role) besides secretmanager.versions.add; a claim left by a
+// writer that died expires at its deadline plus a minute.
 // Delete deletes the secret and all its versions. PutOptions.Meta is not
 // stored.
 //
@@ -99,6 +106,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -272,6 +280,7 @@ var (
 var (
 	errClosed   = errors.New("gcpsm: store is closed")
 	errConflict = errors.New("gcpsm: check-and-set conflict: the current version is not the expected one")
+	errClaimed  = errors.New("gcpsm: check-and-set conflict: another writer is adding a version on top of the expected one")
 	errExists   = errors.New("gcpsm: the secret already exists")
 )
 
@@ -316,7 +325,7 @@ func wrapRPC(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil {
+	if cerr := driver.ContextErr(ctx); cerr != nil {
 		return &ctxError{ctx: cerr, err: err}
 	}
 	st, ok := status.FromError(err)
@@ -465,15 +474,13 @@ func (d *store) Put(ctx context.Context, key string, data []byte, opts *driver.P
 	if err != nil {
 		return driver.Version{}, err
 	}
-	if opts != nil && opts.IfVersion != "" {
-		if err := d.checkVersion(ctx, c, name, opts.IfVersion); err != nil {
-			return driver.Version{}, err
-		}
-	}
 	crc := int64(crc32.Checksum(data, castagnoli))
 	add := func() (*secretmanagerpb.SecretVersion, error) {
 		return c.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: name,
 			Payload: &secretmanagerpb.SecretPayload{Data: data, DataCrc32C: &crc}})
+	}
+	if opts != nil && opts.IfVersion != "" {
+		return d.putIfVersion(ctx, c, name, opts.IfVersion, add)
 	}
 	v, err := add()
 	if status.Code(err) == codes.NotFound {
@@ -494,24 +501,152 @@ func (d *store) Put(ctx context.Context, key string, data []byte, opts *driver.P
 	return toVersion(v), nil
 }
 
-// checkVersion is Put's IfVersion check: best effort, not atomic.
-func (d *store) checkVersion(ctx context.Context, c *secretmanager.Client, name, want string) error {
-	v, err := c.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: name + "/versions/latest"})
+// Check-and-set. Secret Manager has no conditional AddSecretVersion; its
+// one compare-and-swap is an UpdateSecret (secrets.patch) carrying the
+// secret's etag, which fails with FAILED_PRECONDITION if anything updated
+// the secret since it was read. Adding a version does not change the
+// secret's etag. So a write with IfVersion W claims W first:
+//
+//  1. read the secret (its etag and annotations), then its latest version L;
+//  2. L != W, or a live claim on L by another writer: conflict;
+//  3. UpdateSecret with the etag read in 1, setting the annotation
+//     keyward-cas to "W until DEADLINE": of writers that read the same
+//     etag exactly one succeeds, the others conflict;
+//  4. add the version.
+//
+// A writer that read the etag before a rival's claim fails at 3; one that
+// read it after sees the claim (L still W) or the rival's new version (L
+// past W) at 2. A claim stops mattering once a version past W exists, so it
+// is never cleared on success; a claim whose writer failed at 4 is released,
+// and one whose writer died expires at its deadline (plus a minute for
+// clock skew). IfVersion "0" creates the secret with the claim already set.
+// Unconditional writes neither check nor respect claims.
+
+// casAnnotation is the annotation holding the current claim.
+const casAnnotation = "keyward-cas"
+
+// claimSkew is how long past its writer's deadline a claim still holds.
+const claimSkew = time.Minute
+
+// defaultClaimTTL bounds a claim when the context has no deadline.
+const defaultClaimTTL = 2 * time.Minute
+
+type claim struct {
+	base  string
+	until time.Time
+}
+
+func parseClaim(a map[string]string) (claim, bool) {
+	v, ok := a[casAnnotation]
+	if !ok {
+		return claim{}, false
+	}
+	base, until, ok := strings.Cut(v, " until ")
+	t, err := time.Parse(time.RFC3339Nano, until)
+	if !ok || err != nil {
+		return claim{}, false
+	}
+	return claim{base: base, until: t}, true
+}
+
+func claimValue(ctx context.Context, base string) string {
+	until := time.Now().Add(defaultClaimTTL)
+	if dl, ok := ctx.Deadline(); ok {
+		until = dl
+	}
+	return base + " until " + until.UTC().Format(time.RFC3339Nano)
+}
+
+func withClaim(a map[string]string, v string) map[string]string {
+	out := make(map[string]string, len(a)+1)
+	for k, x := range a {
+		out[k] = x
+	}
+	if v == "" {
+		delete(out, casAnnotation)
+	} else {
+		out[casAnnotation] = v
+	}
+	return out
+}
+
+func (d *store) putIfVersion(ctx context.Context, c *secretmanager.Client, name, want string,
+	add func() (*secretmanagerpb.SecretVersion, error)) (driver.Version, error) {
+	sec, err := c.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name})
+	if status.Code(err) == codes.NotFound {
+		if want != "0" {
+			return driver.Version{}, errConflict
+		}
+		sec, err = c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
+			Parent:   d.parent,
+			SecretId: versionID(name),
+			Secret: &secretmanagerpb.Secret{
+				Replication: &secretmanagerpb.Replication{
+					Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}},
+				Annotations: map[string]string{casAnnotation: claimValue(ctx, "0")},
+			},
+		})
+		if status.Code(err) == codes.AlreadyExists {
+			return driver.Version{}, errExists
+		}
+		if err != nil {
+			return driver.Version{}, wrapRPC(ctx, err)
+		}
+		return d.addClaimed(ctx, c, sec, add)
+	}
+	if err != nil {
+		return driver.Version{}, wrapRPC(ctx, err)
+	}
 	cur := "0"
+	v, err := c.GetSecretVersion(ctx, &secretmanagerpb.GetSecretVersionRequest{Name: name + "/versions/latest"})
 	switch {
 	case status.Code(err) == codes.NotFound:
 	case err != nil:
-		return wrapRPC(ctx, err)
+		return driver.Version{}, wrapRPC(ctx, err)
 	default:
 		cur = versionID(v.GetName())
 	}
-	if cur == want {
-		return nil
+	if cur != want {
+		if want == "0" {
+			return driver.Version{}, errExists
+		}
+		return driver.Version{}, errConflict
 	}
-	if want == "0" {
-		return errExists
+	if cl, ok := parseClaim(sec.GetAnnotations()); ok && cl.base == cur && time.Now().Before(cl.until.Add(claimSkew)) {
+		return driver.Version{}, errClaimed
 	}
-	return errConflict
+	claimed, err := c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret: &secretmanagerpb.Secret{Name: name, Etag: sec.GetEtag(),
+			Annotations: withClaim(sec.GetAnnotations(), claimValue(ctx, cur))},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"annotations"}},
+	})
+	switch {
+	case status.Code(err) == codes.FailedPrecondition || status.Code(err) == codes.Aborted:
+		return driver.Version{}, errConflict // a rival updated the secret since we read it
+	case status.Code(err) == codes.PermissionDenied:
+		return driver.Version{}, wrapRPC(ctx, fmt.Errorf("gcpsm: check-and-set claims the expected version with an etag-conditional UpdateSecret, "+
+			"which needs secretmanager.secrets.update on the secret: %w", err))
+	case err != nil:
+		return driver.Version{}, wrapRPC(ctx, err)
+	}
+	return d.addClaimed(ctx, c, claimed, add)
+}
+
+// addClaimed adds the version under a claim; if that fails the claim is
+// released (best effort, only if nothing updated the secret since).
+func (d *store) addClaimed(ctx context.Context, c *secretmanager.Client, sec *secretmanagerpb.Secret,
+	add func() (*secretmanagerpb.SecretVersion, error)) (driver.Version, error) {
+	v, err := add()
+	if err != nil {
+		if ctx.Err() == nil {
+			_, _ = c.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+				Secret:     &secretmanagerpb.Secret{Name: sec.GetName(), Etag: sec.GetEtag(), Annotations: withClaim(sec.GetAnnotations(), "")},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"annotations"}},
+			})
+		}
+		return driver.Version{}, wrapRPC(ctx, err)
+	}
+	return toVersion(v), nil
 }
 
 func toVersion(v *secretmanagerpb.SecretVersion) driver.Version {
@@ -582,7 +717,7 @@ func (d *store) ErrorCode(err error) driver.Code {
 		return driver.OK
 	case errors.As(err, &ike):
 		return driver.InvalidArgument
-	case errors.Is(err, errConflict), errors.Is(err, errClosed):
+	case errors.Is(err, errConflict), errors.Is(err, errClaimed), errors.Is(err, errClosed):
 		return driver.FailedPrecondition
 	case errors.Is(err, errExists):
 		return driver.AlreadyExists

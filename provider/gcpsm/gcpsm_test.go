@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
@@ -38,8 +39,10 @@ func (h *harness) Seed(_ context.Context, key string, data []byte) error {
 	return err
 }
 
-func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{BinaryValues: true} }
-func (h *harness) Close()                {}
+func (h *harness) Caps() drivertest.Caps {
+	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
+}
+func (h *harness) Close() {}
 
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
@@ -253,7 +256,81 @@ func TestWriteSendsChecksum(t *testing.T) {
 	}
 }
 
-func TestCheckAndSetBestEffort(t *testing.T) {
+// setClaim writes the keyward-cas annotation as a rival writer would.
+func setClaim(t *testing.T, srv *gcpserver.Server, id, value string) {
+	t.Helper()
+	name := "projects/" + project + "/secrets/" + id
+	sec, err := srv.GetSecret(context.Background(), &secretmanagerpb.GetSecretRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.UpdateSecret(context.Background(), &secretmanagerpb.UpdateSecretRequest{
+		Secret:     &secretmanagerpb.Secret{Name: name, Etag: sec.GetEtag(), Annotations: map[string]string{"keyward-cas": value}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"annotations"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A rival's live claim on the expected version refuses the write (nothing
+// added); an expired one does not; a claim whose version was added stops
+// mattering.
+func TestCheckAndSetClaims(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, nil)
+	if _, err := srv.Seed(project, "cas", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	setClaim(t, srv, "cas", "1 until "+time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano))
+	_, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "1"})
+	if c := keyward.ErrorCode(err); c != keyward.FailedPrecondition {
+		t.Fatalf("Put under a rival's live claim: code %v (%v), want FailedPrecondition", c, err)
+	}
+	if n := srv.Calls("AddSecretVersion"); n != 0 { // Seed does not call over gRPC
+		t.Fatalf("AddSecretVersion called %d times, want 0: a refused write added a version", n)
+	}
+	setClaim(t, srv, "cas", "1 until "+time.Now().Add(-2*time.Minute).UTC().Format(time.RFC3339Nano))
+	v, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "1"})
+	if err != nil || v.ID != "2" {
+		t.Fatalf("Put over an expired claim: %v %v, want version 2", v.ID, err)
+	}
+	// The claim on 1 is still recorded; it does not block writes on 2.
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("c"), &keyward.PutOptions{IfVersion: "2"}); err != nil {
+		t.Fatalf("Put on the new version: %v", err)
+	}
+}
+
+// A stale etag (a rival updated the secret between our read and our claim)
+// is a conflict, and a failed add releases the claim so the next writer is
+// not blocked until it expires.
+func TestCheckAndSetClaimRace(t *testing.T) {
+	ctx := context.Background()
+	srv := gcpserver.New(t)
+	s := newStore(t, srv, &keyward.StoreOptions{Retries: -1})
+	if _, err := srv.Seed(project, "cas", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	srv.InjectFault(gcpserver.Fault{Method: "AddSecretVersion", Code: codes.Unavailable, Times: 1})
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "1"}); keyward.ErrorCode(err) != keyward.Unavailable {
+		t.Fatalf("Put with a failing add: %v, want Unavailable", err)
+	}
+	if _, err := s.Put(ctx, "CAS", keyward.NewSecretString("b"), &keyward.PutOptions{IfVersion: "1"}); err != nil {
+		t.Fatalf("Put after a failed add was blocked by its claim: %v", err)
+	}
+	// UpdateSecret refused for a stale etag: FailedPrecondition, as the
+	// service answers, and the driver calls it a conflict.
+	srv.InjectFault(gcpserver.Fault{Method: "UpdateSecret", Code: codes.FailedPrecondition, Times: 1})
+	_, err := s.Put(ctx, "CAS", keyward.NewSecretString("c"), &keyward.PutOptions{IfVersion: "2"})
+	if c := keyward.ErrorCode(err); c != keyward.FailedPrecondition {
+		t.Fatalf("Put whose claim lost the etag race: code %v, want FailedPrecondition", c)
+	}
+	if n := srv.Calls("AddSecretVersion"); n != 2 { // the failed one and the success
+		t.Fatalf("AddSecretVersion called %d times, want 2: the refused write added a version", n)
+	}
+}
+
+func TestCheckAndSet(t *testing.T) {
 	ctx := context.Background()
 	srv := gcpserver.New(t)
 	s := newStore(t, srv, nil)

@@ -102,7 +102,7 @@ func (h *liveHarness) Seed(ctx context.Context, key string, data []byte) error {
 }
 
 func (h *liveHarness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: true, ConcurrentWriters: 2}
+	return drivertest.Caps{BinaryValues: true, CheckAndSet: true, ConcurrentWriters: 2}
 }
 
 func (h *liveHarness) Close() {

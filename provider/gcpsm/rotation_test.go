@@ -29,7 +29,7 @@ func gcpRotationStore(t *testing.T, clock func() time.Time) *keyward.Store {
 // grace ends. IfVersion on Secret Manager is a read-then-write, so the
 // suite does not hold GCP to "exactly one of two concurrent rotations wins".
 func TestRotation(t *testing.T) {
-	rotationtest.Run(t, gcpRotationStore, rotationtest.Caps{})
+	rotationtest.Run(t, gcpRotationStore, rotationtest.Caps{AtomicCAS: true})
 }
 
 func TestRotationRetireDisablesVersion(t *testing.T) {

@@ -45,8 +45,11 @@
 // FailedPrecondition for a resourceVersion conflict the caller pinned;
 // InvalidArgument for an invalid key (keys must match [-._a-zA-Z0-9]+) or a
 // rejected object; Unavailable for 429, 5xx, timeouts and network errors,
-// with the server's Retry-After. client-go itself may retry a response that
-// carries Retry-After before keyward sees it.
+// with the server's Retry-After, and for client-go's client-side rate
+// limiter refusing a request its deadline could not wait for. The client
+// built from the kubeconfig allows 50 requests/s with a burst of 300
+// (kubectl's limits), not client-go's default 5/s. client-go itself may
+// retry a response that carries Retry-After before keyward sees it.
 //
 // # As
 //
@@ -71,6 +74,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/keyward/keyward"
@@ -193,12 +197,45 @@ func (d *k8sDriver) api() (corev1client.SecretsGetter, string, error) {
 		}
 		d.ns = ns
 	}
-	cs, err := corev1client.NewForConfig(cfg)
+	cs, err := newSecretsClient(withClientLimits(cfg))
 	if err != nil {
 		return nil, "", &configError{err}
 	}
 	d.client = cs
 	return cs, d.ns, nil
+}
+
+// Client-side rate limits. client-go's defaults (5 requests/s, burst 10)
+// are meant for controllers that poll; they made a handful of concurrent
+// writers (each a read and an update, retried on conflict) wait out their
+// deadline in the client before a request was ever sent. These are kubectl's
+// own limits; the API server's priority and fairness (429 with Retry-After,
+// which the Store honours) is what protects the cluster.
+const (
+	clientQPS   = 50
+	clientBurst = 300
+)
+
+// withClientLimits raises client-go's client-side rate limit to
+// clientQPS/clientBurst unless the configuration brings its own limiter.
+func withClientLimits(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.RateLimiter == nil {
+		cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	}
+	return cfg
+}
+
+func newSecretsClient(cfg *rest.Config) (corev1client.SecretsGetter, error) {
+	return corev1client.NewForConfig(cfg)
+}
+
+// rateLimited reports client-go's client-side limiter refusing a request:
+// it answers at once, before the deadline, when the wait it would need
+// outlasts the context ("rate: Wait(n=1) would exceed context deadline").
+// Nothing was sent; it is the client's own backlog, so Unavailable.
+func rateLimited(err error) bool {
+	return strings.Contains(err.Error(), "client rate limiter Wait returned an error")
 }
 
 var (
@@ -252,7 +289,7 @@ func (d *k8sDriver) ErrorCode(err error) driver.Code {
 		return driver.FailedPrecondition
 	case errors.Is(err, errBadKey):
 		return driver.InvalidArgument
-	case errors.Is(err, errContention):
+	case errors.Is(err, errContention), rateLimited(err):
 		return driver.Unavailable
 	case errors.Is(err, context.Canceled):
 		return driver.Canceled

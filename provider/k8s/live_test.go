@@ -50,8 +50,11 @@ type liveHarness struct {
 	ns, name string
 }
 
+// MakeDriver builds the client the way keyward does for a user (the
+// kubeconfig's loading rules and keyward's client-side limits), not the
+// test's own clientset, so the suite exercises what ships.
 func (h *liveHarness) MakeDriver(context.Context) (driver.Store, error) {
-	return k8s.NewDriver(h.ns, h.name, &k8s.Options{Client: h.c.CoreV1()})
+	return k8s.NewDriver(h.ns, h.name, nil)
 }
 
 func (h *liveHarness) Seed(ctx context.Context, key string, data []byte) error {

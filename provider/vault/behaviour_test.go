@@ -477,7 +477,12 @@ func TestFaultsThroughStore(t *testing.T) {
 		if err != nil || !v.Stale || v.Secret.RevealString() != "guide-jwt-value" {
 			t.Fatalf("sealed Vault: %v; want the cached value marked stale", err)
 		}
-		_, err = s.GetValue(ctx, "DATABASE_URL", nil)
+		// The one read of the bundle brought every key, so DATABASE_URL is
+		// cached too; a key the bundle did not have is not.
+		if v, err := s.GetValue(ctx, "DATABASE_URL", nil); err != nil || !v.Stale {
+			t.Fatalf("sealed Vault, a key read with the bundle: %v; want it served stale", err)
+		}
+		_, err = s.GetValue(ctx, "REDIS_URL", nil)
 		if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "Vault is sealed") {
 			t.Fatalf("sealed Vault without a cached value: %v, want Unavailable", err)
 		}
@@ -624,5 +629,118 @@ func TestSecurityVaultScrubsJSONEscapedValues(t *testing.T) {
 				t.Fatalf("the message should keep its text around the removed value: %s", strings.ReplaceAll(msg, "KWCANARY", "[CANARY]"))
 			}
 		})
+	}
+}
+
+// A 403 says which of Vault's two meanings it has: a dead token (expired
+// or revoked; Vault refuses even its lookup-self) or a live token without
+// the policy. A sealed server says so. Each comes with a hint.
+func TestRefusalsSayWhy(t *testing.T) {
+	ctx := context.Background()
+	hint := func(err error) string {
+		var h interface{ Hint() string }
+		if !errors.As(err, &h) {
+			return ""
+		}
+		return h.Hint()
+	}
+	open := func(t *testing.T, srv *vaultserver.Server, token string) *keyward.Store {
+		d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: token, Path: "dharmamind/production", Getenv: noEnv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	srv := vaultserver.New(nil)
+	defer srv.Close()
+	srv.Mount("", "dharmamind", 2)
+	if _, err := srv.PutKV("", "dharmamind", "production", map[string]any{"JWT_SECRET_KEY": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	srv.AddToken(vaultserver.Token{ID: "hvs.expired-fake", Created: past, Expires: past.Add(time.Hour)})
+	srv.AddToken(vaultserver.Token{ID: "hvs.revoked-fake"})
+	srv.RevokeToken("hvs.revoked-fake")
+	srv.AddToken(vaultserver.Token{ID: "hvs.other-path-fake", Allow: []string{"other/"}})
+	for _, tc := range []struct{ token, msg, hint string }{
+		{"hvs.expired-fake", "expired or revoked", "log in to Vault again"},
+		{"hvs.revoked-fake", "expired or revoked", "log in to Vault again"},
+		{"hvs.other-path-fake", "policies do not allow", "grants this token read on dharmamind/production"},
+	} {
+		_, err := open(t, srv, tc.token).Get(ctx, "JWT_SECRET_KEY")
+		if keyward.ErrorCode(err) != keyward.PermissionDenied || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want PermissionDenied saying %q", tc.token, err, tc.msg)
+		}
+		if !strings.Contains(hint(err), tc.hint) {
+			t.Errorf("%s: hint %q, want %q", tc.token, hint(err), tc.hint)
+		}
+		if strings.Contains(err.Error(), tc.token) || strings.Contains(hint(err), tc.token) {
+			t.Errorf("%s: the token is in the error", tc.token)
+		}
+	}
+	// With the mount named there is no detection: the data read itself is
+	// refused and diagnosed.
+	d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "hvs.expired-fake", Path: "production", Mount: "dharmamind", KVVersion: 2, Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyward.NewStore(d, &keyward.StoreOptions{Retries: -1}).Get(ctx, "JWT_SECRET_KEY")
+	if !strings.Contains(err.Error(), "dharmamind/data/production") || !strings.Contains(err.Error(), "expired or revoked") ||
+		!strings.Contains(hint(err), "log in to Vault again") {
+		t.Errorf("expired token on a named mount: %v (hint %q)", err, hint(err))
+	}
+	srv.Seal(true)
+	_, err = open(t, srv, vaultserver.RootToken).Get(ctx, "JWT_SECRET_KEY")
+	if keyward.ErrorCode(err) != keyward.Unavailable || !strings.Contains(err.Error(), "Vault is sealed") ||
+		!strings.Contains(hint(err), "vault operator unseal") {
+		t.Fatalf("sealed: %v (hint %q), want Unavailable, sealed, with an unseal hint", err, hint(err))
+	}
+}
+
+// One read of the bundle serves a command: List then the listed keys, or
+// several keys read one after another (references), cost one request; a
+// fresh read (NoCache) still goes to Vault.
+func TestBundleReadOncePerCommand(t *testing.T) {
+	ctx := context.Background()
+	srv := guideServer(t)
+	s, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production", Token: vaultserver.RootToken},
+		&keyward.StoreOptions{TTL: time.Minute})
+	reads := func() int { return srv.Count("GET", "dharmamind/data/") }
+	infos, err := s.List(ctx)
+	if err != nil || len(infos) < 2 {
+		t.Fatalf("List: %v (%d keys)", err, len(infos))
+	}
+	keys := make([]string, 0, len(infos))
+	for _, in := range infos {
+		keys = append(keys, in.Key)
+	}
+	if _, err := s.GetMany(ctx, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, keys[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads(); n != 1 {
+		t.Fatalf("List + GetMany + Get made %d bundle reads, want 1", n)
+	}
+	if _, err := s.GetValue(ctx, keys[1], &keyward.GetOptions{NoCache: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := reads(); n != 2 {
+		t.Fatalf("a NoCache read made %d reads in all, want 2", n)
+	}
+	// A cold store reading keys one by one: one read.
+	s2, _ := open(t, vault.Options{Address: srv.URL, Path: "dharmamind/production", Token: vaultserver.RootToken},
+		&keyward.StoreOptions{TTL: time.Minute})
+	srv.ResetLog()
+	for _, k := range keys {
+		if _, err := s2.Get(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := reads(); n != 1 {
+		t.Fatalf("reading %d keys one by one made %d bundle reads, want 1", len(keys), n)
 	}
 }

@@ -461,8 +461,33 @@ func (d *Driver) call(ctx context.Context, method, path string, query url.Values
 				continue
 			}
 		}
+		if errors.As(err, &ve) && ve.Status == http.StatusForbidden && ctx.Err() == nil &&
+			!strings.HasPrefix(path, "sys/internal/ui/mounts/") && !strings.HasPrefix(path, "auth/") {
+			ve.diagnosis = d.diagnose403(ctx, tok, ve)
+		}
 		return sec, err
 	}
+}
+
+// diagnose403 tells an expired or revoked token from a valid token whose
+// policies do not allow the request: Vault answers both with 403
+// "permission denied", but only a dead token is also refused its own
+// auth/token/lookup-self (which the default policy allows).
+func (d *Driver) diagnose403(ctx context.Context, tok string, ve *Error) string {
+	for _, m := range ve.Messages {
+		if strings.Contains(m, "invalid token") {
+			return diagTokenDead
+		}
+	}
+	_, err := d.raw(ctx, http.MethodGet, "auth/token/lookup-self", nil, nil, nil, tok)
+	var le *Error
+	switch {
+	case err == nil:
+		return diagPolicy
+	case errors.As(err, &le) && le.Status == http.StatusForbidden:
+		return diagTokenDead
+	}
+	return ""
 }
 
 // raw sends one request with token and parses Vault's envelope. A 204 or

@@ -35,7 +35,55 @@ type Error struct {
 
 	code       driver.Code
 	retryAfter time.Duration
-	err        error // the transport cause, when there is no response
+	err        error  // the transport cause, when there is no response
+	diagnosis  string // diagTokenDead or diagPolicy for a 403, when known
+}
+
+// Diagnoses of a 403.
+const (
+	diagTokenDead = "the Vault token is expired or revoked"
+	diagPolicy    = "the token is valid but its policies do not allow this"
+)
+
+// Sealed reports a 503 from a sealed Vault.
+func (e *Error) Sealed() bool {
+	if e.Status != http.StatusServiceUnavailable {
+		return false
+	}
+	for _, m := range e.Messages {
+		if strings.Contains(m, "Vault is sealed") {
+			return true
+		}
+	}
+	return false
+}
+
+// Hint is the next step for a sealed Vault or a refused token (the CLI
+// prints it as a "hint:" line).
+func (e *Error) Hint() string {
+	switch {
+	case e.Sealed():
+		return "Vault is sealed and answers nothing until an operator unseals it (vault operator unseal, or its auto-unseal); " +
+			"try again once 'vault status' shows Sealed false"
+	case e.diagnosis == diagTokenDead:
+		return "log in to Vault again (vault login, or a fresh VAULT_TOKEN or token file); with AppRole or Kubernetes auth " +
+			"keyward logs in again by itself, so check that VAULT_ROLE_ID/VAULT_SECRET_ID or the service account still log in"
+	case e.diagnosis == diagPolicy:
+		return "ask for a Vault policy that grants this token " + capabilityFor(e.Op) + " on " + e.Path
+	}
+	return ""
+}
+
+func capabilityFor(op string) string {
+	switch op {
+	case "read", "find the KV mount for":
+		return "read"
+	case "list":
+		return "list"
+	case "delete":
+		return "delete"
+	}
+	return "create and update"
 }
 
 func (e *Error) Error() string {
@@ -50,6 +98,9 @@ func (e *Error) Error() string {
 	}
 	if len(e.Messages) > 0 {
 		b.WriteString(": " + strings.Join(e.Messages, "; "))
+	}
+	if e.diagnosis != "" {
+		b.WriteString(" (" + e.diagnosis + ")")
 	}
 	if e.err != nil {
 		b.WriteString(": " + e.err.Error())

@@ -93,7 +93,16 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 		}
 		return &target{mount: mount, version: v2, sub: strings.Trim(strings.TrimPrefix(p+"/", mount), "/")}, nil
 	}
-	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied,
+	// Every candidate was refused: a dead token is refused everything, so
+	// say that rather than blame the policy.
+	var fe *Error
+	if errors.As(firstErr, &fe) && fe.Status == http.StatusForbidden {
+		if tok, terr := d.ensureToken(ctx); terr == nil && d.diagnose403(ctx, tok, fe) == diagTokenDead {
+			return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, Status: http.StatusForbidden, code: driver.PermissionDenied,
+				diagnosis: diagTokenDead, err: errors.New("the token was refused for mount detection and for its own lookup-self")}
+		}
+	}
+	return nil, &Error{Op: "find the KV mount for", Path: d.o.Path, code: driver.PermissionDenied, diagnosis: diagPolicy,
 		err: fmt.Errorf("mount detection (sys/internal/ui/mounts) found no KV mount the token may use at %s; check the token's policy, or name the mount with ?mount= (%v)",
 			strings.Join(candidates, " or "), firstErr)}
 }
@@ -365,21 +374,33 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string]*driver
 // List lists the fields of the secret (bundle) or the secrets under the
 // path (keys). Never values.
 func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
+	out, _, err := d.ListValues(ctx)
+	return out, err
+}
+
+// ValuesListed implements driver.ValueLister: true in the bundle layout.
+func (d *Driver) ValuesListed() bool { return d.o.Layout != LayoutKeys }
+
+// ListValues implements driver.ValueLister: in the bundle layout the one
+// read that lists the fields also holds their values (keyed as listed, so
+// each reads back exactly as Get would read it). The keys layout lists
+// names only (nil values).
+func (d *Driver) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []driver.KeyInfo
 	if d.o.Layout == LayoutKeys {
 		sec, err := d.call(ctx, "LIST", t.metadataPath(t.sub), nil, nil, nil)
 		if err != nil {
 			if d.ErrorCode(err) == driver.NotFound {
-				return nil, nil
+				return nil, nil, nil
 			}
-			return nil, err
+			return nil, nil, err
 		}
 		if sec == nil || sec.Data == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
 		keys, _ := sec.Data["keys"].([]any)
 		for _, k := range keys {
@@ -387,20 +408,25 @@ func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 				out = append(out, driver.KeyInfo{Key: s})
 			}
 		}
-		return out, nil
+		return out, nil, nil
 	}
 	r, err := d.readSecret(ctx, t, t.sub, "")
 	if err != nil {
 		if d.ErrorCode(err) == driver.NotFound {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
+	vals := make(map[string]*driver.Value, len(r.fields))
 	for k := range r.fields {
-		out = append(out, driver.KeyInfo{Key: listedKey(r.fields, k), Version: r.version.ID, Updated: r.version.Created})
+		key := listedKey(r.fields, k)
+		out = append(out, driver.KeyInfo{Key: key, Version: r.version.ID, Updated: r.version.Created})
+		if f, ok := fieldName(r.fields, key); ok {
+			vals[key] = &driver.Value{Data: fieldBytes(r.fields[f]), Version: r.version}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, nil
+	return out, vals, nil
 }
 
 // ---- writes ----
@@ -425,15 +451,30 @@ func (d *Driver) Put(ctx context.Context, key string, data []byte, opts *driver.
 	if opts != nil {
 		ifVersion = opts.IfVersion
 	}
-	if ifVersion != "" && t.version == 1 {
+	if ifVersion != "" && t.version == 1 && (opts == nil || !opts.BestEffortCheck) {
+		// KV v1 keeps no versions and has no check-and-set. A best-effort
+		// check (rotation's) is made: read, check and write under the
+		// process-wide lock, exact against this process's writers, not
+		// against another process's.
 		return driver.Version{}, &Error{Op: "write", Path: t.dataPath(t.sub), code: driver.Unimplemented,
-			err: errors.New("KV v1 has no check-and-set")}
+			err: errors.New("KV v1 has no check-and-set (it keeps no versions): write without --if-version, or use a KV v2 mount (vault secrets enable -version=2 kv, or vault kv enable-versioning MOUNT)")}
 	}
 	val := string(data)
 	if d.o.Layout == LayoutKeys {
 		p := t.join(key)
 		body := map[string]any{valueField: val}
 		if t.version == 1 {
+			if ifVersion != "" { // best effort: "0" is create-only; v1 has no other versions
+				d.v1Mu.Lock()
+				defer d.v1Mu.Unlock()
+				_, err := d.readSecret(ctx, t, p, "")
+				switch {
+				case err == nil || ifVersion != "0":
+					return driver.Version{}, casConflict(t.dataPath(p))
+				case d.ErrorCode(err) != driver.NotFound:
+					return driver.Version{}, err
+				}
+			}
 			if _, err := d.call(ctx, http.MethodPost, t.dataPath(p), nil, body, []string{val}); err != nil {
 				return driver.Version{}, err
 			}

@@ -4,6 +4,7 @@ package vault_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,49 @@ func TestRotation(t *testing.T) {
 	t.Run("keys", func(t *testing.T) {
 		rotationtest.Run(t, vaultRotationStore(vault.LayoutKeys), rotationtest.Caps{AtomicCAS: true})
 	})
+}
+
+// TestRotationKV1: KV v1 keeps no versions, so rotation keeps the previous
+// value in the fields layout (KEY_OLD, KEY_ROTATION, KEY_PENDING) with its
+// create-only and version checks made just before each write under the
+// process-wide lock: it works, but two processes rotating the same key at
+// the same moment can both succeed (no AtomicCAS).
+func TestRotationKV1(t *testing.T) {
+	for _, layout := range []string{vault.LayoutBundle, vault.LayoutKeys} {
+		t.Run(layout, func(t *testing.T) {
+			rotationtest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
+				srv := vaultserver.New(nil)
+				t.Cleanup(srv.Close)
+				srv.Mount("", "kv1", 1)
+				d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+					Path: "kv1/dharmamind/production", Layout: layout, Getenv: noEnv})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock, URL: "vault://test/kv1/dharmamind/production"})
+				t.Cleanup(func() { s.Close() })
+				return s
+			}, rotationtest.Caps{})
+		})
+	}
+}
+
+// A plain check-and-set on KV v1 is refused, saying why and what to do.
+func TestKV1RefusesIfVersion(t *testing.T) {
+	srv := vaultserver.New(nil)
+	defer srv.Close()
+	srv.Mount("", "kv1", 1)
+	d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+		Path: "kv1/dharmamind/production", Getenv: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := keyward.NewStore(d, nil)
+	defer s.Close()
+	_, err = s.Put(context.Background(), "K", keyward.NewSecretString("v"), &keyward.PutOptions{IfVersion: "0"})
+	if keyward.ErrorCode(err) != keyward.Unimplemented || !strings.Contains(err.Error(), "KV v2") {
+		t.Fatalf("IfVersion on KV v1: %v, want Unimplemented naming KV v2", err)
+	}
 }
 
 // TestRotationBundleFields pins the bundle's fields after a rotation and

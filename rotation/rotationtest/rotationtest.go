@@ -22,8 +22,8 @@ import (
 // Caps says what a provider can be held to.
 type Caps struct {
 	// AtomicCAS: the backend's check-and-set is atomic, so of two
-	// concurrent rotations exactly one wins (Vault, AWS, local, Kubernetes;
-	// not GCP or Azure, whose IfVersion is a read-then-write).
+	// concurrent rotations exactly one wins (Vault, AWS, GCP, local,
+	// Kubernetes; not Azure, whose IfVersion is a read-then-write).
 	AtomicCAS bool
 	// Key is the key to rotate (default JWT_SECRET_KEY).
 	Key string

@@ -182,8 +182,10 @@ func run(ctx context.Context, opts *Options) error {
 			continue
 		}
 		// Check-and-set against what was just compared, where the provider
-		// supports it; a provider that does not is written unconditionally.
-		ver, err := dst.Put(ctx, k, v, &keyward.PutOptions{IfVersion: ifVersion})
+		// supports it (a check just before the write where that is all the
+		// backend offers); a provider that does not is written
+		// unconditionally.
+		ver, err := dst.Put(ctx, k, v, &keyward.PutOptions{IfVersion: ifVersion, BestEffortCheck: true})
 		if err != nil && keyward.ErrorCode(err) == keyward.Unimplemented && ifVersion != "" {
 			ver, err = dst.Put(ctx, k, v, nil)
 		}

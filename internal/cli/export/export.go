@@ -108,7 +108,7 @@ cannot hold (a NUL byte in dotenv or shell, invalid UTF-8 in dotenv or
 JSON) is an error that names the key.`,
 		Example: `  keyward export --format dotenv -o .env.production --env production
   eval "$(keyward export --format shell --only DATABASE_URL)"
-  keyward export --format kubernetes --name dharmamind-secrets --namespace prod | kubectl apply -f -
+  keyward export --format kubernetes --name dharmamind-secrets --namespace prod | kubectl apply --server-side -f -
   keyward export --format docker -o ./secrets
   keyward export --format compose --service backend --external`,
 		Args: cobra.NoArgs,

@@ -290,7 +290,7 @@ func runOne(ctx context.Context, opts *Options, s *keyward.Store, cfg *schema.Co
 	}
 	res, err := rotation.Rotate(ctx, s, opts.Key, ro)
 	if err != nil {
-		return hintFor(err, opts.Key)
+		return hintFor(err, opts.Key, s.Can("put"))
 	}
 	out.Rotated = append(out.Rotated, res)
 	report(opts, res)
@@ -299,7 +299,7 @@ func runOne(ctx context.Context, opts *Options, s *keyward.Store, cfg *schema.Co
 
 func quote(k string) string { return `"` + k + `"` }
 
-func hintFor(err error, key string) error {
+func hintFor(err error, key string, writable bool) error {
 	switch {
 	case errors.Is(err, rotation.ErrInProgress) && !errors.Is(err, rotation.ErrConflict):
 		return cmdutil.WithHint(err, "if no other 'keyward rotate "+key+"' is running, complete the interrupted rotation with --resume or roll it back with --abort")
@@ -307,6 +307,8 @@ func hintFor(err error, key string) error {
 		return cmdutil.WithHint(err, "another rotation of "+key+" ran at the same time and won; 'keyward get "+key+" --ring --json' shows the result")
 	case keyward.ErrorCode(err) == keyward.NotFound:
 		return cmdutil.WithHint(err, "rotate replaces an existing value; create the first one with 'keyward set "+key+" --generate RECIPE'")
+	case keyward.ErrorCode(err) == keyward.Unimplemented && writable:
+		return cmdutil.WithHint(err, "the store is writable but its provider cannot do what this rotation needs (the error says what); rotate in a store that can (--store or --env)")
 	case keyward.ErrorCode(err) == keyward.Unimplemented:
 		return cmdutil.WithHint(err, "this store is read-only; rotate in the store the secret is written to (--store or --env)")
 	}

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -79,13 +81,20 @@ type Options struct {
 	// Watch keeps the child running and reloads it when a secret changes;
 	// see watch.go.
 	Watch WatchOptions
+	// NoStoreOfItsOwn reports that nothing chose a store (no --store,
+	// --env, KEYWARD_STORE, SECRET_PROVIDER or keyward.yaml) and the
+	// embedded default store does not exist. run then starts the child with
+	// its own environment, references resolved, as docs/delivery.md says
+	// (DATABASE_URL=ref+awssm://… keyward run -- ./server). nil: never.
+	NoStoreOfItsOwn func() bool
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
-		Resolver:   func() *keyward.Resolver { return cliexport.Resolver(f) },
-		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
+		Resolver:        func() *keyward.Resolver { return cliexport.Resolver(f) },
+		NoStoreOfItsOwn: func() bool { return noStoreOfItsOwn(f) },
+		ringConfig:      func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	var noRedact bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARGS...]",
@@ -197,21 +206,50 @@ every reload is an audit record naming keys and versions.`,
 	return cmd
 }
 
+// noStoreOfItsOwn: the store would be the embedded default only because
+// nothing chose one, and that store file does not exist.
+func noStoreOfItsOwn(f *cmdutil.Factory) bool {
+	u, _, src, err := f.ResolveStoreURL()
+	if err != nil || src != "default" {
+		return false
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(keyward.URLPath(pu))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+func hasRefs(env []string) bool {
+	for _, kv := range env {
+		if _, v, _ := strings.Cut(kv, "="); keyward.IsRef(v) {
+			return true
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, opts *Options) error {
-	s, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	if opts.Watch.Enabled {
-		return runWatch(ctx, opts, s)
-	}
-	vars, err := secretEnv(ctx, opts, s)
-	if err != nil {
-		return err
-	}
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ
+	}
+	var vars []string
+	// With no store of its own and references to resolve, the references
+	// are the secrets; without references the missing store is reported.
+	if opts.Watch.Enabled || opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(environ()) {
+		s, err := opts.OpenStore(ctx)
+		if err != nil {
+			return err
+		}
+		if opts.Watch.Enabled {
+			return runWatch(ctx, opts, s)
+		}
+		vars, err = secretEnv(ctx, opts, s)
+		if err != nil {
+			return err
+		}
 	}
 	base := cmdutil.ChildEnv(environ(), opts.PassKeywardEnv)
 	env := mergeEnv(base, vars, opts.NoOverride)

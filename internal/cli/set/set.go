@@ -165,6 +165,9 @@ func run(ctx context.Context, opts *Options) error {
 				return cmdutil.WithHint(err, fmt.Sprintf("the current version of %s is not %s; 'keyward history %s' shows it", opts.Key, opts.IfVersion, opts.Key))
 			}
 		case keyward.Unimplemented:
+			if opts.IfVersion != "" && s.Can("put") {
+				return cmdutil.WithHint(err, "this store cannot check-and-set atomically; write without --if-version, or keep the key where check-and-set is atomic (local://, vault://, awssm://, gcpsm://, k8s://)")
+			}
 			return cmdutil.WithHint(err, "this store is read-only; pick a writable one with --store (local://, vault://, awssm://…)")
 		}
 		return err

@@ -65,6 +65,7 @@ type Server struct {
 	secretmanagerpb.UnimplementedSecretManagerServiceServer
 
 	mu      sync.Mutex
+	etags   int64              // etag counter: every etag is new
 	secrets map[string]*secret // by "projects/<id>/secrets/<secret>"
 	faults  []*Fault
 	calls   map[string]int
@@ -355,7 +356,10 @@ func (s *Server) CreateSecret(ctx context.Context, req *secretmanagerpb.CreateSe
 	pb := proto.CloneOf(req.GetSecret())
 	pb.Name = key
 	pb.CreateTime = timestamppb.Now()
-	pb.Etag = `"` + strconv.FormatInt(time.Now().UnixNano(), 16) + `"`
+	if err := checkAnnotations(pb.GetAnnotations()); err != nil {
+		return nil, err
+	}
+	pb.Etag = s.newEtag()
 	s.secrets[key] = &secret{pb: pb}
 	return proto.CloneOf(pb), nil
 }
@@ -387,11 +391,84 @@ func (s *Server) AddSecretVersion(ctx context.Context, req *secretmanagerpb.AddS
 		Name:                           fmt.Sprintf("%s/versions/%d", key, n),
 		CreateTime:                     timestamppb.Now(),
 		State:                          secretmanagerpb.SecretVersion_ENABLED,
-		Etag:                           `"` + strconv.FormatInt(time.Now().UnixNano(), 16) + `"`,
+		Etag:                           s.newEtag(),
 		ClientSpecifiedPayloadChecksum: clientCRC,
 	}
 	sec.versions = append(sec.versions, &version{pb: pb, data: append([]byte(nil), data...), crc: c})
 	return proto.CloneOf(pb), nil
+}
+
+// newEtag returns an etag no resource has had. Callers hold s.mu.
+func (s *Server) newEtag() string {
+	s.etags++
+	return `"` + strconv.FormatInt(time.Now().UnixNano(), 16) + "-" + strconv.FormatInt(s.etags, 10) + `"`
+}
+
+// errEtag is the service's answer to a stale etag: FAILED_PRECONDITION
+// (HTTP 400), per https://cloud.google.com/secret-manager/docs/etags.
+var errEtag = status.Error(codes.FailedPrecondition, "The etag provided in the request does not match the current etag of the resource.")
+
+var annotationKeyRe = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$`)
+
+// checkAnnotations applies the service's limits: keys of 1 to 63
+// characters that begin and end with a letter or digit (letters, digits,
+// '-', '_' and '.' between), and at most 16 KiB of keys and values in all.
+func checkAnnotations(a map[string]string) error {
+	n := 0
+	for k, v := range a {
+		if !annotationKeyRe.MatchString(k) {
+			return status.Errorf(codes.InvalidArgument, "invalid annotation key %q", k)
+		}
+		n += len(k) + len(v)
+	}
+	if n > 16*1024 {
+		return status.Errorf(codes.InvalidArgument, "annotations are %d bytes; the limit is 16384", n)
+	}
+	return nil
+}
+
+// UpdateSecret implements the service's secrets.patch for the fields
+// labels and annotations (other update_mask paths are InvalidArgument
+// here). As the real service does, it is a compare-and-swap when the
+// request's secret carries an etag: a stale etag fails with
+// FAILED_PRECONDITION and changes nothing. Every update, even one that
+// changes nothing, gives the secret a new etag; adding a version does not
+// (a version's etag is its own).
+func (s *Server) UpdateSecret(ctx context.Context, req *secretmanagerpb.UpdateSecretRequest) (*secretmanagerpb.Secret, error) {
+	key, _, _, err := parseSecret(req.GetSecret().GetName())
+	if err != nil {
+		return nil, err
+	}
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "update_mask is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[key]
+	if sec == nil {
+		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found.", key)
+	}
+	if e := req.GetSecret().GetEtag(); e != "" && e != sec.pb.Etag {
+		return nil, errEtag
+	}
+	next := proto.CloneOf(sec.pb)
+	for _, p := range paths {
+		switch p {
+		case "labels":
+			next.Labels = req.GetSecret().GetLabels()
+		case "annotations":
+			if err := checkAnnotations(req.GetSecret().GetAnnotations()); err != nil {
+				return nil, err
+			}
+			next.Annotations = req.GetSecret().GetAnnotations()
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "update_mask path %q is not supported by this fake", p)
+		}
+	}
+	next.Etag = s.newEtag()
+	sec.pb = next
+	return proto.CloneOf(next), nil
 }
 
 // GetSecret implements the service.
@@ -422,7 +499,7 @@ func (s *Server) DeleteSecret(ctx context.Context, req *secretmanagerpb.DeleteSe
 		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found.", key)
 	}
 	if req.GetEtag() != "" && req.GetEtag() != sec.pb.Etag {
-		return nil, status.Error(codes.Aborted, "etag does not match")
+		return nil, errEtag
 	}
 	delete(s.secrets, key)
 	return &emptypb.Empty{}, nil

@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 func TestServiceSemantics(t *testing.T) {
@@ -73,5 +74,54 @@ func TestServiceSemantics(t *testing.T) {
 	}
 	if got != 5 {
 		t.Fatalf("listed %d secrets, want 5", got)
+	}
+}
+
+// UpdateSecret is the service's compare-and-swap: a stale etag fails with
+// FAILED_PRECONDITION and changes nothing; every update gets a new etag;
+// adding a version leaves the secret's etag alone.
+func TestUpdateSecretEtag(t *testing.T) {
+	ctx := context.Background()
+	s := New(t)
+	if _, err := s.Seed("p-1", "a", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	name := "projects/p-1/secrets/a"
+	sec, err := s.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e0 := sec.GetEtag()
+	if _, err := s.Seed("p-1", "a", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if sec, _ = s.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name}); sec.GetEtag() != e0 {
+		t.Fatal("adding a version changed the secret's etag")
+	}
+	mask := &fieldmaskpb.FieldMask{Paths: []string{"annotations"}}
+	up, err := s.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret: &secretmanagerpb.Secret{Name: name, Etag: e0, Annotations: map[string]string{"k": "1"}}, UpdateMask: mask})
+	if err != nil || up.GetEtag() == e0 || up.GetAnnotations()["k"] != "1" {
+		t.Fatalf("UpdateSecret with the current etag: %v (etag changed: %v)", err, up.GetEtag() != e0)
+	}
+	_, err = s.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret: &secretmanagerpb.Secret{Name: name, Etag: e0, Annotations: map[string]string{"k": "2"}}, UpdateMask: mask})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("UpdateSecret with a stale etag: %v, want FailedPrecondition", err)
+	}
+	if sec, _ = s.GetSecret(ctx, &secretmanagerpb.GetSecretRequest{Name: name}); sec.GetAnnotations()["k"] != "1" {
+		t.Fatal("a refused update changed the secret")
+	}
+	_, err = s.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{Secret: &secretmanagerpb.Secret{Name: name}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("UpdateSecret without update_mask: %v, want InvalidArgument", err)
+	}
+	_, err = s.UpdateSecret(ctx, &secretmanagerpb.UpdateSecretRequest{
+		Secret: &secretmanagerpb.Secret{Name: name, Annotations: map[string]string{"-bad": "v"}}, UpdateMask: mask})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("an invalid annotation key: %v, want InvalidArgument", err)
+	}
+	if _, err := s.DeleteSecret(ctx, &secretmanagerpb.DeleteSecretRequest{Name: name, Etag: e0}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("DeleteSecret with a stale etag: %v, want FailedPrecondition", err)
 	}
 }
