@@ -18,7 +18,9 @@ import (
 //
 // Keys that could not be read are absent from the map; their errors (a
 // NotFound *Error for a missing key) are returned together as a MultiError.
-// Like KeyRing, every ring is read from the provider (not the cache); each
+// Like KeyRing, every ring is read from the provider, not the cache — except
+// that a listing with values the Store made in the last moments (a Vault
+// bundle listed by the same command) answers for the values it held; each
 // is audited as one "get" event per key (a delivery reads the value).
 func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRing, error) {
 	if err := s.checkOpen("keyring", ""); err != nil {
@@ -121,16 +123,41 @@ func (s *Store) prefetchRings(ctx context.Context, keys []string) context.Contex
 	if len(want) < 2 {
 		return ctx
 	}
-	cctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	var got map[string]*driver.Value
-	err := s.retry(cctx, func(ctx context.Context) error {
-		var err error
-		got, err = bg.GetMany(ctx, want)
-		return err
-	})
-	if err != nil {
-		return ctx
+	// A listing with values made moments ago in this command (run lists,
+	// then delivers) already answers: its cached values, and its absent
+	// keys, so a Vault bundle is read once per command, not twice.
+	got := map[string]*driver.Value{}
+	var missing []string
+	for _, k := range want {
+		exists, known := s.listedFresh(k)
+		switch {
+		case known && !exists:
+			// absent from the listing: asked, not in got
+		case known:
+			if v := s.fresh(k, ""); v != nil {
+				got[k] = &driver.Value{Data: v.Secret.Reveal(), Version: v.Version}
+				continue
+			}
+			missing = append(missing, k)
+		default:
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		cctx, cancel := s.withTimeout(ctx)
+		defer cancel()
+		var fetched map[string]*driver.Value
+		err := s.retry(cctx, func(ctx context.Context) error {
+			var err error
+			fetched, err = bg.GetMany(ctx, missing)
+			return err
+		})
+		if err != nil {
+			return ctx
+		}
+		for k, v := range fetched {
+			got[k] = v
+		}
 	}
 	return context.WithValue(ctx, prefetchKey{}, &prefetched{vals: got, asked: asked})
 }

@@ -97,6 +97,36 @@ type PutOptions = driver.PutOptions
 
 type cacheKey struct{ key, version string }
 
+// listing records which keys a ListValues round trip held, and when.
+type listing struct {
+	at   time.Time
+	keys map[string]bool
+}
+
+// listingWindow is how long a values listing answers key-ring reads: the
+// moments between a command's List and its delivery, never a poll later
+// (run --watch must see a change at its next poll).
+const listingWindow = 2 * time.Second
+
+// listedFresh reports whether key is known to exist (true, true) or known
+// absent (false, true) from a values listing made within listingWindow
+// (and the TTL).
+func (s *Store) listedFresh(key string) (exists, known bool) {
+	l := s.listed.Load()
+	if l == nil || s.opts.TTL <= 0 || s.now().Sub(l.at) >= min(s.opts.TTL, listingWindow) {
+		return false, false
+	}
+	return l.keys[key], true
+}
+
+func (s *Store) recordListing(vals map[string]*driver.Value) {
+	keys := make(map[string]bool, len(vals))
+	for k := range vals {
+		keys[k] = true
+	}
+	s.listed.Store(&listing{at: s.now(), keys: keys})
+}
+
 type cacheEntry struct {
 	val     *Value
 	fetched time.Time
@@ -119,6 +149,9 @@ type Store struct {
 	// mu serializes Close against cache fills, so a fill never lands after
 	// Close emptied the cache.
 	mu sync.Mutex
+	// listed is the last complete listing that came with its values (a
+	// ValueLister): within the TTL, a key it did not hold is known absent.
+	listed atomic.Pointer[listing]
 
 	sf singleflight.Group
 }
@@ -300,6 +333,7 @@ func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) 
 		if err != nil {
 			return nil, s.wrap("get", key, err)
 		}
+		s.recordListing(vals)
 		var hit *Value
 		for k, dv := range vals {
 			v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
@@ -589,6 +623,9 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	// keys next costs no second round trip.
 	for k, dv := range vals {
 		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
+	}
+	if err == nil && withValues {
+		s.recordListing(vals)
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "list", "", "", err)

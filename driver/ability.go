@@ -14,7 +14,7 @@ const (
 	AbilityDisableVersion Ability = "disable_version" // VersionDisabler
 	AbilityBatchPut       Ability = "batch_put"       // BatchWriter
 	AbilityStamps         Ability = "stamps"          // ChangeStamper
-	AbilityListValues     Ability = "list_values"     // ValueLister whose ValuesListed is true
+	AbilityListValues     Ability = "list_values"     // ValueLister (whether it lists values now is ValuesListed)
 )
 
 // AbilityReporter is implemented by a driver whose methods exist for every
@@ -54,8 +54,7 @@ func Has(d Store, a Ability) bool {
 	case AbilityStamps:
 		_, ok = d.(ChangeStamper)
 	case AbilityListValues:
-		vl, isVL := d.(ValueLister)
-		ok = isVL && vl.ValuesListed()
+		_, ok = d.(ValueLister)
 	}
 	return ok
 }

@@ -346,6 +346,7 @@ type remote struct {
 	h         string
 	abilities map[driver.Ability]bool
 	closed    atomic.Bool
+	listed    atomic.Bool // values_listed answered yes
 }
 
 var (
@@ -363,8 +364,27 @@ var (
 	_ driver.ValueLister      = (*remote)(nil)
 )
 
-// ValuesListed reports whether the plugin's store lists values with names.
-func (d *remote) ValuesListed() bool { return d.abilities[driver.AbilityListValues] }
+// ValuesListed asks the plugin whether its store lists values with names
+// (it may learn that only after its first request); a yes is remembered.
+func (d *remote) ValuesListed() bool {
+	if !d.abilities[driver.AbilityListValues] {
+		return false
+	}
+	if d.listed.Load() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r ValuesListedResult
+	sp := d.sp()
+	if err := d.c.call(ctx, MethodValuesListed, &sp, &r); err != nil {
+		return false
+	}
+	if r.Listed {
+		d.listed.Store(true)
+	}
+	return r.Listed
+}
 
 func (d *remote) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
 	if err := d.need(driver.AbilityListValues); err != nil {

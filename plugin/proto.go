@@ -58,6 +58,7 @@ const (
 	MethodPutMany        = "put_many"
 	MethodStamps         = "stamps"
 	MethodListValues     = "list_values"
+	MethodValuesListed   = "values_listed"
 )
 
 // Request is one client message.
@@ -213,6 +214,12 @@ type PutParams struct {
 	// BestEffortCheck accepts an if_version the backend can only check by
 	// reading first (driver.PutOptions.BestEffortCheck).
 	BestEffortCheck bool `json:"best_effort_check,omitempty"`
+}
+
+// ValuesListedResult says whether list_values brings values now (a driver
+// may learn it only after its first request, e.g. Vault's layout).
+type ValuesListedResult struct {
+	Listed bool `json:"listed"`
 }
 
 // ListValuesResult is a listing with the values that came with it.

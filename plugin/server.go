@@ -367,7 +367,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		target = &gp
 	case MethodPut:
 		target = &pp
-	case MethodList, MethodClose, MethodListValues:
+	case MethodList, MethodClose, MethodListValues, MethodValuesListed:
 		target = &sp
 	case MethodStage:
 		target = &stp
@@ -470,6 +470,9 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 			vs = []driver.Version{}
 		}
 		return &VersionsResult{Versions: vs}, nil
+	case MethodValuesListed:
+		vl, ok := d.(driver.ValueLister)
+		return &ValuesListedResult{Listed: ok && vl.ValuesListed()}, nil
 	case MethodListValues:
 		vl, ok := d.(driver.ValueLister)
 		if !ok || !vl.ValuesListed() {

@@ -5,7 +5,8 @@
 # 50 secrets, then times, with hyperfine when installed (else a Go timing
 # loop, bench/run/main.go):
 #   1. `true` executed bare;
-#   2. `keyward run -- true` (decrypts the store, injects all 50 secrets, audit on: the default);
+#   2. `keyward --version` (the binary's start-up alone);
+#   3. `keyward run -- true` (decrypts the store, injects all 50 secrets, audit on: the default);
 #   3. the same with KEYWARD_AUDIT=off;
 #   4. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
 #      dotenv file with the same age key, when sops is on PATH (or $SOPS).
@@ -27,11 +28,9 @@ mkdir -p "$HOME"
 
 echo "building keyward…" >&2
 (cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward)
-# The same CLI with the remote providers left out (their SDKs' package
-# init functions are most of the start-up cost of the full binary).
-(cd "$ROOT" && go build -tags keyward_omit_vault,keyward_omit_awssm,keyward_omit_gcpsm,keyward_omit_azurekv,keyward_omit_k8s -o "$WORK/keyward-local" ./cmd/keyward)
+# The default binary links only the embedded providers; the remote ones
+# are plugin programs (docs/plugins.md), not started by a local-store run.
 KW="$WORK/keyward"
-KWL="$WORK/keyward-local"
 TRUE=$(command -v true)
 
 cd "$WORK"
@@ -86,7 +85,7 @@ else
 	timer="Go timing loop (bench/run/main.go; commands interleaved; 20 warm-up runs)"
 fi
 
-set -- "true (bare)::$TRUE" "keyward run -- true::$KW run -- $TRUE" "keyward run -- true (local-only build)::$KWL run -- $TRUE"
+set -- "true (bare)::$TRUE" "keyward --version::$KW --version" "keyward run -- true::$KW run -- $TRUE"
 if [ -n "$SOPS" ]; then
 	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
 fi
