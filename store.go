@@ -425,7 +425,7 @@ func (s *Store) settle(ctx context.Context, err error) error {
 	if err == nil || cerr == nil {
 		return err
 	}
-	switch c := s.code(nil, err); {
+	switch c := s.code(context.Background(), err); {
 	case c == Unknown, c == Unavailable, c == Canceled && errors.Is(cerr, context.DeadlineExceeded):
 		return &contextFailure{ctx: cerr, err: err}
 	}

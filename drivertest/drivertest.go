@@ -495,7 +495,7 @@ var cases = []testCase{
 					for range attempts {
 						v, err := s.GetValue(ctx, "KW_COUNTER", nil)
 						if err != nil {
-							errc <- fmt.Errorf("Get: %w", err)
+							errc <- fmt.Errorf("get: %w", err)
 							return
 						}
 						var n int
@@ -511,7 +511,7 @@ var cases = []testCase{
 							mu.Unlock()
 						case keyward.FailedPrecondition:
 						default:
-							errc <- fmt.Errorf("Put with IfVersion: %w", err)
+							errc <- fmt.Errorf("put with IfVersion: %w", err)
 							return
 						}
 					}
