@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/url"
 	"regexp"
-	"strings"
 )
 
 // A Rule finds one credential format. The scanner never runs a rule's
@@ -276,22 +275,4 @@ func BuiltinRules() []*Rule {
 			Before:   32, After: 160, Check: genericCheck, AllowPaths: testPaths},
 			`(?i)(?:password|passwd|secret|api[_-]?key|token|auth_key)[a-z0-9_.-]{0,20}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["'\x60]?([^\s"'\x60;,]{8,100})(?:["'\x60;,]|\s|$)`),
 	}
-}
-
-// keywordVariants are the forms of a keyword the automaton searches: the
-// keyword itself, and for case-insensitive rules its lower, UPPER and
-// Title-case forms.
-func keywordVariants(k string, caseSensitive bool) []string {
-	if caseSensitive {
-		return []string{k}
-	}
-	l := strings.ToLower(k)
-	vs := []string{l, strings.ToUpper(k)}
-	if l != "" {
-		vs = append(vs, strings.ToUpper(l[:1])+l[1:])
-	}
-	if k != l && k != strings.ToUpper(k) && k != vs[len(vs)-1] {
-		vs = append(vs, k)
-	}
-	return vs
 }

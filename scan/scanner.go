@@ -41,8 +41,12 @@ type Options struct {
 // Scanner finds managed values and credential formats in bytes. It is safe
 // for concurrent use.
 type Scanner struct {
-	ac      *ahocorasick.Automaton
+	ac      *ahocorasick.Automaton // managed values, case-sensitive keywords
 	pats    []patInfo
+	aci     *ahocorasick.Automaton // lower-case keywords, over lowered bytes
+	ipats   [][]int                // rules of each aci pattern
+	meta    []ruleMeta
+	cache   *windowCache
 	managed []Managed
 	rules   []*Rule
 	whole   []int // rules without keywords: run over whole files
@@ -64,7 +68,7 @@ type patInfo struct {
 // New builds a Scanner: one Aho–Corasick automaton holding every encoded
 // form of every managed value and every rule keyword.
 func New(o Options) (*Scanner, error) {
-	s := &Scanner{key: o.FingerprintKey}
+	s := &Scanner{key: o.FingerprintKey, cache: newWindowCache()}
 	switch {
 	case len(s.key) == 0:
 		s.key = make([]byte, 32)
@@ -112,23 +116,38 @@ func New(o Options) (*Scanner, error) {
 			}
 		}
 	}
+	iindex := map[string]int{}
+	var ipatterns [][]byte
 	for ri, r := range s.rules {
 		if r.Regex == nil {
 			return nil, errors.New("keyward: rule " + r.ID + " has no regex")
 		}
+		s.meta = append(s.meta, ruleMeta{maxLen: maxMatchLen(r.Regex.String())})
 		if len(r.Keywords) == 0 {
 			s.whole = append(s.whole, ri)
 			continue
 		}
 		for _, k := range r.Keywords {
-			for _, v := range keywordVariants(k, r.CaseSensitive) {
-				if v == "" {
-					continue
-				}
-				p := pat([]byte(v))
+			if k == "" {
+				continue
+			}
+			if r.CaseSensitive {
+				p := pat([]byte(k))
 				if len(p.rules) == 0 || p.rules[len(p.rules)-1] != ri {
 					p.rules = append(p.rules, ri)
 				}
+				continue
+			}
+			l := lowerString(k)
+			i, ok := iindex[l]
+			if !ok {
+				i = len(ipatterns)
+				iindex[l] = i
+				ipatterns = append(ipatterns, []byte(l))
+				s.ipats = append(s.ipats, nil)
+			}
+			if rs := s.ipats[i]; len(rs) == 0 || rs[len(rs)-1] != ri {
+				s.ipats[i] = append(rs, ri)
 			}
 		}
 	}
@@ -138,6 +157,13 @@ func New(o Options) (*Scanner, error) {
 			return nil, err
 		}
 		s.ac = ac
+	}
+	if len(ipatterns) > 0 {
+		ac, err := ahocorasick.NewBuilder().AddPatterns(ipatterns).Build()
+		if err != nil {
+			return nil, err
+		}
+		s.aci = ac
 	}
 	return s, nil
 }
@@ -230,35 +256,36 @@ func (s *Scanner) ScanBytes(data []byte, path string) []Match {
 				continue
 			}
 			for _, ri := range p.rules {
-				r := s.rules[ri]
-				lo, hi := m.Start-r.before(), m.End+r.after()
-				if wins == nil {
-					wins = map[int][]window{}
-				}
-				w := wins[ri]
-				if n := len(w); n > 0 && lo <= w[n-1].hi {
-					if hi > w[n-1].hi {
-						w[n-1].hi = hi
-					}
-				} else {
-					w = append(w, window{lo, hi})
-				}
-				wins[ri] = w
+				wins = s.addWindow(wins, ri, m.Start, m.End)
 			}
 		}
 	}
-	if !binary {
-		ris := make([]int, 0, len(wins)+len(s.whole))
-		for ri := range wins {
-			ris = append(ris, ri)
+	if binary {
+		return filterAllowed(dedupe(out), data)
+	}
+	if s.aci != nil {
+		bp := scratchPool.Get().(*[]byte)
+		low := lowerASCII(*bp, data)
+		for _, m := range s.aci.FindAllOverlapping(low) {
+			for _, ri := range s.ipats[m.PatternID] {
+				wins = s.addWindow(wins, ri, m.Start, m.End)
+			}
 		}
-		sort.Ints(ris)
-		for _, ri := range ris {
-			out = s.runRule(out, ri, data, path, wins[ri])
+		if cap(low) <= maxScratch {
+			*bp = low[:0]
+			scratchPool.Put(bp)
 		}
-		for _, ri := range s.whole {
-			out = s.runRule(out, ri, data, path, []window{{0, len(data)}})
-		}
+	}
+	ris := make([]int, 0, len(wins)+len(s.whole))
+	for ri := range wins {
+		ris = append(ris, ri)
+	}
+	sort.Ints(ris)
+	for _, ri := range ris {
+		out = s.runRule(out, ri, data, path, wins[ri])
+	}
+	for _, ri := range s.whole {
+		out = s.runRule(out, ri, data, path, []window{{0, len(data)}})
 	}
 	out = dedupe(out)
 	return filterAllowed(out, data)
@@ -274,49 +301,63 @@ func (s *Scanner) runRule(out []Match, ri int, data []byte, path string, ws []wi
 			return out
 		}
 	}
-	// Widen each window to whole lines (bounded), then merge.
-	const maxWiden = 1024
-	merged := ws[:0:0]
-	for _, w := range ws {
-		lo, hi := w.lo, w.hi
-		if lo < 0 {
-			lo = 0
-		}
-		if hi > len(data) {
-			hi = len(data)
-		}
-		if i := bytes.LastIndexByte(data[max(0, lo-maxWiden):lo], '\n'); i >= 0 {
-			lo = max(0, lo-maxWiden) + i + 1
+	bounded := s.meta[ri].maxLen >= 0
+	for i := range ws {
+		w := &ws[i]
+		w.lo, w.hi = max(0, w.lo), min(len(data), w.hi)
+		if bounded {
+			// One byte of context each side, so that \b, ^ and $ at a
+			// window's edge see the real neighbours; a match that uses
+			// the cut (starts at lo or ends at hi) is dropped below.
+			w.lo, w.hi = max(0, w.lo-1), min(len(data), w.hi+1)
 		} else {
-			lo = max(0, lo-maxWiden)
+			// An unbounded regexp runs on whole lines (bounded), as
+			// gitleaks' line-oriented rules expect.
+			w.lo, w.hi = lineBounds(data, w.lo, w.hi)
 		}
-		if i := bytes.IndexByte(data[hi:min(len(data), hi+maxWiden)], '\n'); i >= 0 {
-			hi += i
-		} else {
-			hi = min(len(data), hi+maxWiden)
-		}
-		if n := len(merged); n > 0 && lo <= merged[n-1].hi {
-			merged[n-1].hi = max(hi, merged[n-1].hi)
-			continue
-		}
-		merged = append(merged, window{lo, hi})
 	}
-	for _, w := range merged {
+	for _, w := range mergeWindows(ws) {
 		win := data[w.lo:w.hi]
-		for _, loc := range r.Regex.FindAllSubmatchIndex(win, -1) {
-			ss, se := secretSpan(r, loc)
-			if ss < 0 {
-				continue
-			}
-			secret := win[ss:se]
-			if !s.accept(r, secret, win[loc[0]:loc[1]]) {
-				continue
-			}
+		var edges uint8
+		if bounded && w.lo > 0 {
+			edges |= 1
+		}
+		if bounded && w.hi < len(data) {
+			edges |= 2
+		}
+		k := s.cache.key(ri, win, edges)
+		rms, ok := s.cache.get(k)
+		if !ok {
+			rms = s.matchWindow(r, win, edges)
+			s.cache.put(k, rms)
+		}
+		for _, m := range rms {
 			out = append(out, Match{Kind: KindRule, RuleID: r.ID, Description: r.Description,
-				Start: w.lo + loc[0], End: w.lo + loc[1], Fingerprint: s.Fingerprint(secret)})
+				Start: w.lo + m.start, End: w.lo + m.end, Fingerprint: m.fingerprint})
 		}
 	}
 	return out
+}
+
+// matchWindow runs rule r on one window. edges has bit 1 when the window's
+// first byte is context only, bit 2 when its last byte is.
+func (s *Scanner) matchWindow(r *Rule, win []byte, edges uint8) []relMatch {
+	var rms []relMatch
+	for _, loc := range r.Regex.FindAllSubmatchIndex(win, -1) {
+		if (edges&1 != 0 && loc[0] == 0) || (edges&2 != 0 && loc[1] == len(win)) {
+			continue
+		}
+		ss, se := secretSpan(r, loc)
+		if ss < 0 {
+			continue
+		}
+		secret := win[ss:se]
+		if !s.accept(r, secret, win[loc[0]:loc[1]]) {
+			continue
+		}
+		rms = append(rms, relMatch{loc[0], loc[1], s.Fingerprint(secret)})
+	}
+	return rms
 }
 
 func secretSpan(r *Rule, loc []int) (int, int) {

@@ -1,0 +1,231 @@
+package scan
+
+import (
+	"bytes"
+	"hash/maphash"
+	"regexp/syntax"
+	"sort"
+	"sync"
+	"unicode/utf8"
+)
+
+// This file holds the parts of the matching engine that keep rule regexps
+// cheap on secret-dense input (issue 17, item 6):
+//
+//   - Case-insensitive keywords are found without folding each rune: the
+//     buffer is ASCII-lowercased once into a pooled scratch buffer and a
+//     second automaton of lower-case keywords runs over it. (Keywords thus
+//     match in any ASCII case mix, "apiKey" as well as "APIKEY".)
+//   - A rule whose regexp has a bounded match length runs on a window
+//     anchored at the keyword hit (Before bytes before it, After bytes after
+//     it, and never more than the regexp can match), not on whole lines.
+//   - Windows are merged per rule, so overlapping hits run a regexp once;
+//     and the outcome of a rule on a window's exact bytes is cached, so the
+//     same line in a thousand versions of a file (history scans) runs the
+//     regexp once.
+
+// ruleMeta is what New derives from a rule.
+type ruleMeta struct {
+	// maxLen is the longest match the regexp can produce, in bytes; -1
+	// when unbounded (x*, x+, x{n,}).
+	maxLen int
+}
+
+// maxMatchLen bounds the length of a match of expr in bytes, or -1.
+func maxMatchLen(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return -1
+	}
+	return reMaxLen(re)
+}
+
+func reMaxLen(re *syntax.Regexp) int {
+	const unbounded = -1
+	switch re.Op {
+	case syntax.OpNoMatch, syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine,
+		syntax.OpBeginText, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			if re.Flags&syntax.FoldCase != 0 && r < utf8.RuneSelf {
+				// 'k' folds to the Kelvin sign, 's' to the long s.
+				n += 3
+			} else {
+				n += utf8.RuneLen(r)
+			}
+		}
+		return n
+	case syntax.OpCharClass:
+		if len(re.Rune) == 0 {
+			return 0
+		}
+		hi := re.Rune[len(re.Rune)-1]
+		if hi > utf8.MaxRune {
+			hi = utf8.MaxRune
+		}
+		return utf8.RuneLen(hi)
+	case syntax.OpAnyCharNotNL, syntax.OpAnyChar:
+		return utf8.UTFMax
+	case syntax.OpCapture, syntax.OpQuest:
+		return reMaxLen(re.Sub[0])
+	case syntax.OpStar, syntax.OpPlus:
+		return unbounded
+	case syntax.OpRepeat:
+		if re.Max < 0 {
+			return unbounded
+		}
+		n := reMaxLen(re.Sub[0])
+		if n < 0 {
+			return unbounded
+		}
+		return n * re.Max
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			m := reMaxLen(s)
+			if m < 0 {
+				return unbounded
+			}
+			n += m
+		}
+		return n
+	case syntax.OpAlternate:
+		n := 0
+		for _, s := range re.Sub {
+			m := reMaxLen(s)
+			if m < 0 {
+				return unbounded
+			}
+			n = max(n, m)
+		}
+		return n
+	}
+	return unbounded
+}
+
+// lowerASCII maps A–Z to a–z; every other byte is itself, so offsets in
+// the lowered copy are offsets in the original.
+var lowerTable = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if i >= 'A' && i <= 'Z' {
+			t[i] = byte(i) + 'a' - 'A'
+		}
+	}
+	return t
+}()
+
+func lowerASCII(dst, src []byte) []byte {
+	dst = append(dst[:0], src...)
+	for i, c := range dst {
+		dst[i] = lowerTable[c]
+	}
+	return dst
+}
+
+func lowerString(s string) string {
+	return string(lowerASCII(nil, []byte(s)))
+}
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxScratch is the largest buffer returned to the pool.
+const maxScratch = 4 << 20
+
+// addWindow records a keyword hit [start, end) of rule ri.
+func (s *Scanner) addWindow(wins map[int][]window, ri, start, end int) map[int][]window {
+	r := s.rules[ri]
+	lo, hi := start-r.before(), end+r.after()
+	if l := s.meta[ri].maxLen; l >= 0 {
+		// A match overlapping the hit starts after start-l and ends
+		// before end+l.
+		lo, hi = max(lo, start-l), min(hi, end+l)
+	}
+	if wins == nil {
+		wins = map[int][]window{}
+	}
+	wins[ri] = append(wins[ri], window{lo, hi})
+	return wins
+}
+
+// mergeWindows sorts ws and merges overlapping or touching windows.
+func mergeWindows(ws []window) []window {
+	sort.Slice(ws, func(i, j int) bool { return ws[i].lo < ws[j].lo })
+	out := ws[:1]
+	for _, w := range ws[1:] {
+		if n := len(out); w.lo <= out[n-1].hi {
+			out[n-1].hi = max(out[n-1].hi, w.hi)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// relMatch is a rule match relative to its window.
+type relMatch struct {
+	start, end  int
+	fingerprint string
+}
+
+// windowCache remembers, per rule and exact window bytes, the accepted
+// matches. It is bounded: once full it stops learning (and is cleared when
+// twice full is reached by a concurrent writer, never).
+type windowCache struct {
+	seed1, seed2 maphash.Seed
+	mu           sync.Mutex
+	m            map[windowKey][]relMatch
+}
+
+type windowKey struct {
+	rule   int
+	h1, h2 uint64
+	n      int
+	edges  uint8
+}
+
+// maxCacheEntries bounds the cache (each entry is a key and usually no
+// matches: about 64 bytes).
+const maxCacheEntries = 1 << 17
+
+func newWindowCache() *windowCache {
+	return &windowCache{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), m: map[windowKey][]relMatch{}}
+}
+
+func (c *windowCache) key(rule int, win []byte, edges uint8) windowKey {
+	return windowKey{rule: rule, h1: maphash.Bytes(c.seed1, win), h2: maphash.Bytes(c.seed2, win), n: len(win), edges: edges}
+}
+
+func (c *windowCache) get(k windowKey) ([]relMatch, bool) {
+	c.mu.Lock()
+	v, ok := c.m[k]
+	c.mu.Unlock()
+	return v, ok
+}
+
+func (c *windowCache) put(k windowKey, v []relMatch) {
+	c.mu.Lock()
+	if len(c.m) < maxCacheEntries {
+		c.m[k] = v
+	}
+	c.mu.Unlock()
+}
+
+// lineBounds widens [lo, hi) to whole lines, at most maxWiden bytes each
+// way. It is how rules with unbounded regexps are run (as before).
+func lineBounds(data []byte, lo, hi int) (int, int) {
+	const maxWiden = 1024
+	if i := bytes.LastIndexByte(data[max(0, lo-maxWiden):lo], '\n'); i >= 0 {
+		lo = max(0, lo-maxWiden) + i + 1
+	} else {
+		lo = max(0, lo-maxWiden)
+	}
+	if i := bytes.IndexByte(data[hi:min(len(data), hi+maxWiden)], '\n'); i >= 0 {
+		hi += i
+	} else {
+		hi = min(len(data), hi+maxWiden)
+	}
+	return lo, hi
+}
