@@ -14,6 +14,8 @@ import (
 // Intro is a commit that introduced a blob at a path.
 type Intro struct {
 	Commit, Path, Author, Email, Date string
+	// parent is the blob at Path before the commit ("" for an added file).
+	parent string
 }
 
 // ScanHistory scans every commit reachable from any ref of the repository
@@ -22,7 +24,10 @@ type Intro struct {
 // commits that contain it; then, only if something was found, one pass over
 // `git log --raw` maps each blob with a finding to the commits, paths and
 // authors that introduced it, and the report has one finding per
-// introduction. A shallow clone is scanned as far as it goes (with a
+// introduction. A commit that modifies a file introduces only what its
+// parent version did not already hold (the same rule or managed value and
+// fingerprint, as many times): editing a file that holds a secret does not
+// report the secret again. A shallow clone is scanned as far as it goes (with a
 // warning); a repository with no commits has nothing to scan (a warning);
 // missing objects are warnings; a repository git cannot walk is an error.
 func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) (*Report, error) {
@@ -90,6 +95,18 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 		if err != nil {
 			return nil, err
 		}
+		counts := map[string]map[string]int{}
+		countsOf := func(blob string) map[string]int {
+			c, ok := counts[blob]
+			if !ok {
+				c = map[string]int{}
+				for _, f := range r.blobHits[blob] {
+					c[introKey(&f)]++
+				}
+				counts[blob] = c
+			}
+			return c
+		}
 		for blob, fs := range r.blobHits {
 			in := intros[blob]
 			if len(in) == 0 {
@@ -97,7 +114,14 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 				continue
 			}
 			for _, i := range in {
+				var had, has map[string]int
+				if _, ok := r.blobHits[i.parent]; ok && i.parent != "" {
+					had, has = countsOf(i.parent), countsOf(blob)
+				}
 				for _, f := range fs {
+					if had != nil && has[introKey(&f)] <= had[introKey(&f)] {
+						continue // already in the parent version
+					}
 					f.Commit, f.Path, f.Author, f.Email, f.Date = i.Commit, i.Path, i.Author, i.Email, i.Date
 					r.rep.Findings = append(r.rep.Findings, f)
 				}
@@ -150,6 +174,10 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 		if _, ok := r.blobHits[blob]; !ok {
 			continue
 		}
+		parent := ""
+		if f[4] != "A" && strings.Trim(f[2], "0") != "" {
+			parent = f[2]
+		}
 		path := line[tab+1:]
 		if strings.HasPrefix(path, `"`) {
 			if p, err := strconv.Unquote(path); err == nil {
@@ -157,7 +185,7 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 			}
 		}
 		in := cur
-		in.Path = path
+		in.Path, in.parent = path, parent
 		res[blob] = append(res[blob], in)
 	}
 	serr := sc.Err()
@@ -171,4 +199,10 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 		return nil, fmt.Errorf("keyward: failed to read git log: %w", serr)
 	}
 	return res, nil
+}
+
+// introKey is what a finding is, without where: the kind, the rule or
+// managed key, and the fingerprint.
+func introKey(f *Finding) string {
+	return f.Kind + "\x00" + f.Name() + "\x00" + f.Encoding + "\x00" + f.Fingerprint
 }
