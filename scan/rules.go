@@ -44,6 +44,9 @@ type Rule struct {
 	// match around it. Built-in rules use it for per-character-set entropy
 	// and placeholder checks.
 	Check func(secret, match []byte) bool
+
+	// builtin rules also apply the example-value allow-list (allow.go).
+	builtin bool
 }
 
 func (r *Rule) before() int {
@@ -176,7 +179,7 @@ func genericCheck(s, match []byte) bool {
 		return false
 	}
 	// Identifiers and dotted field accesses (code, not values).
-	if bytes.IndexAny(s, "()[]{}") >= 0 {
+	if bytes.IndexAny(s, "()[]{}") >= 0 || genericNotSecret.Match(s) {
 		return false
 	}
 	return Entropy(s) >= GenericEntropy[charset(s)]
@@ -212,6 +215,8 @@ var testPaths = []*regexp.Regexp{regexp.MustCompile(`(?:^|/)testdata/|_test\.go$
 
 func mustRule(r Rule, expr string) *Rule {
 	r.Regex = regexp.MustCompile(expr)
+	r.builtin = true
+	r.AllowPaths = append(r.AllowPaths, noisePaths)
 	return &r
 }
 

@@ -386,6 +386,9 @@ func (s *Scanner) accept(r *Rule, secret, whole []byte) bool {
 	if r.Check != nil && !r.Check(secret, whole) {
 		return false
 	}
+	if r.builtin && exampleAllowed(secret) {
+		return false
+	}
 	for _, a := range r.Allow {
 		t := secret
 		if r.AllowMatch {
