@@ -239,8 +239,9 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// A commit that edits a file holding a secret does not introduce it again;
-// one that adds another copy of it, or a new secret, does.
+// A commit that edits other lines of a file holding a secret does not
+// introduce it again; one that adds another copy of it, or a new secret, or
+// edits the secret's line, does.
 func TestHistoryReportsOnlyWhatACommitIntroduced(t *testing.T) {
 	dir, git := gitRepo(t)
 	a := "sk_live_" + mixed(24)
@@ -255,6 +256,7 @@ func TestHistoryReportsOnlyWhatACommitIntroduced(t *testing.T) {
 	commit("X=1\nA=" + a + "\n")                                 // edit: nothing new
 	c3 := commit("X=1\nA=" + a + "\nB=" + b + "\n")              // new secret b
 	c4 := commit("X=2\nA=" + a + "\nB=" + b + "\nC=" + a + "\n") // a second copy of a
+	c5 := commit("X=2\nA=" + a + " # edited\nB=" + b + "\nC=" + a + "\n")
 	s := newScanner(t)
 	rep, err := s.ScanHistory(context.Background(), dir, SourceOptions{})
 	if err != nil {
@@ -268,13 +270,15 @@ func TestHistoryReportsOnlyWhatACommitIntroduced(t *testing.T) {
 			got["a@c1"]++
 		case f.Fingerprint == fpB && f.Commit == c3:
 			got["b@c3"]++
-		case f.Fingerprint == fpA && f.Commit == c4:
+		case f.Fingerprint == fpA && f.Commit == c4 && f.Line == 4:
 			got["a@c4"]++
+		case f.Fingerprint == fpA && f.Commit == c5 && f.Line == 2:
+			got["a@c5"]++
 		default:
 			t.Errorf("unexpected finding %s at line %d of commit %s", f.Name(), f.Line, short(f.Commit))
 		}
 	}
-	if got["a@c1"] != 1 || got["b@c3"] != 1 || got["a@c4"] != 2 {
-		t.Fatalf("findings per introduction %v, want a@c1:1 b@c3:1 a@c4:2 (both copies)", got)
+	if got["a@c1"] != 1 || got["b@c3"] != 1 || got["a@c4"] != 1 || got["a@c5"] != 1 {
+		t.Fatalf("findings per introduction %v, want a@c1:1 b@c3:1 a@c4:1 (the new copy) a@c5:1 (the edited line)", got)
 	}
 }

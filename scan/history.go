@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os/exec"
 	"strconv"
@@ -25,9 +26,9 @@ type Intro struct {
 // `git log --raw` maps each blob with a finding to the commits, paths and
 // authors that introduced it, and the report has one finding per
 // introduction. A commit that modifies a file introduces only what its
-// parent version did not already hold (the same rule or managed value and
-// fingerprint, as many times): editing a file that holds a secret does not
-// report the secret again. A shallow clone is scanned as far as it goes (with a
+// parent version did not already hold (the same rule or managed value,
+// fingerprint and line text, as many times): editing other lines of a file
+// that holds a secret does not report the secret again. A shallow clone is scanned as far as it goes (with a
 // warning); a repository with no commits has nothing to scan (a warning);
 // missing objects are warnings; a repository git cannot walk is an error.
 func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) (*Report, error) {
@@ -95,13 +96,13 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 		if err != nil {
 			return nil, err
 		}
-		counts := map[string]map[string]int{}
-		countsOf := func(blob string) map[string]int {
+		counts := map[string]map[introID]int{}
+		countsOf := func(blob string) map[introID]int {
 			c, ok := counts[blob]
 			if !ok {
-				c = map[string]int{}
-				for _, f := range r.blobHits[blob] {
-					c[introKey(&f)]++
+				c = map[introID]int{}
+				for k, f := range r.blobHits[blob] {
+					c[introKey(&f, r.blobCtx[blob][k])]++
 				}
 				counts[blob] = c
 			}
@@ -114,12 +115,12 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 				continue
 			}
 			for _, i := range in {
-				var had, has map[string]int
+				var had, has map[introID]int
 				if _, ok := r.blobHits[i.parent]; ok && i.parent != "" {
 					had, has = countsOf(i.parent), countsOf(blob)
 				}
-				for _, f := range fs {
-					if had != nil && has[introKey(&f)] <= had[introKey(&f)] {
+				for k, f := range fs {
+					if id := introKey(&f, r.blobCtx[blob][k]); had != nil && has[id] <= had[id] {
 						continue // already in the parent version
 					}
 					f.Commit, f.Path, f.Author, f.Email, f.Date = i.Commit, i.Path, i.Author, i.Email, i.Date
@@ -201,8 +202,30 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 	return res, nil
 }
 
-// introKey is what a finding is, without where: the kind, the rule or
-// managed key, and the fingerprint.
-func introKey(f *Finding) string {
-	return f.Kind + "\x00" + f.Name() + "\x00" + f.Encoding + "\x00" + f.Fingerprint
+// introID is what a finding is and the text of its lines, without where:
+// the kind, the rule or managed key, the fingerprint and a hash of the
+// lines the match spans. A commit introduces a finding when its version of
+// the file holds more of them than the parent version: an added or edited
+// line with the secret, not an untouched one (as in the commit's diff).
+type introID struct {
+	what string
+	line uint64
+}
+
+func introKey(f *Finding, line uint64) introID {
+	return introID{f.Kind + "\x00" + f.Name() + "\x00" + f.Encoding + "\x00" + f.Fingerprint, line}
+}
+
+var lineSeed = maphash.MakeSeed()
+
+// lineHash hashes the whole lines that match m spans in data.
+func lineHash(data []byte, m Match) uint64 {
+	lo := bytes.LastIndexByte(data[:m.Start], '\n') + 1
+	hi := bytes.IndexByte(data[m.End:], '\n')
+	if hi < 0 {
+		hi = len(data)
+	} else {
+		hi += m.End
+	}
+	return maphash.Bytes(lineSeed, data[lo:hi])
 }
