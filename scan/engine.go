@@ -170,9 +170,9 @@ type relMatch struct {
 	fingerprint string
 }
 
-// windowCache remembers, per rule and exact window bytes, the accepted
-// matches. It is bounded: once full it stops learning (and is cleared when
-// twice full is reached by a concurrent writer, never).
+// windowCache remembers, per rule and exact window bytes (two independent
+// 64-bit hashes and the length), the accepted matches. It is bounded: once
+// full it stops learning, and lookups go on hitting what it holds.
 type windowCache struct {
 	seed1, seed2 maphash.Seed
 	mu           sync.Mutex

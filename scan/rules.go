@@ -10,13 +10,15 @@ import (
 // A Rule finds one credential format. The scanner never runs a rule's
 // regular expression over a whole file: it finds the rule's Keywords with
 // the same automaton that finds managed values, and runs Regex only on a
-// small window (Before bytes before a keyword, After bytes after it, widened
-// to whole lines) around each hit.
+// small window anchored at each hit: Before bytes before the keyword and
+// After bytes after it, and no more than the longest match Regex can
+// produce. A Regex with an unbounded repeat (x*, x+) runs on the hit's
+// whole lines instead (at most 1 KiB each way).
 type Rule struct {
 	ID          string
 	Description string
 	// Keywords anchor the rule. They are matched case-insensitively for
-	// ASCII (lower, UPPER and Title case are searched) unless CaseSensitive.
+	// ASCII (any mix of cases) unless CaseSensitive.
 	// A rule with no keywords runs over whole files (slow; loaded rule
 	// files only).
 	Keywords      []string
