@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -66,18 +67,39 @@ func BenchmarkScanRepoBlobs(b *testing.B) {
 		blobs = append(blobs, blob{p, data[:n]})
 		total += int64(n)
 	}
-	s, err := New(Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.SetBytes(total)
-	b.ResetTimer()
 	var found int
 	for b.Loop() {
+		s, err := New(Options{}) // a cold window cache, as in one CLI run
+		if err != nil {
+			b.Fatal(err)
+		}
 		found = 0
 		for _, bl := range blobs {
 			found += len(s.ScanBytes(bl.data, bl.path))
 		}
 	}
 	b.ReportMetric(float64(found), "matches")
+}
+
+// BenchmarkScanHistoryRepo is `keyward scan --history --no-managed` on
+// $KEYWARD_BENCH_REPO, git included. Skipped when the variable is unset.
+func BenchmarkScanHistoryRepo(b *testing.B) {
+	repo := os.Getenv("KEYWARD_BENCH_REPO")
+	if repo == "" {
+		b.Skip("set KEYWARD_BENCH_REPO to a git repository")
+	}
+	var n int
+	for b.Loop() {
+		s, err := New(Options{}) // a cold window cache, as in one CLI run
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := s.ScanHistory(context.Background(), repo, SourceOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(rep.Findings)
+	}
+	b.ReportMetric(float64(n), "findings")
 }
