@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"hash/maphash"
+	"regexp"
 	"regexp/syntax"
 	"sort"
 	"sync"
@@ -29,6 +30,42 @@ type ruleMeta struct {
 	// maxLen is the longest match the regexp can produce, in bytes; -1
 	// when unbounded (x*, x+, x{n,}).
 	maxLen int
+	// anchored, for a rule whose matches start at a keyword (Rule.anchor)
+	// and whose regexp is bounded: the regexp as ^(?:…), without a
+	// leading \b, which wordStart then stands for.
+	anchored  *regexp.Regexp
+	wordStart bool
+	requires  []byte
+}
+
+// newRuleMeta derives a rule's metadata; noAnchor (tests) keeps every rule
+// on the window path.
+func newRuleMeta(r *Rule, noAnchor bool) ruleMeta {
+	m := ruleMeta{maxLen: maxMatchLen(r.Regex.String())}
+	if r.requires != "" {
+		m.requires = []byte(r.requires)
+	}
+	if !r.anchor || noAnchor || m.maxLen < 0 {
+		return m
+	}
+	re, err := syntax.Parse(r.Regex.String(), syntax.Perl)
+	if err != nil {
+		return m
+	}
+	if re.Op == syntax.OpConcat && len(re.Sub) > 1 && re.Sub[0].Op == syntax.OpWordBoundary {
+		re.Sub = re.Sub[1:]
+		m.wordStart = true
+	}
+	a, err := regexp.Compile(`^(?:` + re.String() + `)`)
+	if err != nil || a.NumSubexp() != r.Regex.NumSubexp() {
+		return ruleMeta{maxLen: m.maxLen, requires: m.requires}
+	}
+	m.anchored = a
+	return m
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // maxMatchLen bounds the length of a match of expr in bytes, or -1.
@@ -137,6 +174,13 @@ const maxScratch = 4 << 20
 // addWindow records a keyword hit [start, end) of rule ri.
 func (s *Scanner) addWindow(wins map[int][]window, ri, start, end int) map[int][]window {
 	r := s.rules[ri]
+	if s.meta[ri].anchored != nil {
+		if wins == nil {
+			wins = map[int][]window{}
+		}
+		wins[ri] = append(wins[ri], window{start, start})
+		return wins
+	}
 	lo, hi := start-r.before(), end+r.after()
 	if l := s.meta[ri].maxLen; l >= 0 {
 		// A match overlapping the hit starts after start-l and ends
@@ -164,10 +208,61 @@ func mergeWindows(ws []window) []window {
 	return out
 }
 
-// relMatch is a rule match relative to its window.
+// relMatch is a rule match relative to its window. On the anchored path
+// a match the rule's checks reject is kept with an empty fingerprint: it
+// still consumes its bytes, as in a FindAll over the text.
 type relMatch struct {
 	start, end  int
 	fingerprint string
+}
+
+// runAnchored runs rule ri once at each distinct keyword start, on the
+// bytes the regexp can reach from there (plus one of context), skipping
+// starts inside the previous match.
+func (s *Scanner) runAnchored(out []Match, ri int, data []byte, hits []window) []Match {
+	r, m := s.rules[ri], &s.meta[ri]
+	sort.Slice(hits, func(i, j int) bool { return hits[i].lo < hits[j].lo })
+	last, prev := -1, -1
+	for _, h := range hits {
+		p := h.lo
+		if p == prev || p < last {
+			continue
+		}
+		prev = p
+		if m.wordStart && p > 0 && isWordByte(data[p-1]) {
+			continue
+		}
+		win := data[p:min(len(data), p+m.maxLen+1)]
+		if m.requires != nil && !bytes.Contains(win, m.requires) {
+			continue
+		}
+		k := s.cache.key(ri, win, 4)
+		rms, ok := s.cache.get(k)
+		if !ok {
+			rms = s.matchAnchored(r, m.anchored, win)
+			s.cache.put(k, rms)
+		}
+		for _, rm := range rms {
+			last = p + rm.end
+			if rm.fingerprint != "" {
+				out = append(out, Match{Kind: KindRule, RuleID: r.ID, Description: r.Description,
+					Start: p + rm.start, End: p + rm.end, Fingerprint: rm.fingerprint})
+			}
+		}
+	}
+	return out
+}
+
+func (s *Scanner) matchAnchored(r *Rule, re *regexp.Regexp, win []byte) []relMatch {
+	loc := re.FindSubmatchIndex(win)
+	if loc == nil {
+		return nil
+	}
+	rm := relMatch{start: loc[0], end: loc[1]}
+	if ss, se := secretSpan(r, loc); ss >= 0 && s.accept(r, win[ss:se], win[loc[0]:loc[1]]) {
+		rm.fingerprint = s.Fingerprint(win[ss:se])
+	}
+	return []relMatch{rm}
 }
 
 // windowCache remembers, per rule and exact window bytes (two independent

@@ -180,3 +180,60 @@ func TestMaxMatchLen(t *testing.T) {
 		}
 	}
 }
+
+// The anchored path (the regexp run once at each keyword start) finds
+// exactly what the merged-window path finds, on text packed with keywords
+// next to each other, inside words, at the edges and overlapping matches.
+func TestAnchoredMatchesWindowed(t *testing.T) {
+	key := []byte("kw-test-fingerprint-key")
+	a, err := New(Options{FingerprintKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(Options{FingerprintKey: key, noAnchor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aws := "AKIA" + "TESTFAKE7KEY2ABC"
+	pieces := []string{
+		aws, "x" + aws, aws + "Q", "ASIA" + mixed(16), "AKIA", "akia" + mixed(16),
+		`password = "` + mixed(16) + `"`, "passwordtoken=" + mixed(12) + "9", "PASSWD:" + mixed(10) + "1",
+		"apiKey: '" + mixed(20) + "'", "secret_token => " + mixed(14) + "7;", "token=token=" + mixed(12) + "5",
+		"sk_live_" + mixed(30), "rk_live_sk_live_" + mixed(24), "whsec_" + mixed(40), "ghp_" + mixed(36), "ghp_ghp_" + mixed(36),
+		"github_pat_" + mixed(82), "xoxb-" + rep("1", 11) + "-" + mixed(24), "hooks.slack.com/services/T" + rep("FAKE0", 8) + "/B" + rep("FAKE0", 8) + "/" + mixed(24),
+		`"AIza` + mixed(35) + `"`, "AIza" + mixed(40), `"private_key_id": "` + rep("0a1b2c3d4e5f6789", 40) + `"`,
+		"SG." + mixed(22) + "." + mixed(43), "SK" + rep("0a1b2c3d4e5f6789", 32), "TWILIO_AUTH_TOKEN=" + rep("0a1b2c3d4e5f6789", 32),
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJmYWtlIn0." + mixed(30), "postgres://app:" + mixed(16) + "@db.internal/x",
+		"\n", " ", "\t", `"`, "'", "=", ":", ";", "keyward:allow",
+	}
+	// A deterministic walk over the pieces, joined with and without
+	// separators, so keywords land next to, inside and across each other.
+	var b strings.Builder
+	x := uint32(7)
+	for i := 0; i < 4000; i++ {
+		x = x*1664525 + 1013904223
+		b.WriteString(pieces[int(x>>16)%len(pieces)])
+		if x&3 == 0 {
+			b.WriteByte(' ')
+		}
+	}
+	text := []byte(b.String())
+	for _, n := range []int{len(text), 1 << 12, 777, 64} {
+		for off := 0; off+n <= len(text); off += max(n, len(text)/8) {
+			chunk := text[off : off+n]
+			ma, mw := a.ScanBytes(chunk, "a.txt"), w.ScanBytes(chunk, "a.txt")
+			if len(ma) != len(mw) {
+				t.Fatalf("chunk %d+%d: anchored %d matches, windowed %d", off, n, len(ma), len(mw))
+			}
+			for i := range ma {
+				if ma[i].RuleID != mw[i].RuleID || ma[i].Start != mw[i].Start || ma[i].End != mw[i].End || ma[i].Fingerprint != mw[i].Fingerprint {
+					t.Fatalf("chunk %d+%d: match %d differs: %s@%d-%d vs %s@%d-%d", off, n, i,
+						ma[i].RuleID, ma[i].Start, ma[i].End, mw[i].RuleID, mw[i].Start, mw[i].End)
+				}
+			}
+		}
+	}
+	if ms := a.ScanBytes(text, "a.txt"); len(ms) < 300 {
+		t.Fatalf("only %d matches in the packed text", len(ms))
+	}
+}

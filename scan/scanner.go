@@ -36,6 +36,10 @@ type Options struct {
 	// written by another Scanner. There is no fixed default key. The CLI
 	// uses a per-user key (docs/scan.md).
 	FingerprintKey []byte
+
+	// noAnchor (tests) runs every rule on merged windows, the reference
+	// the anchored path is compared with.
+	noAnchor bool
 }
 
 // Scanner finds managed values and credential formats in bytes. It is safe
@@ -122,7 +126,7 @@ func New(o Options) (*Scanner, error) {
 		if r.Regex == nil {
 			return nil, errors.New("keyward: rule " + r.ID + " has no regex")
 		}
-		s.meta = append(s.meta, ruleMeta{maxLen: maxMatchLen(r.Regex.String())})
+		s.meta = append(s.meta, newRuleMeta(r, o.noAnchor))
 		if len(r.Keywords) == 0 {
 			s.whole = append(s.whole, ri)
 			continue
@@ -301,7 +305,11 @@ func (s *Scanner) runRule(out []Match, ri int, data []byte, path string, ws []wi
 			return out
 		}
 	}
+	if s.meta[ri].anchored != nil {
+		return s.runAnchored(out, ri, data, ws)
+	}
 	bounded := s.meta[ri].maxLen >= 0
+	req := s.meta[ri].requires
 	for i := range ws {
 		w := &ws[i]
 		w.lo, w.hi = max(0, w.lo), min(len(data), w.hi)
@@ -318,6 +326,9 @@ func (s *Scanner) runRule(out []Match, ri int, data []byte, path string, ws []wi
 	}
 	for _, w := range mergeWindows(ws) {
 		win := data[w.lo:w.hi]
+		if req != nil && !bytes.Contains(win, req) {
+			continue
+		}
 		var edges uint8
 		if bounded && w.lo > 0 {
 			edges |= 1
