@@ -14,9 +14,11 @@ import (
 // cheap on secret-dense input (issue 17, item 6):
 //
 //   - Case-insensitive keywords are found without folding each rune: the
-//     buffer is ASCII-lowercased once into a pooled scratch buffer and a
-//     second automaton of lower-case keywords runs over it. (Keywords thus
-//     match in any ASCII case mix, "apiKey" as well as "APIKEY".)
+//     buffer is ASCII-lowercased once into a pooled scratch buffer and the
+//     one automaton, of lowered patterns, runs over it; hits of
+//     case-sensitive patterns (managed values, keywords such as AKIA) are
+//     confirmed against the original bytes. Keywords thus match in any
+//     ASCII case mix, "apiKey" as well as "APIKEY".
 //   - A rule whose regexp has a bounded match length runs on a window
 //     anchored at the keyword hit (Before bytes before it, After bytes after
 //     it, and never more than the regexp can match), not on whole lines.
@@ -160,10 +162,6 @@ func lowerASCII(dst, src []byte) []byte {
 		dst[i] = lowerTable[c]
 	}
 	return dst
-}
-
-func lowerString(s string) string {
-	return string(lowerASCII(nil, []byte(s)))
 }
 
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}

@@ -45,10 +45,8 @@ type Options struct {
 // Scanner finds managed values and credential formats in bytes. It is safe
 // for concurrent use.
 type Scanner struct {
-	ac      *ahocorasick.Automaton // managed values, case-sensitive keywords
+	ac      *ahocorasick.Automaton // every pattern, lowered, over lowered bytes
 	pats    []patInfo
-	aci     *ahocorasick.Automaton // lower-case keywords, over lowered bytes
-	ipats   [][]int                // rules of each aci pattern
 	meta    []ruleMeta
 	cache   *windowCache
 	managed []Managed
@@ -64,13 +62,34 @@ type owner struct {
 	enc     string
 }
 
+// patInfo is one automaton pattern: the ASCII-lowered form of managed
+// values and keywords. A hit counts for the case-sensitive ones only where
+// the original bytes equal their exact form.
 type patInfo struct {
-	owners []owner // managed-value pattern
-	rules  []int   // anchor of these rules
+	exact []exactPat
+	ci    []int // rules with this case-insensitive keyword
+}
+
+type exactPat struct {
+	form   []byte
+	owners []owner // managed values with this encoded form
+	rules  []int   // rules with this case-sensitive keyword
+}
+
+func (p *patInfo) exactFor(form []byte) *exactPat {
+	for i := range p.exact {
+		if bytes.Equal(p.exact[i].form, form) {
+			return &p.exact[i]
+		}
+	}
+	p.exact = append(p.exact, exactPat{form: form})
+	return &p.exact[len(p.exact)-1]
 }
 
 // New builds a Scanner: one Aho–Corasick automaton holding every encoded
-// form of every managed value and every rule keyword.
+// form of every managed value and every rule keyword, ASCII-lowercased; it
+// runs over an ASCII-lowercased copy of each buffer, and case-sensitive
+// hits are confirmed against the original bytes.
 func New(o Options) (*Scanner, error) {
 	s := &Scanner{key: o.FingerprintKey, cache: newWindowCache()}
 	switch {
@@ -89,6 +108,7 @@ func New(o Options) (*Scanner, error) {
 	index := map[string]int{}
 	var patterns [][]byte
 	pat := func(p []byte) *patInfo {
+		p = lowerASCII(nil, p)
 		i, ok := index[string(p)]
 		if !ok {
 			i = len(s.pats)
@@ -108,7 +128,7 @@ func New(o Options) (*Scanner, error) {
 		s.managed = append(s.managed, m)
 		s.mfp = append(s.mfp, s.Fingerprint(v))
 		for _, e := range encodedForms(v) {
-			p := pat(e.pat)
+			p := pat(e.pat).exactFor(e.pat)
 			dup := false
 			for _, ow := range p.owners {
 				if ow.managed == mi {
@@ -120,8 +140,6 @@ func New(o Options) (*Scanner, error) {
 			}
 		}
 	}
-	iindex := map[string]int{}
-	var ipatterns [][]byte
 	for ri, r := range s.rules {
 		if r.Regex == nil {
 			return nil, errors.New("keyward: rule " + r.ID + " has no regex")
@@ -136,22 +154,14 @@ func New(o Options) (*Scanner, error) {
 				continue
 			}
 			if r.CaseSensitive {
-				p := pat([]byte(k))
+				p := pat([]byte(k)).exactFor([]byte(k))
 				if len(p.rules) == 0 || p.rules[len(p.rules)-1] != ri {
 					p.rules = append(p.rules, ri)
 				}
 				continue
 			}
-			l := lowerString(k)
-			i, ok := iindex[l]
-			if !ok {
-				i = len(ipatterns)
-				iindex[l] = i
-				ipatterns = append(ipatterns, []byte(l))
-				s.ipats = append(s.ipats, nil)
-			}
-			if rs := s.ipats[i]; len(rs) == 0 || rs[len(rs)-1] != ri {
-				s.ipats[i] = append(rs, ri)
+			if p := pat([]byte(k)); len(p.ci) == 0 || p.ci[len(p.ci)-1] != ri {
+				p.ci = append(p.ci, ri)
 			}
 		}
 	}
@@ -161,13 +171,6 @@ func New(o Options) (*Scanner, error) {
 			return nil, err
 		}
 		s.ac = ac
-	}
-	if len(ipatterns) > 0 {
-		ac, err := ahocorasick.NewBuilder().AddPatterns(ipatterns).Build()
-		if err != nil {
-			return nil, err
-		}
-		s.aci = ac
 	}
 	return s, nil
 }
@@ -249,36 +252,39 @@ func (s *Scanner) ScanBytes(data []byte, path string) []Match {
 	binary := IsBinary(data)
 	var wins map[int][]window
 	if s.ac != nil {
-		for _, m := range s.ac.FindAllOverlapping(data) {
-			p := &s.pats[m.PatternID]
-			for _, ow := range p.owners {
-				mv := &s.managed[ow.managed]
-				out = append(out, Match{Kind: KindManaged, Key: mv.Key, Env: mv.Env, Version: mv.Version,
-					Encoding: ow.enc, Start: m.Start, End: m.End, Fingerprint: s.mfp[ow.managed]})
-			}
-			if binary {
-				continue
-			}
-			for _, ri := range p.rules {
-				wins = s.addWindow(wins, ri, m.Start, m.End)
-			}
-		}
-	}
-	if binary {
-		return filterAllowed(dedupe(out), data)
-	}
-	if s.aci != nil {
 		bp := scratchPool.Get().(*[]byte)
 		low := lowerASCII(*bp, data)
-		for _, m := range s.aci.FindAllOverlapping(low) {
-			for _, ri := range s.ipats[m.PatternID] {
-				wins = s.addWindow(wins, ri, m.Start, m.End)
+		for _, m := range s.ac.FindAllOverlapping(low) {
+			p := &s.pats[m.PatternID]
+			for i := range p.exact {
+				ex := &p.exact[i]
+				if !bytes.Equal(data[m.Start:m.End], ex.form) {
+					continue
+				}
+				for _, ow := range ex.owners {
+					mv := &s.managed[ow.managed]
+					out = append(out, Match{Kind: KindManaged, Key: mv.Key, Env: mv.Env, Version: mv.Version,
+						Encoding: ow.enc, Start: m.Start, End: m.End, Fingerprint: s.mfp[ow.managed]})
+				}
+				if !binary {
+					for _, ri := range ex.rules {
+						wins = s.addWindow(wins, ri, m.Start, m.End)
+					}
+				}
+			}
+			if !binary {
+				for _, ri := range p.ci {
+					wins = s.addWindow(wins, ri, m.Start, m.End)
+				}
 			}
 		}
 		if cap(low) <= maxScratch {
 			*bp = low[:0]
 			scratchPool.Put(bp)
 		}
+	}
+	if binary {
+		return filterAllowed(dedupe(out), data)
 	}
 	ris := make([]int, 0, len(wins)+len(s.whole))
 	for ri := range wins {
