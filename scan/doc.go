@@ -14,9 +14,13 @@
 // standard and URL-safe base64 at all three byte alignments, percent-,
 // JSON- and Go-escaped) and every rule keyword go into one Aho–Corasick
 // automaton (github.com/coregx/ahocorasick, a compiled DFA), which passes
-// over each file once. A rule's regular expression then runs only on a small
-// window around each keyword hit, never over a whole file. In history each
-// distinct blob is scanned once.
+// over each file once (over an ASCII-lowercased copy, so case-insensitive
+// keywords need no per-rune folding; case-sensitive hits are confirmed
+// against the original bytes). A rule's regular expression then runs only on a
+// small window anchored at each keyword hit, never over a whole file, and its
+// result per window is cached by the window's bytes. In history each
+// distinct blob is scanned once. Built-in rules skip well-known example
+// values and placeholders (allow.go).
 //
 // # Findings never hold secrets
 //

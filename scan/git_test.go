@@ -238,3 +238,47 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("corrupt repository error: %v", err)
 	}
 }
+
+// A commit that edits other lines of a file holding a secret does not
+// introduce it again; one that adds another copy of it, or a new secret, or
+// edits the secret's line, does.
+func TestHistoryReportsOnlyWhatACommitIntroduced(t *testing.T) {
+	dir, git := gitRepo(t)
+	a := "sk_live_" + mixed(24)
+	b := "sk_live_" + mixed(26)
+	commit := func(text string) string {
+		write(t, dir, "app.env", text)
+		git("add", ".")
+		git("commit", "-q", "-m", "c")
+		return git("rev-parse", "HEAD")
+	}
+	c1 := commit("A=" + a + "\n")
+	commit("X=1\nA=" + a + "\n")                                 // edit: nothing new
+	c3 := commit("X=1\nA=" + a + "\nB=" + b + "\n")              // new secret b
+	c4 := commit("X=2\nA=" + a + "\nB=" + b + "\nC=" + a + "\n") // a second copy of a
+	c5 := commit("X=2\nA=" + a + " # edited\nB=" + b + "\nC=" + a + "\n")
+	s := newScanner(t)
+	rep, err := s.ScanHistory(context.Background(), dir, SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fpA, fpB := s.Fingerprint([]byte(a)), s.Fingerprint([]byte(b))
+	got := map[string]int{}
+	for _, f := range rep.Findings {
+		switch {
+		case f.Fingerprint == fpA && f.Commit == c1:
+			got["a@c1"]++
+		case f.Fingerprint == fpB && f.Commit == c3:
+			got["b@c3"]++
+		case f.Fingerprint == fpA && f.Commit == c4 && f.Line == 4:
+			got["a@c4"]++
+		case f.Fingerprint == fpA && f.Commit == c5 && f.Line == 2:
+			got["a@c5"]++
+		default:
+			t.Errorf("unexpected finding %s at line %d of commit %s", f.Name(), f.Line, short(f.Commit))
+		}
+	}
+	if got["a@c1"] != 1 || got["b@c3"] != 1 || got["a@c4"] != 1 || got["a@c5"] != 1 {
+		t.Fatalf("findings per introduction %v, want a@c1:1 b@c3:1 a@c4:1 (the new copy) a@c5:1 (the edited line)", got)
+	}
+}

@@ -87,8 +87,9 @@ func FuzzParseRules(f *testing.F) {
 	})
 }
 
-// The scanner never panics, and a planted managed value is always found,
-// whatever surrounds it.
+// The scanner never panics, and a planted managed value (and, outside
+// binary data, a planted format secret) is always found, whatever surrounds
+// it.
 func FuzzScan(f *testing.F) {
 	f.Add([]byte("password = \"abc\"\n"), uint16(3))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\x00eyJ://a:b@c"), uint16(0))
@@ -102,16 +103,28 @@ func FuzzScan(f *testing.F) {
 		s.ScanBytes(data, "f")
 		i := int(at) % (len(data) + 1)
 		planted := append(append(append([]byte{}, data[:i]...), v...), data[i:]...)
+		found := false
 		for _, m := range s.ScanBytes(planted, "f") {
 			if m.Kind == KindManaged && m.Start == i {
-				return
+				found = true
 			}
 		}
 		// An allow marker on the same line legitimately hides it.
-		if allowed(planted, i, i+len(v)) {
-			return
+		if !found && !allowed(planted, i, i+len(v)) {
+			t.Fatalf("planted value at %d of %d bytes not found", i, len(planted))
 		}
-		t.Fatalf("planted value at %d of %d bytes not found", i, len(planted))
+		// A format secret planted between spaces is found by its rule,
+		// whatever the keyword windows around it.
+		key := " AKIA" + "TESTFAKE7KEY2ABC "
+		planted = append(append(append([]byte{}, data[:i]...), key...), data[i:]...)
+		for _, m := range s.ScanBytes(planted, "f") {
+			if m.Kind == KindRule && m.RuleID == "aws-access-key-id" && m.Start == i+1 {
+				return
+			}
+		}
+		if !IsBinary(planted) && !allowed(planted, i+1, i+len(key)-1) {
+			t.Fatalf("planted AWS key at %d of %d bytes not found", i+1, len(planted))
+		}
 	})
 }
 

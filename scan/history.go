@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os/exec"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 // Intro is a commit that introduced a blob at a path.
 type Intro struct {
 	Commit, Path, Author, Email, Date string
+	// parent is the blob at Path before the commit ("" for an added file).
+	parent string
 }
 
 // ScanHistory scans every commit reachable from any ref of the repository
@@ -23,7 +26,10 @@ type Intro struct {
 // commits that contain it; then, only if something was found, one pass over
 // `git log --raw` maps each blob with a finding to the commits, paths and
 // authors that introduced it, and the report has one finding per
-// introduction. A shallow clone is scanned as far as it goes (with a
+// introduction. A commit that modifies a file introduces only what its
+// parent version did not already hold (the same rule or managed value,
+// fingerprint and line text, as many times): editing other lines of a file
+// that holds a secret does not report the secret again. A shallow clone is scanned as far as it goes (with a
 // warning); a repository with no commits has nothing to scan (a warning);
 // missing objects are warnings; a repository git cannot walk is an error.
 func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) (*Report, error) {
@@ -91,6 +97,18 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 		if err != nil {
 			return nil, err
 		}
+		counts := map[string]map[introID]int{}
+		countsOf := func(blob string) map[introID]int {
+			c, ok := counts[blob]
+			if !ok {
+				c = map[introID]int{}
+				for k, f := range r.blobHits[blob] {
+					c[introKey(&f, r.blobCtx[blob][k])]++
+				}
+				counts[blob] = c
+			}
+			return c
+		}
 		for blob, fs := range r.blobHits {
 			in := intros[blob]
 			if len(in) == 0 {
@@ -98,7 +116,14 @@ func (s *Scanner) ScanHistory(ctx context.Context, dir string, o SourceOptions) 
 				continue
 			}
 			for _, i := range in {
-				for _, f := range fs {
+				var had, has map[introID]int
+				if _, ok := r.blobHits[i.parent]; ok && i.parent != "" {
+					had, has = countsOf(i.parent), countsOf(blob)
+				}
+				for k, f := range fs {
+					if id := introKey(&f, r.blobCtx[blob][k]); had != nil && has[id] <= had[id] {
+						continue // already in the parent version
+					}
 					f.Commit, f.Path, f.Author, f.Email, f.Date = i.Commit, i.Path, i.Author, i.Email, utcRFC3339(i.Date)
 					r.rep.Findings = append(r.rep.Findings, f)
 				}
@@ -151,6 +176,10 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 		if _, ok := r.blobHits[blob]; !ok {
 			continue
 		}
+		parent := ""
+		if f[4] != "A" && strings.Trim(f[2], "0") != "" {
+			parent = f[2]
+		}
 		path := line[tab+1:]
 		if strings.HasPrefix(path, `"`) {
 			if p, err := strconv.Unquote(path); err == nil {
@@ -158,7 +187,7 @@ func (r *runner) intros(ctx context.Context, top string) (map[string][]Intro, er
 			}
 		}
 		in := cur
-		in.Path = path
+		in.Path, in.parent = path, parent
 		res[blob] = append(res[blob], in)
 	}
 	serr := sc.Err()
@@ -182,4 +211,32 @@ func utcRFC3339(d string) string {
 		return d
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// introID is what a finding is and the text of its lines, without where:
+// the kind, the rule or managed key, the fingerprint and a hash of the
+// lines the match spans. A commit introduces a finding when its version of
+// the file holds more of them than the parent version: an added or edited
+// line with the secret, not an untouched one (as in the commit's diff).
+type introID struct {
+	what string
+	line uint64
+}
+
+func introKey(f *Finding, line uint64) introID {
+	return introID{f.Kind + "\x00" + f.Name() + "\x00" + f.Encoding + "\x00" + f.Fingerprint, line}
+}
+
+var lineSeed = maphash.MakeSeed()
+
+// lineHash hashes the whole lines that match m spans in data.
+func lineHash(data []byte, m Match) uint64 {
+	lo := bytes.LastIndexByte(data[:m.Start], '\n') + 1
+	hi := bytes.IndexByte(data[m.End:], '\n')
+	if hi < 0 {
+		hi = len(data)
+	} else {
+		hi += m.End
+	}
+	return maphash.Bytes(lineSeed, data[lo:hi])
 }

@@ -5,19 +5,20 @@ import (
 	"math"
 	"net/url"
 	"regexp"
-	"strings"
 )
 
 // A Rule finds one credential format. The scanner never runs a rule's
 // regular expression over a whole file: it finds the rule's Keywords with
 // the same automaton that finds managed values, and runs Regex only on a
-// small window (Before bytes before a keyword, After bytes after it, widened
-// to whole lines) around each hit.
+// small window anchored at each hit: Before bytes before the keyword and
+// After bytes after it, and no more than the longest match Regex can
+// produce. A Regex with an unbounded repeat (x*, x+) runs on the hit's
+// whole lines instead (at most 1 KiB each way).
 type Rule struct {
 	ID          string
 	Description string
 	// Keywords anchor the rule. They are matched case-insensitively for
-	// ASCII (lower, UPPER and Title case are searched) unless CaseSensitive.
+	// ASCII (any mix of cases) unless CaseSensitive.
 	// A rule with no keywords runs over whole files (slow; loaded rule
 	// files only).
 	Keywords      []string
@@ -45,6 +46,15 @@ type Rule struct {
 	// match around it. Built-in rules use it for per-character-set entropy
 	// and placeholder checks.
 	Check func(secret, match []byte) bool
+
+	// builtin rules also apply the example-value allow-list (allow.go).
+	builtin bool
+	// anchor: every match starts where a keyword does, so the regexp runs
+	// once, anchored, at each keyword hit (engine.go).
+	anchor bool
+	// requires is a literal every match contains: a window without it is
+	// not searched.
+	requires string
 }
 
 func (r *Rule) before() int {
@@ -177,7 +187,7 @@ func genericCheck(s, match []byte) bool {
 		return false
 	}
 	// Identifiers and dotted field accesses (code, not values).
-	if bytes.ContainsAny(s, "()[]{}") {
+	if bytes.ContainsAny(s, "()[]{}") || genericNotSecret.Match(s) {
 		return false
 	}
 	return Entropy(s) >= GenericEntropy[charset(s)]
@@ -213,6 +223,8 @@ var testPaths = []*regexp.Regexp{regexp.MustCompile(`(?:^|/)testdata/|_test\.go$
 
 func mustRule(r Rule, expr string) *Rule {
 	r.Regex = regexp.MustCompile(expr)
+	r.builtin = true
+	r.AllowPaths = append(r.AllowPaths, noisePaths)
 	return &r
 }
 
@@ -220,7 +232,7 @@ func mustRule(r Rule, expr string) *Rule {
 func BuiltinRules() []*Rule {
 	cs := func(r Rule) Rule { r.CaseSensitive = true; return r }
 	return []*Rule{
-		mustRule(cs(Rule{ID: "aws-access-key-id", Description: "AWS access key ID",
+		mustRule(cs(Rule{ID: "aws-access-key-id", anchor: true, Description: "AWS access key ID",
 			Keywords: []string{"AKIA", "ASIA", "ABIA", "ACCA"}, Before: 1, After: 24,
 			Check: entropyAtLeast(3.0)}),
 			`\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b`),
@@ -228,70 +240,52 @@ func BuiltinRules() []*Rule {
 			Keywords: []string{"aws_secret", "aws-secret", "awssecret", "secret_access_key", "secretaccesskey"},
 			Before:   32, After: 120, Check: entropyAtLeast(4.0)},
 			`(?i)(?:aws.?)?secret.?(?:access.?)?key(?:.?id)?["']?\s*(?:[:=]|:=|=>)\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
-		mustRule(cs(Rule{ID: "stripe-live-key", Description: "Stripe live secret or restricted key",
+		mustRule(cs(Rule{ID: "stripe-live-key", anchor: true, Description: "Stripe live secret or restricted key",
 			Keywords: []string{"sk_live_", "rk_live_"}, Before: 1, After: 128}),
 			`\b((?:sk|rk)_live_[0-9A-Za-z]{24,99})\b`),
-		mustRule(cs(Rule{ID: "stripe-webhook-secret", Description: "Stripe webhook signing secret",
+		mustRule(cs(Rule{ID: "stripe-webhook-secret", anchor: true, Description: "Stripe webhook signing secret",
 			Keywords: []string{"whsec_"}, Before: 1, After: 128, Check: entropyAtLeast(3.0)}),
 			`\b(whsec_[0-9A-Za-z+/]{32,})`),
-		mustRule(cs(Rule{ID: "github-token", Description: "GitHub token",
+		mustRule(cs(Rule{ID: "github-token", anchor: true, Description: "GitHub token",
 			Keywords: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, Before: 1, After: 48,
 			Check: entropyAtLeast(3.0)}),
 			`\b((?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36})\b`),
-		mustRule(cs(Rule{ID: "github-fine-grained-pat", Description: "GitHub fine-grained personal access token",
+		mustRule(cs(Rule{ID: "github-fine-grained-pat", anchor: true, Description: "GitHub fine-grained personal access token",
 			Keywords: []string{"github_pat_"}, Before: 1, After: 100, Check: entropyAtLeast(3.0)}),
 			`\b(github_pat_[0-9A-Za-z_]{82})\b`),
-		mustRule(cs(Rule{ID: "slack-token", Description: "Slack token",
+		mustRule(cs(Rule{ID: "slack-token", anchor: true, Description: "Slack token",
 			Keywords: []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}, Before: 1, After: 200}),
 			`\b(xox[bpares]-[0-9]{8,14}-[0-9A-Za-z-]{10,200})`),
-		mustRule(cs(Rule{ID: "slack-webhook", Description: "Slack incoming webhook URL",
+		mustRule(cs(Rule{ID: "slack-webhook", anchor: true, Description: "Slack incoming webhook URL",
 			Keywords: []string{"hooks.slack.com/"}, Before: 8, After: 120}),
 			`(hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,12}/[AB][A-Z0-9]{6,12}/[A-Za-z0-9]{20,40})`),
-		mustRule(cs(Rule{ID: "google-api-key", Description: "Google API key",
+		mustRule(cs(Rule{ID: "google-api-key", anchor: true, Description: "Google API key",
 			Keywords: []string{"AIza"}, Before: 1, After: 40, Check: entropyAtLeast(3.5)}),
 			`\b(AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)`),
-		mustRule(cs(Rule{ID: "gcp-service-account-key", Description: "Google Cloud service-account key file",
+		mustRule(cs(Rule{ID: "gcp-service-account-key", anchor: true, Description: "Google Cloud service-account key file",
 			Keywords: []string{`"private_key_id"`}, Before: 1, After: 80}),
-			`"private_key_id"\s*:\s*"([0-9a-f]{40})"`),
-		mustRule(cs(Rule{ID: "sendgrid-api-key", Description: "SendGrid API key",
+			`"private_key_id"\s{0,8}:\s{0,8}"([0-9a-f]{40})"`),
+		mustRule(cs(Rule{ID: "sendgrid-api-key", anchor: true, Description: "SendGrid API key",
 			Keywords: []string{"SG."}, Before: 1, After: 72, Check: entropyAtLeast(3.5)}),
 			`\b(SG\.[0-9A-Za-z_\-]{22}\.[0-9A-Za-z_\-]{43})(?:[^0-9A-Za-z_\-]|$)`),
-		mustRule(cs(Rule{ID: "twilio-api-key", Description: "Twilio API key",
+		mustRule(cs(Rule{ID: "twilio-api-key", anchor: true, Description: "Twilio API key",
 			Keywords: []string{"SK"}, Before: 1, After: 34, Check: func(s, _ []byte) bool { return classes(s[2:]) >= 2 && Entropy(s) >= 3.0 }}),
 			`\b(SK[0-9a-fA-F]{32})\b`),
-		mustRule(Rule{ID: "twilio-auth-token", Description: "Twilio auth token",
+		mustRule(Rule{ID: "twilio-auth-token", anchor: true, Description: "Twilio auth token",
 			Keywords: []string{"twilio"}, Before: 8, After: 80, Check: entropyAtLeast(3.0)},
 			`(?i)twilio.{0,20}?(?:auth.?)?token["']?\s*(?:[:=]|:=|=>)\s*["']?([0-9a-f]{32})\b`),
-		mustRule(cs(Rule{ID: "private-key", Description: "Private key block",
+		mustRule(cs(Rule{ID: "private-key", Description: "Private key block", requires: "-----END",
 			Keywords: []string{"-----BEGIN"}, Before: 1, After: 16384}),
 			`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]{64,}?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`),
-		mustRule(cs(Rule{ID: "jwt", Description: "JSON Web Token",
+		mustRule(cs(Rule{ID: "jwt", anchor: true, Description: "JSON Web Token",
 			Keywords: []string{"eyJ"}, Before: 1, After: 4096}),
 			`\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})`),
-		mustRule(cs(Rule{ID: "url-credentials", Description: "Credentials in a URL",
+		mustRule(cs(Rule{ID: "url-credentials", Description: "Credentials in a URL", requires: "@",
 			Keywords: []string{"://"}, Before: 24, After: 200, Check: urlPasswordCheck}),
 			`\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s:@/'"<>]{1,128})@[A-Za-z0-9][A-Za-z0-9.-]*`),
-		mustRule(Rule{ID: "generic-secret", Description: "Password or secret assigned a high-entropy value",
+		mustRule(Rule{ID: "generic-secret", anchor: true, Description: "Password or secret assigned a high-entropy value",
 			Keywords: []string{"password", "passwd", "secret", "api_key", "apikey", "api-key", "token", "auth_key"},
 			Before:   32, After: 160, Check: genericCheck, AllowPaths: testPaths},
 			`(?i)(?:password|passwd|secret|api[_-]?key|token|auth_key)[a-z0-9_.-]{0,20}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["'\x60]?([^\s"'\x60;,]{8,100})(?:["'\x60;,]|\s|$)`),
 	}
-}
-
-// keywordVariants are the forms of a keyword the automaton searches: the
-// keyword itself, and for case-insensitive rules its lower, UPPER and
-// Title-case forms.
-func keywordVariants(k string, caseSensitive bool) []string {
-	if caseSensitive {
-		return []string{k}
-	}
-	l := strings.ToLower(k)
-	vs := []string{l, strings.ToUpper(k)}
-	if l != "" {
-		vs = append(vs, strings.ToUpper(l[:1])+l[1:])
-	}
-	if k != l && k != strings.ToUpper(k) && k != vs[len(vs)-1] {
-		vs = append(vs, k)
-	}
-	return vs
 }

@@ -50,7 +50,7 @@ func TestBuiltinRules(t *testing.T) {
 			[]string{`key: "AIza` + mixed(35) + `"`},
 			[]string{"AIza" + mixed(20), "AIza" + rep("x", 35)}},
 		{"gcp-service-account-key",
-			[]string{`{"type": "service_account", "private_key_id": "` + rep("0123456789abcdef", 40) + `"}`},
+			[]string{`{"type": "service_account", "private_key_id": "` + rep("0a1b2c3d4e5f6789", 40) + `"}`},
 			[]string{`"private_key_id": "not-a-key"`}},
 		{"sendgrid-api-key",
 			[]string{"SG." + mixed(22) + "." + mixed(43)},
@@ -71,7 +71,7 @@ func TestBuiltinRules(t *testing.T) {
 			[]string{"postgres://app:" + mixed(16) + "@db.internal:5432/app", "DATABASE_URL=mysql://root:" + mixed(12) + "@localhost/x"},
 			[]string{"https://go.dev/doc", "postgres://user:password@host/db", "http://user:${DB_PASS}@host", "https://user@host/x", "smtp://a:b@c", "http://jane:p%40ssword@example.com", "https://aladdin:opensesame@vcs.example", "http://My%20User:My%20Pass@x.test/"}},
 		{"generic-secret",
-			[]string{`password = "` + mixed(16) + `"`, "API_KEY=" + rep("0123456789abcdef", 32), `client_secret: ` + mixed(20) + "!#"},
+			[]string{`password = "` + mixed(16) + `"`, "API_KEY=" + rep("0a1b2c3d4e5f6789", 32), `client_secret: ` + mixed(20) + "!#"},
 			[]string{`password = "changeme"`, `password = "` + rep("a", 16) + `"`, "token := p.next()", "secret = getSecret(ctx)", `password: "${DB_PASSWORD}"`, "tokens = tokenizeAll", "dec.tokenState = tokenArrayValue", "TOKEN_ALL_ACCESS = STANDARD_RIGHTS_REQUIRED |", "tokens = 2*maxCompilerConcurrency + minTokens*cfg.BuildP"}},
 	}
 	s := newScanner(t)

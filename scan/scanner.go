@@ -36,13 +36,19 @@ type Options struct {
 	// written by another Scanner. There is no fixed default key. The CLI
 	// uses a per-user key (docs/scan.md).
 	FingerprintKey []byte
+
+	// noAnchor (tests) runs every rule on merged windows, the reference
+	// the anchored path is compared with.
+	noAnchor bool
 }
 
 // Scanner finds managed values and credential formats in bytes. It is safe
 // for concurrent use.
 type Scanner struct {
-	ac      *ahocorasick.Automaton
+	ac      *ahocorasick.Automaton // every pattern, lowered, over lowered bytes
 	pats    []patInfo
+	meta    []ruleMeta
+	cache   *windowCache
 	managed []Managed
 	rules   []*Rule
 	whole   []int // rules without keywords: run over whole files
@@ -56,15 +62,36 @@ type owner struct {
 	enc     string
 }
 
+// patInfo is one automaton pattern: the ASCII-lowered form of managed
+// values and keywords. A hit counts for the case-sensitive ones only where
+// the original bytes equal their exact form.
 type patInfo struct {
-	owners []owner // managed-value pattern
-	rules  []int   // anchor of these rules
+	exact []exactPat
+	ci    []int // rules with this case-insensitive keyword
+}
+
+type exactPat struct {
+	form   []byte
+	owners []owner // managed values with this encoded form
+	rules  []int   // rules with this case-sensitive keyword
+}
+
+func (p *patInfo) exactFor(form []byte) *exactPat {
+	for i := range p.exact {
+		if bytes.Equal(p.exact[i].form, form) {
+			return &p.exact[i]
+		}
+	}
+	p.exact = append(p.exact, exactPat{form: form})
+	return &p.exact[len(p.exact)-1]
 }
 
 // New builds a Scanner: one Aho–Corasick automaton holding every encoded
-// form of every managed value and every rule keyword.
+// form of every managed value and every rule keyword, ASCII-lowercased; it
+// runs over an ASCII-lowercased copy of each buffer, and case-sensitive
+// hits are confirmed against the original bytes.
 func New(o Options) (*Scanner, error) {
-	s := &Scanner{key: o.FingerprintKey}
+	s := &Scanner{key: o.FingerprintKey, cache: newWindowCache()}
 	switch {
 	case len(s.key) == 0:
 		s.key = make([]byte, 32)
@@ -81,6 +108,7 @@ func New(o Options) (*Scanner, error) {
 	index := map[string]int{}
 	var patterns [][]byte
 	pat := func(p []byte) *patInfo {
+		p = lowerASCII(nil, p)
 		i, ok := index[string(p)]
 		if !ok {
 			i = len(s.pats)
@@ -100,7 +128,7 @@ func New(o Options) (*Scanner, error) {
 		s.managed = append(s.managed, m)
 		s.mfp = append(s.mfp, s.Fingerprint(v))
 		for _, e := range encodedForms(v) {
-			p := pat(e.pat)
+			p := pat(e.pat).exactFor(e.pat)
 			dup := false
 			for _, ow := range p.owners {
 				if ow.managed == mi {
@@ -116,19 +144,24 @@ func New(o Options) (*Scanner, error) {
 		if r.Regex == nil {
 			return nil, errors.New("keyward: rule " + r.ID + " has no regex")
 		}
+		s.meta = append(s.meta, newRuleMeta(r, o.noAnchor))
 		if len(r.Keywords) == 0 {
 			s.whole = append(s.whole, ri)
 			continue
 		}
 		for _, k := range r.Keywords {
-			for _, v := range keywordVariants(k, r.CaseSensitive) {
-				if v == "" {
-					continue
-				}
-				p := pat([]byte(v))
+			if k == "" {
+				continue
+			}
+			if r.CaseSensitive {
+				p := pat([]byte(k)).exactFor([]byte(k))
 				if len(p.rules) == 0 || p.rules[len(p.rules)-1] != ri {
 					p.rules = append(p.rules, ri)
 				}
+				continue
+			}
+			if p := pat([]byte(k)); len(p.ci) == 0 || p.ci[len(p.ci)-1] != ri {
+				p.ci = append(p.ci, ri)
 			}
 		}
 	}
@@ -219,46 +252,50 @@ func (s *Scanner) ScanBytes(data []byte, path string) []Match {
 	binary := IsBinary(data)
 	var wins map[int][]window
 	if s.ac != nil {
-		for _, m := range s.ac.FindAllOverlapping(data) {
+		bp := scratchPool.Get().(*[]byte)
+		low := lowerASCII(*bp, data)
+		for _, m := range s.ac.FindAllOverlapping(low) {
 			p := &s.pats[m.PatternID]
-			for _, ow := range p.owners {
-				mv := &s.managed[ow.managed]
-				out = append(out, Match{Kind: KindManaged, Key: mv.Key, Env: mv.Env, Version: mv.Version,
-					Encoding: ow.enc, Start: m.Start, End: m.End, Fingerprint: s.mfp[ow.managed]})
-			}
-			if binary {
-				continue
-			}
-			for _, ri := range p.rules {
-				r := s.rules[ri]
-				lo, hi := m.Start-r.before(), m.End+r.after()
-				if wins == nil {
-					wins = map[int][]window{}
+			for i := range p.exact {
+				ex := &p.exact[i]
+				if !bytes.Equal(data[m.Start:m.End], ex.form) {
+					continue
 				}
-				w := wins[ri]
-				if n := len(w); n > 0 && lo <= w[n-1].hi {
-					if hi > w[n-1].hi {
-						w[n-1].hi = hi
+				for _, ow := range ex.owners {
+					mv := &s.managed[ow.managed]
+					out = append(out, Match{Kind: KindManaged, Key: mv.Key, Env: mv.Env, Version: mv.Version,
+						Encoding: ow.enc, Start: m.Start, End: m.End, Fingerprint: s.mfp[ow.managed]})
+				}
+				if !binary {
+					for _, ri := range ex.rules {
+						wins = s.addWindow(wins, ri, m.Start, m.End)
 					}
-				} else {
-					w = append(w, window{lo, hi})
 				}
-				wins[ri] = w
 			}
+			if !binary {
+				for _, ri := range p.ci {
+					wins = s.addWindow(wins, ri, m.Start, m.End)
+				}
+			}
+		}
+		if cap(low) <= maxScratch {
+			*bp = low[:0]
+			scratchPool.Put(bp)
 		}
 	}
-	if !binary {
-		ris := make([]int, 0, len(wins)+len(s.whole))
-		for ri := range wins {
-			ris = append(ris, ri)
-		}
-		sort.Ints(ris)
-		for _, ri := range ris {
-			out = s.runRule(out, ri, data, path, wins[ri])
-		}
-		for _, ri := range s.whole {
-			out = s.runRule(out, ri, data, path, []window{{0, len(data)}})
-		}
+	if binary {
+		return filterAllowed(dedupe(out), data)
+	}
+	ris := make([]int, 0, len(wins)+len(s.whole))
+	for ri := range wins {
+		ris = append(ris, ri)
+	}
+	sort.Ints(ris)
+	for _, ri := range ris {
+		out = s.runRule(out, ri, data, path, wins[ri])
+	}
+	for _, ri := range s.whole {
+		out = s.runRule(out, ri, data, path, []window{{0, len(data)}})
 	}
 	out = dedupe(out)
 	return filterAllowed(out, data)
@@ -274,49 +311,70 @@ func (s *Scanner) runRule(out []Match, ri int, data []byte, path string, ws []wi
 			return out
 		}
 	}
-	// Widen each window to whole lines (bounded), then merge.
-	const maxWiden = 1024
-	merged := ws[:0:0]
-	for _, w := range ws {
-		lo, hi := w.lo, w.hi
-		if lo < 0 {
-			lo = 0
-		}
-		if hi > len(data) {
-			hi = len(data)
-		}
-		if i := bytes.LastIndexByte(data[max(0, lo-maxWiden):lo], '\n'); i >= 0 {
-			lo = max(0, lo-maxWiden) + i + 1
+	if s.meta[ri].anchored != nil {
+		return s.runAnchored(out, ri, data, ws)
+	}
+	bounded := s.meta[ri].maxLen >= 0
+	req := s.meta[ri].requires
+	for i := range ws {
+		w := &ws[i]
+		w.lo, w.hi = max(0, w.lo), min(len(data), w.hi)
+		if bounded {
+			// One byte of context each side, so that \b, ^ and $ at a
+			// window's edge see the real neighbours; a match that uses
+			// the cut (starts at lo or ends at hi) is dropped below.
+			w.lo, w.hi = max(0, w.lo-1), min(len(data), w.hi+1)
 		} else {
-			lo = max(0, lo-maxWiden)
+			// An unbounded regexp runs on whole lines (bounded), as
+			// gitleaks' line-oriented rules expect.
+			w.lo, w.hi = lineBounds(data, w.lo, w.hi)
 		}
-		if i := bytes.IndexByte(data[hi:min(len(data), hi+maxWiden)], '\n'); i >= 0 {
-			hi += i
-		} else {
-			hi = min(len(data), hi+maxWiden)
-		}
-		if n := len(merged); n > 0 && lo <= merged[n-1].hi {
-			merged[n-1].hi = max(hi, merged[n-1].hi)
+	}
+	for _, w := range mergeWindows(ws) {
+		win := data[w.lo:w.hi]
+		if req != nil && !bytes.Contains(win, req) {
 			continue
 		}
-		merged = append(merged, window{lo, hi})
-	}
-	for _, w := range merged {
-		win := data[w.lo:w.hi]
-		for _, loc := range r.Regex.FindAllSubmatchIndex(win, -1) {
-			ss, se := secretSpan(r, loc)
-			if ss < 0 {
-				continue
-			}
-			secret := win[ss:se]
-			if !s.accept(r, secret, win[loc[0]:loc[1]]) {
-				continue
-			}
+		var edges uint8
+		if bounded && w.lo > 0 {
+			edges |= 1
+		}
+		if bounded && w.hi < len(data) {
+			edges |= 2
+		}
+		k := s.cache.key(ri, win, edges)
+		rms, ok := s.cache.get(k)
+		if !ok {
+			rms = s.matchWindow(r, win, edges)
+			s.cache.put(k, rms)
+		}
+		for _, m := range rms {
 			out = append(out, Match{Kind: KindRule, RuleID: r.ID, Description: r.Description,
-				Start: w.lo + loc[0], End: w.lo + loc[1], Fingerprint: s.Fingerprint(secret)})
+				Start: w.lo + m.start, End: w.lo + m.end, Fingerprint: m.fingerprint})
 		}
 	}
 	return out
+}
+
+// matchWindow runs rule r on one window. edges has bit 1 when the window's
+// first byte is context only, bit 2 when its last byte is.
+func (s *Scanner) matchWindow(r *Rule, win []byte, edges uint8) []relMatch {
+	var rms []relMatch
+	for _, loc := range r.Regex.FindAllSubmatchIndex(win, -1) {
+		if (edges&1 != 0 && loc[0] == 0) || (edges&2 != 0 && loc[1] == len(win)) {
+			continue
+		}
+		ss, se := secretSpan(r, loc)
+		if ss < 0 {
+			continue
+		}
+		secret := win[ss:se]
+		if !s.accept(r, secret, win[loc[0]:loc[1]]) {
+			continue
+		}
+		rms = append(rms, relMatch{loc[0], loc[1], s.Fingerprint(secret)})
+	}
+	return rms
 }
 
 func secretSpan(r *Rule, loc []int) (int, int) {
@@ -343,6 +401,9 @@ func (s *Scanner) accept(r *Rule, secret, whole []byte) bool {
 		return false
 	}
 	if r.Check != nil && !r.Check(secret, whole) {
+		return false
+	}
+	if r.builtin && exampleAllowed(secret) {
 		return false
 	}
 	for _, a := range r.Allow {

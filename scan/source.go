@@ -65,6 +65,7 @@ type runner struct {
 	files    atomic.Int64
 	bytes    atomic.Int64
 	blobHits map[string][]Finding // history: findings per blob
+	blobCtx  map[string][]uint64  // history: lineHash of each blobHits entry
 }
 
 func (s *Scanner) newRunner(o SourceOptions) *runner {
@@ -102,8 +103,12 @@ func (r *runner) scanJob(j job) {
 		if r.blobHits == nil {
 			r.blobHits = map[string][]Finding{}
 		}
+		if r.blobCtx == nil {
+			r.blobCtx = map[string][]uint64{}
+		}
 		for i := range fs {
 			fs[i].Blob = j.blob
+			r.blobCtx[j.blob] = append(r.blobCtx[j.blob], lineHash(j.data, ms[i]))
 		}
 		r.blobHits[j.blob] = append(r.blobHits[j.blob], fs...)
 	} else {
