@@ -71,12 +71,16 @@ EOF
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/etcd" go.etcd.io/etcd/server/v3
-  )
+  ) || { rm -rf "$w" "$bin.tmp"; log "build failed"; exit 1; }
   rm -rf "$w" "$bin"
   mv "$bin.tmp" "$bin"
   log "built in $(($(date +%s) - start))s"
 }
 
+case $mode in
+test | build | shell) ;;
+*) log "usage: scripts/k8s-live.sh [test|build|shell]"; exit 2 ;;
+esac
 build
 [[ $mode == build ]] && exit 0
 
