@@ -28,7 +28,7 @@ cache=${KEYWARD_CACHE:-$HOME/.cache/keyward}/k8s-$K8S_VERSION
 bin=$cache/bin
 mode=${1:-test}
 
-log() { printf 'k8s-live: %s\n' "$*" >&2; }
+log() { printf 'k8s-live: %s %s\n' "$(date -u +%T)" "$*" >&2; }
 
 build() {
   if [[ -x $bin/kube-apiserver && -x $bin/etcd && -x $bin/kubectl ]]; then
@@ -71,12 +71,16 @@ EOF
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/kubectl" k8s.io/kubernetes/cmd/kubectl
     go build -trimpath -ldflags='-s -w' -o "$bin.tmp/etcd" go.etcd.io/etcd/server/v3
-  )
+  ) || { rm -rf "$w" "$bin.tmp"; log "build failed"; exit 1; }
   rm -rf "$w" "$bin"
   mv "$bin.tmp" "$bin"
   log "built in $(($(date +%s) - start))s"
 }
 
+case $mode in
+test | build | shell) ;;
+*) log "usage: scripts/k8s-live.sh [test|build|shell]"; exit 2 ;;
+esac
 build
 [[ $mode == build ]] && exit 0
 
@@ -84,14 +88,21 @@ build
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  local p i
+  # The API server first (with etcd gone it retries it for minutes), then
+  # etcd; each gets 15s to stop before SIGKILL: they are throw-away.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p=${pids[i]}
+    kill "$p" 2>/dev/null || continue
+    for _ in {1..15}; do kill -0 "$p" 2>/dev/null || break; sleep 1; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
 helper() { (cd "$repo" && GOFLAGS= go run ./scripts/k8s-live/helper.go "$@"); }
-read -r etcd_port etcd_peer api_port < <(helper ports 3 | tr '\n' ' ')
+read -r etcd_port etcd_peer api_port <<<"$(helper ports 3 | tr '\n' ' ')"
 helper pki "$work/pki"
 pki=$work/pki
 
@@ -111,6 +122,7 @@ pids+=($!)
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.0.0.0/24 \
+  --endpoint-reconciler-type none \
   --authorization-mode RBAC \
   --profiling=false \
   >"$work/apiserver.log" 2>&1 &
@@ -140,14 +152,14 @@ start=$(date +%s)
 until admin get --raw /readyz >/dev/null 2>&1; do
   if (($(date +%s) - start > 180)); then
     log "kube-apiserver did not become ready in 180s; last log lines:"
-    tail -20 "$work/apiserver.log" >&2
-    tail -5 "$work/etcd.log" >&2
+    tail -n 20 "$work/apiserver.log" >&2
+    tail -n 5 "$work/etcd.log" >&2
     exit 1
   fi
   for p in "${pids[@]}"; do
     if ! kill -0 "$p" 2>/dev/null; then
       log "a server exited; last log lines:"
-      tail -20 "$work/etcd.log" "$work/apiserver.log" >&2
+      tail -n 20 "$work/etcd.log" "$work/apiserver.log" >&2
       exit 1
     fi
   done
@@ -169,6 +181,11 @@ rules:
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, update, patch, delete]
+# TestLiveSync (sync kubernetes --rollout) makes a Deployment, reads and
+# patches its pod template, and removes it again.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, patch, delete]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -195,4 +212,6 @@ cd "$repo"
 mapfile -t pkgs < <(grep -rlE '^//go:build .*\blive\b' --include='*_test.go' provider/k8s internal/cli export cmd 2>/dev/null |
   xargs -r grep -lE 'KUBECONFIG|KEYWARD_LIVE_K8S' | xargs -r -n1 dirname | sort -u | sed 's#^#./#')
 log "running the live tests in: ${pkgs[*]}"
-go test -tags live -count=1 -run "${KEYWARD_LIVE_RUN:-Live}" "${pkgs[@]}"
+# -v: the log shows each case as it ran (PASS, or SKIP with its reason).
+go test -tags live -count=1 -v -run "${KEYWARD_LIVE_RUN:-Live}" "${pkgs[@]}" 2>&1 |
+  grep -vE '^(=== (RUN|PAUSE|CONT)|PASS$)'

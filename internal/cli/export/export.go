@@ -81,7 +81,9 @@ Formats:
               or $ with a CR, \\ or \') get a warning naming the key
   json        one JSON object, key → value
   shell       export KEY='value' lines for eval "$(keyward export --format shell)"
-  kubernetes  a v1 Secret (stringData) named --name, with --namespace and
+  kubernetes  a v1 Secret (readable values under stringData, the rest base64
+              under data, so kubectl apply --server-side takes every value)
+              named --name, with --namespace and
               --label k=v, and a keyward.dev/checksum annotation over the
               content; --with-deployment-snippet adds (as comments) the
               Deployment's envFrom: secretRef and the same checksum on the pod
