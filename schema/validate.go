@@ -365,9 +365,14 @@ func placeholderReason(s string, examples map[string]bool) string {
 	return ""
 }
 
-func (v *validation) exampleValues() map[string]bool {
+func (v *validation) exampleValues() map[string]bool { return v.c.ExampleValues() }
+
+// ExampleValues are the literal values of the project's committed example
+// file (.env.example), read through the bounded reader; empty when there is
+// none or it cannot be read.
+func (c *Config) ExampleValues() map[string]bool {
 	out := map[string]bool{}
-	p := v.c.ExamplePath()
+	p := c.ExamplePath()
 	if p == "" {
 		return out
 	}

@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/scan"
+	sc "github.com/keyward/keyward/scan"
 	"github.com/keyward/keyward/schema"
 )
 
@@ -21,22 +22,26 @@ func init() {
 		}
 		return c.EnvOrder, nil
 	}
-	scan.PublicValues = func(f *cmdutil.Factory) map[string]bool {
+	scan.PublicValues = func(f *cmdutil.Factory) func(m sc.Managed) bool {
 		c, err := projectConfig(f)
-		if err != nil || c == nil || c.ExamplePath() == "" {
+		// Only a file named as an example counts: keyward.yaml is the
+		// repository's, and `example: .env` must not make real values
+		// invisible to scan.
+		if err != nil || c == nil || c.ExamplePath() == "" || !schema.IsExampleFile(filepath.Base(c.ExamplePath())) {
 			return nil
 		}
-		b, err := os.ReadFile(c.ExamplePath())
-		if err != nil {
+		public := c.ExampleValues()
+		if len(public) == 0 {
 			return nil
 		}
-		out := map[string]bool{}
-		for _, kv := range schema.ParseExample(b) {
-			if kv.Value != "" {
-				out[kv.Value] = true
+		return func(m sc.Managed) bool {
+			// A production value equal to an example default is itself a
+			// leak to report (validate flags it too), never public.
+			if e := c.Environments[m.Env]; e != nil && e.IsProduction() {
+				return false
 			}
+			return public[m.Value.RevealString()]
 		}
-		return out
 	}
 }
 

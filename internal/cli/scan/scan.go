@@ -26,11 +26,12 @@ import (
 // unless --store or --env picks one store.
 var Environments func(f *cmdutil.Factory) ([]string, error)
 
-// PublicValues, when set (by the keyward.yaml support), returns values that
-// are public by the project's own account: the literal values of its
-// committed .env.example. A managed value equal to one of them (a copied
-// default such as REDIS_URL=redis://localhost:6379/0) is not searched.
-var PublicValues func(f *cmdutil.Factory) map[string]bool
+// PublicValues, when set (by the keyward.yaml support), returns whether a
+// managed value is public by the project's own account: a literal value of
+// its committed .env.example, in an environment that is not production. A
+// managed value it answers true for (a copied default such as
+// REDIS_URL=redis://localhost:6379/0) is not searched. nil: none is.
+var PublicValues func(f *cmdutil.Factory) func(m scan.Managed) bool
 
 // Options are scan's inputs.
 type Options struct {
@@ -482,13 +483,13 @@ func shortNote(s string) string {
 }
 
 // dropPublic removes managed values that the project publishes itself.
-func dropPublic(ms []scan.Managed, public map[string]bool) []scan.Managed {
-	if len(public) == 0 {
+func dropPublic(ms []scan.Managed, public func(scan.Managed) bool) []scan.Managed {
+	if public == nil {
 		return ms
 	}
 	out := ms[:0]
 	for _, m := range ms {
-		if !public[m.Value.RevealString()] {
+		if !public(m) {
 			out = append(out, m)
 		}
 	}
