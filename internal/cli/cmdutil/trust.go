@@ -2,7 +2,6 @@ package cmdutil
 
 import (
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/audit"
 )
 
@@ -17,31 +17,17 @@ import (
 // --allow-ref.
 const AllowRefsEnv = "KEYWARD_ALLOW_REFS"
 
-// maxUserConfig bounds the user config file read for references.allow.
-const maxUserConfig = 1 << 20
-
 // UserAllowRefs reads `references: {allow: [...]}` from the user's own
 // config file (audit.UserConfigPath). A missing file or section is none.
 // Only this section is decoded here; a type error in it is an error.
 func UserAllowRefs(getenv func(string) string) ([]string, error) {
 	path := audit.UserConfigPath(getenv)
-	fh, err := os.Open(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxProjectFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%s: %v", path, unwrapPath(err))
-	}
-	defer fh.Close()
-	if st, err := fh.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(fh, maxUserConfig+1))
-	if err != nil {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%s: %v", path, unwrapPath(err))
-	}
-	if len(b) > maxUserConfig {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%s is larger than %d bytes", path, maxUserConfig)
+		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%v", unwrapPath(err))
 	}
 	var doc struct {
 		References struct {

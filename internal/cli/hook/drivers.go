@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // The git configuration `hook install` writes into the clone's own
@@ -42,7 +44,7 @@ func InstallStoreDrivers(ctx context.Context, o *Options) error {
 	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("keyward: %s is not a regular file; add %q to your attributes yourself", p, AttributesLine)
 	}
-	old, err := os.ReadFile(p)
+	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("keyward: failed to read %s: %w", p, err)
 	}

@@ -6,13 +6,13 @@ package storedriver
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/provider/local"
 )
 
@@ -86,26 +86,6 @@ func wrap(err error) error {
 	return cmdutil.WithHint(keyward.NewError(local.ErrorCode(err), "merge", err), local.Hint(err))
 }
 
-// readBounded reads a regular file of at most local.MaxFileSize bytes.
-func readBounded(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, local.MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > local.MaxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, local.MaxFileSize)
-	}
-	return data, nil
-}
+// readBounded reads a regular file of at most the store's size limit,
+// without blocking on a FIFO (fsutil.ReadFile).
+func readBounded(path string) ([]byte, error) { return fsutil.ReadFile(path, fsutil.MaxStoreFile) }
