@@ -170,9 +170,9 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if sp := storeParamsPtr(params); sp != nil {
+	if sp, ok := params.(hasStoreParams); ok {
 		if dl, ok := ctx.Deadline(); ok {
-			sp.TimeoutMS = max(1, time.Until(dl).Milliseconds())
+			sp.storeParams().TimeoutMS = max(1, time.Until(dl).Milliseconds())
 		}
 	}
 	b, err := json.Marshal(params)
@@ -223,26 +223,6 @@ func (c *Client) call(ctx context.Context, method string, params, result any) er
 	case <-c.done:
 		return c.deadErr()
 	}
-}
-
-func storeParamsPtr(p any) *StoreParams {
-	switch p := p.(type) {
-	case *StoreParams:
-		return p
-	case *KeyParams:
-		return &p.StoreParams
-	case *GetManyParams:
-		return &p.StoreParams
-	case *PutParams:
-		return &p.StoreParams
-	case *StageParams:
-		return &p.StoreParams
-	case *PutManyParams:
-		return &p.StoreParams
-	case *StampsParams:
-		return &p.StoreParams
-	}
-	return nil
 }
 
 func (c *Client) forget(id uint64) {

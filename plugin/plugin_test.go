@@ -449,3 +449,25 @@ func TestActions(t *testing.T) {
 		t.Fatalf("unknown action: %v", err)
 	}
 }
+
+// TestOpenAndActionErrorsKeepCodeAndHint: an opener's or an action's error
+// crosses with its keyward code, message and next step.
+func TestOpenAndActionErrorsKeepCodeAndHint(t *testing.T) {
+	failing := func(context.Context, *url.URL) (driver.Store, error) {
+		return nil, keyward.NewError(keyward.PermissionDenied, "open", hinted{})
+	}
+	c := pipePair(t, plugin.ServeOptions{Name: "h", Open: failing, Actions: map[string]plugin.ActionFunc{
+		"h.fail": func(context.Context, json.RawMessage) (any, error) {
+			return nil, keyward.NewError(keyward.FailedPrecondition, "act", hinted{})
+		},
+	}})
+	var h interface{ Hint() string }
+	_, err := c.Open(context.Background(), "h://x")
+	if plugin.ErrorCode(err) != driver.PermissionDenied || !strings.Contains(err.Error(), "token expired") || !errors.As(err, &h) || h.Hint() == "" {
+		t.Fatalf("open error through the plugin: %v", err)
+	}
+	err = c.Action(context.Background(), "h.fail", nil, nil)
+	if plugin.ErrorCode(err) != driver.FailedPrecondition || !errors.As(err, &h) || h.Hint() == "" {
+		t.Fatalf("action error through the plugin: %v", err)
+	}
+}

@@ -175,6 +175,11 @@ type StoreParams struct {
 	TimeoutMS int64  `json:"timeout_ms,omitempty"`
 }
 
+// storeParams is promoted to every params type that embeds StoreParams.
+func (p *StoreParams) storeParams() *StoreParams { return p }
+
+type hasStoreParams interface{ storeParams() *StoreParams }
+
 // KeyParams name one key (and a version, where the method takes one).
 type KeyParams struct {
 	StoreParams

@@ -223,15 +223,9 @@ func protoErr(c driver.Code, format string, args ...any) *Error {
 	return &Error{Code: CodeName(c), Message: fmt.Sprintf(format, args...)}
 }
 
-// driverErr classifies a driver's error for the wire.
-func driverErr(ctx context.Context, d driver.Store, err error) *Error {
-	c := d.ErrorCode(err)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
-		c = driver.DeadlineExceeded
-	case errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled:
-		c = driver.Canceled
-	}
+// wireErr is err on the wire with code c: its message, and its Retry-After
+// and next step where it has them.
+func wireErr(c driver.Code, err error) *Error {
 	e := &Error{Code: CodeName(c), Message: err.Error()}
 	var ra interface{ RetryAfter() time.Duration }
 	if errors.As(err, &ra) {
@@ -244,11 +238,23 @@ func driverErr(ctx context.Context, d driver.Store, err error) *Error {
 	return e
 }
 
-func (s *server) store(ctx context.Context, raw json.RawMessage, p any) (context.Context, context.CancelFunc, driver.Store, *Error) {
+// driverErr classifies a driver's error for the wire.
+func driverErr(ctx context.Context, d driver.Store, err error) *Error {
+	c := d.ErrorCode(err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded:
+		c = driver.DeadlineExceeded
+	case errors.Is(err, context.Canceled) || ctx.Err() == context.Canceled:
+		c = driver.Canceled
+	}
+	return wireErr(c, err)
+}
+
+func (s *server) store(ctx context.Context, raw json.RawMessage, p hasStoreParams) (context.Context, context.CancelFunc, driver.Store, *Error) {
 	if err := json.Unmarshal(raw, p); err != nil {
 		return nil, nil, nil, protoErr(driver.InvalidArgument, "params are malformed: %s", jsonErrNoInput(err))
 	}
-	sp := storeParamsOf(p)
+	sp := p.storeParams()
 	s.mu.Lock()
 	d := s.stores[sp.Store]
 	s.mu.Unlock()
@@ -260,26 +266,6 @@ func (s *server) store(ctx context.Context, raw json.RawMessage, p any) (context
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(sp.TimeoutMS)*time.Millisecond)
 	}
 	return ctx, cancel, d, nil
-}
-
-func storeParamsOf(p any) StoreParams {
-	switch p := p.(type) {
-	case *StoreParams:
-		return *p
-	case *KeyParams:
-		return p.StoreParams
-	case *GetManyParams:
-		return p.StoreParams
-	case *PutParams:
-		return p.StoreParams
-	case *StageParams:
-		return p.StoreParams
-	case *PutManyParams:
-		return p.StoreParams
-	case *StampsParams:
-		return p.StoreParams
-	}
-	return StoreParams{}
 }
 
 func abilitiesOf(d driver.Store) []driver.Ability {
@@ -311,12 +297,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		}
 		res, err := fn(ctx, p.Input)
 		if err != nil {
-			e := &Error{Code: CodeName(keyward.ErrorCode(err)), Message: err.Error()}
-			var h interface{ Hint() string }
-			if errors.As(err, &h) {
-				e.NextStep = h.Hint()
-			}
-			return nil, e
+			return nil, wireErr(keyward.ErrorCode(err), err)
 		}
 		return res, nil
 	}
@@ -335,12 +316,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 			if errors.As(err, &pe) {
 				return nil, pe
 			}
-			e := &Error{Code: CodeName(keyward.ErrorCode(err)), Message: err.Error()}
-			var h interface{ Hint() string }
-			if errors.As(err, &h) {
-				e.NextStep = h.Hint()
-			}
-			return nil, e
+			return nil, wireErr(keyward.ErrorCode(err), err)
 		}
 		s.mu.Lock()
 		s.next++
@@ -358,7 +334,7 @@ func (s *server) handle(ctx context.Context, req Request) (any, *Error) {
 		pmp PutManyParams
 		smp StampsParams
 	)
-	var target any
+	var target hasStoreParams
 	switch req.Method {
 	case MethodGet, MethodDelete, MethodVersions, MethodRotationLayout, MethodRotationState,
 		MethodPromote, MethodDiscard, MethodRetire, MethodDisableVersion:

@@ -25,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/plugin"
 )
 
 // Access is what keyward must be able to do.
@@ -270,13 +271,7 @@ func Header(r *Request) []string {
 var Remote func(ctx context.Context, r *Request) (*Document, error)
 
 // IsRemote reports the schemes whose policy a plugin program derives.
-func IsRemote(scheme string) bool {
-	switch scheme {
-	case "vault", "awssm", "gcpsm", "azurekv", "k8s":
-		return true
-	}
-	return false
-}
+func IsRemote(scheme string) bool { return slices.Contains(plugin.RemoteSchemes, scheme) }
 
 // ActionDerive is the plugin action that derives a policy in the
 // provider's own program.

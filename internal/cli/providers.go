@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -61,14 +62,7 @@ func usePlugins(f *cmdutil.Factory, h *plugin.Host) {
 	}
 }
 
-func isRemote(s string) bool {
-	for _, r := range plugin.RemoteSchemes {
-		if r == s {
-			return true
-		}
-	}
-	return false
-}
+func isRemote(s string) bool { return slices.Contains(plugin.RemoteSchemes, s) }
 
 // pluginOpener marks openers this file installed.
 type pluginOpener struct{ keyward.URLOpener }
