@@ -2,8 +2,6 @@ package keyward
 
 import (
 	"context"
-	"sort"
-	"sync"
 
 	"github.com/keyward/keyward/driver"
 )
@@ -27,36 +25,8 @@ func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRin
 		return nil, err
 	}
 	ctx = s.prefetchRings(ctx, keys)
-	var (
-		mu   sync.Mutex
-		out  = make(map[string]*KeyRing, len(keys))
-		errs MultiError
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, batchParallelism)
-	)
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(k string) {
-			defer func() { <-sem; wg.Done() }()
-			r, err := s.keyRing(ctx, k, "get")
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[k] = r
-		}(k)
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	out := make(map[string]*KeyRing, len(keys))
+	if errs := fanOut(keys, func(k string) (*KeyRing, error) { return s.keyRing(ctx, k, "get") }, out); len(errs) > 0 {
 		return out, errs
 	}
 	return out, nil

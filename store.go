@@ -565,18 +565,33 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 		}
 		// Fall through to per-key fetches, which can serve stale values.
 	}
+	if errs := fanOut(missing, func(k string) (*Value, error) { return s.get(ctx, k, "") }, out); len(errs) > 0 {
+		return out, errs
+	}
+	return out, nil
+}
+
+// fanOut runs fetch for every key (each once) at most batchParallelism at a
+// time, puts the results into out and returns the errors sorted by text
+// (so a MultiError reads the same every run).
+func fanOut[V any](keys []string, fetch func(k string) (V, error), out map[string]V) MultiError {
 	var (
 		mu   sync.Mutex
 		errs MultiError
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, batchParallelism)
+		seen = make(map[string]bool, len(keys))
 	)
-	for _, k := range missing {
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(k string) {
 			defer func() { <-sem; wg.Done() }()
-			v, err := s.get(ctx, k, "")
+			v, err := fetch(k)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -587,11 +602,8 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 		}(k)
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return out, errs
-	}
-	return out, nil
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errs
 }
 
 // List returns the secrets in the store, sorted by key. Never values.

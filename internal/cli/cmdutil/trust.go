@@ -9,8 +9,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/audit"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // AllowRefsEnv lists allow entries (comma- or space-separated), like
