@@ -326,7 +326,11 @@ type remote struct {
 	h         string
 	abilities map[driver.Ability]bool
 	closed    atomic.Bool
-	listed    atomic.Bool // values_listed answered yes
+	// listed is what values_listed answered for good: 1 yes, 2 no (a no
+	// counts only once the store has served a read, since a provider may
+	// learn its layout on the first one); 0 ask again.
+	listed atomic.Int32
+	served atomic.Bool // a read succeeded on this store
 }
 
 var (
@@ -350,9 +354,13 @@ func (d *remote) ValuesListed() bool {
 	if !d.abilities[driver.AbilityListValues] {
 		return false
 	}
-	if d.listed.Load() {
+	switch d.listed.Load() {
+	case 1:
 		return true
+	case 2:
+		return false
 	}
+	served := d.served.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var r ValuesListedResult
@@ -360,8 +368,11 @@ func (d *remote) ValuesListed() bool {
 	if err := d.c.call(ctx, MethodValuesListed, &sp, &r); err != nil {
 		return false
 	}
-	if r.Listed {
-		d.listed.Store(true)
+	switch {
+	case r.Listed:
+		d.listed.Store(1)
+	case served:
+		d.listed.Store(2)
 	}
 	return r.Listed
 }
@@ -433,6 +444,7 @@ func (d *remote) Get(ctx context.Context, key, version string) (*driver.Value, e
 	if err := d.c.call(ctx, MethodGet, &KeyParams{StoreParams: d.sp(), Key: key, Version: version}, &v); err != nil {
 		return nil, err
 	}
+	d.served.Store(true)
 	d.c.seen.add(v.Data)
 	return &driver.Value{Data: v.Data, Version: v.Version}, nil
 }
@@ -464,6 +476,7 @@ func (d *remote) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	if err := d.c.call(ctx, MethodList, &sp, &r); err != nil {
 		return nil, err
 	}
+	d.served.Store(true)
 	return r.Keys, nil
 }
 
