@@ -310,6 +310,18 @@ func (e *UserError) Unwrap() error { return e.Err }
 // known configuration (see ProjectError and UserError), never "audit off"
 // because of the error.
 func Resolve(getenv func(string) string, projectPath string) (Effective, error) {
+	if projectPath == "" {
+		return ResolveRead(getenv, "", nil, nil)
+	}
+	b, err := fsutil.ReadFile(projectPath, fsutil.MaxProjectFile)
+	return ResolveRead(getenv, projectPath, b, err)
+}
+
+// ResolveRead is Resolve for a project file the caller has already read:
+// data is its content, readErr the error reading it (a missing file is no
+// project section). The CLI reads keyward.yaml once per command and hands
+// the same bytes to the schema and to audit.
+func ResolveRead(getenv func(string) string, projectPath string, data []byte, readErr error) (Effective, error) {
 	var errs []error
 	user, err := LoadSection(UserConfigPath(getenv))
 	if err != nil {
@@ -317,8 +329,12 @@ func Resolve(getenv func(string) string, projectPath string) (Effective, error) 
 		errs = append(errs, &UserError{err})
 	}
 	var project Config
-	if projectPath != "" {
-		if project, err = LoadSection(projectPath); err != nil {
+	if projectPath != "" && !errors.Is(readErr, fs.ErrNotExist) {
+		err := readErr
+		if err == nil {
+			project, err = DecodeSection(projectPath, data)
+		}
+		if err != nil {
 			project = Config{}
 			errs = append(errs, &ProjectError{err})
 		}

@@ -244,6 +244,14 @@ func (c *Config) ExamplePath() string {
 // a keyward error with code InvalidArgument.
 func Load(path string) (*Config, error) {
 	data, err := fsutil.ReadFile(path, MaxFileSize)
+	return LoadRead(path, data, err)
+}
+
+// LoadRead is Load for a file the caller has already read: data is its
+// content, readErr the error reading it (with fsutil.ReadFile and
+// MaxFileSize). The CLI reads keyward.yaml once per command and hands the
+// same bytes to the schema and to audit.
+func LoadRead(path string, data []byte, err error) (*Config, error) {
 	if err != nil {
 		code := keyward.Unknown
 		switch {

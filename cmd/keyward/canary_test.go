@@ -172,7 +172,7 @@ func testCanary(t *testing.T, kind string) {
 
 	// Other verbs, when they are linked in: their own outputs must be clean
 	// too. The exit code is not theirs to pin here (-1: any).
-	root := cli.NewRoot(&cmdutil.Factory{IO: mustIO(), Getenv: func(string) string { return "" }, Environ: environ, Now: time.Now})
+	root := cli.NewRoot(cmdutil.NewWith(mustIO(), func(string) string { return "" }, environ, time.Now))
 	has := func(path ...string) bool {
 		cmd, _, err := root.Find(path)
 		return err == nil && cmd != root && cmd.Name() == path[len(path)-1]
@@ -242,12 +242,7 @@ func testCanary(t *testing.T, kind string) {
 		}
 		ios, in, out, errOut := iostreams.Test()
 		in.WriteString(st.stdin)
-		f := &cmdutil.Factory{
-			IO:      ios,
-			Getenv:  func(k string) string { return env[k] },
-			Environ: environ,
-			Now:     time.Now,
-		}
+		f := cmdutil.NewWith(ios, func(k string) string { return env[k] }, environ, time.Now)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		code := cli.Run(ctx, f, st.args)
 		cancel()

@@ -241,7 +241,7 @@ func (w *secWorld) keyward(stdin string, over map[string]string, args ...string)
 	}
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString(stdin)
-	f := &cmdutil.Factory{IO: ios, Getenv: func(k string) string { return env[k] }, Environ: environ, Now: time.Now}
+	f := cmdutil.NewWith(ios, func(k string) string { return env[k] }, environ, time.Now)
 	wd, err := os.Getwd()
 	if err != nil {
 		w.t.Fatal(err)

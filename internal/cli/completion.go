@@ -69,7 +69,7 @@ func installCompletion(f *cmdutil.Factory, root *cobra.Command) {
 func keyNames(ctx context.Context, f *cmdutil.Factory) []string {
 	var out []string
 	if f.DeclaredKeys != nil {
-		out = append(out, f.DeclaredKeys(f)...)
+		out = append(out, f.DeclaredKeys()...)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -91,11 +91,11 @@ func keyNames(ctx context.Context, f *cmdutil.Factory) []string {
 }
 
 func envNames(f *cmdutil.Factory) []string {
-	c, err := projectConfig(f)
-	if err != nil || c == nil {
+	if f.Environments == nil {
 		return nil
 	}
-	return append([]string(nil), c.EnvOrder...)
+	names, _ := f.Environments()
+	return append([]string(nil), names...)
 }
 
 func prefixed(vals []string, prefix string) []string {

@@ -75,10 +75,6 @@ var verbs []verbFunc
 // register adds a verb; verb_*.go files call it from init.
 func register(v verbFunc) { verbs = append(verbs, v) }
 
-// factoryHooks configure every Factory before the verbs are built (keyward.yaml
-// environments, audit). Files in this package append to it from init.
-var factoryHooks []func(*cmdutil.Factory)
-
 // Main runs keyward with the process's arguments and returns the exit code.
 //
 // SIGINT and SIGTERM cancel the command's context; reads of input honour
@@ -191,9 +187,6 @@ guide's SECRET_PROVIDER variables.`,
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
 	root.PersistentFlags().StringArrayVar(&f.AllowRefs, "allow-ref", nil, "Allow references in stored values and templates, and keyward.yaml stores, to name stores under this URL prefix (repeatable; see docs/delivery.md)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
-	for _, h := range factoryHooks {
-		h(f)
-	}
 	cmds := make([]*cobra.Command, 0, len(verbs))
 	for _, v := range verbs {
 		cmds = append(cmds, v(f))

@@ -327,7 +327,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // audit: section is broken does not stop `audit tail` or `verify`: its
 // error is dropped (verbs that read secrets refuse to run under it).
 func resolveForReading(f *cmdutil.Factory) (audit.Effective, error) {
-	cfg, err := audit.Resolve(f.Getenv, f.ProjectConfigPath())
+	cfg, err := f.AuditConfig()
 	var pe *audit.ProjectError
 	if err != nil && errors.As(err, &pe) {
 		var ue *audit.UserError

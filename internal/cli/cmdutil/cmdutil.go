@@ -13,16 +13,18 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/plugin"
-	"sync/atomic"
+	"github.com/keyward/keyward/schema"
 )
 
 // Exit codes. They are stable and documented in docs/cli.md.
@@ -43,8 +45,15 @@ const (
 // the current directory.
 const DefaultStoreURL = "local://keyward.age"
 
-// Factory gives verbs their dependencies. Fields that are functions are
-// resolved lazily, so a verb that never opens a store never needs one.
+// Factory gives verbs their dependencies, like the GitHub CLI's
+// cmdutil.Factory. Build it with New (the real process) or NewWith (given
+// streams and environment): they wire every function field in one place
+// (wire, in factory.go). Fields that are functions are resolved lazily, so
+// a verb that never opens a store never needs one, and the project's
+// keyward.yaml is read at most once per command (Project, AuditConfig).
+// Tests replace fields with fakes. A Factory literal has none of the
+// keyward.yaml support: its function fields are nil and the methods treat
+// that as "no project".
 type Factory struct {
 	IO      *iostreams.IOStreams
 	Getenv  func(string) string
@@ -64,28 +73,48 @@ type Factory struct {
 	// cli.Run); verbs use it for provider-specific actions.
 	Plugins *plugin.Host
 
-	// ResolveEnv maps an environment name from keyward.yaml to a store URL.
-	// It is set when the schema package is linked in; nil means there is no
-	// project configuration support.
-	ResolveEnv func(f *Factory, name string) (storeURL string, err error)
+	// ReadProjectFile reads keyward.yaml (fsutil.ReadFile with
+	// fsutil.MaxProjectFile); tests count the reads through it.
+	ReadProjectFile func(path string) ([]byte, error)
+
+	// Project returns the project's keyward.yaml (--config, else the
+	// nearest one upward from the working directory), read and checked
+	// once per command, after the flags are parsed; nil and no error when
+	// there is none.
+	Project func() (*schema.Config, error)
+	// AuditConfig returns the effective audit settings: the user's config,
+	// keyward.yaml's audit: section (from the same read as Project) and the
+	// environment (audit.ResolveRead). Memoized like Project.
+	AuditConfig func() (audit.Effective, error)
+	// Environments lists keyward.yaml's environments in file order (nil
+	// when there is no keyward.yaml).
+	Environments func() ([]string, error)
+	// ResolveEnv maps an environment name from keyward.yaml to a store URL,
+	// checked against the trust policy (the URL is the repository's).
+	ResolveEnv func(name string) (storeURL string, err error)
 	// DefaultEnv returns keyward.yaml's default environment name, if any.
-	DefaultEnv func(f *Factory) (string, error)
+	DefaultEnv func() (string, error)
 	// Delivery returns keyward.yaml's delivery: settings (old_suffix,
 	// numbered_ring); nil, or a nil result, means the defaults.
-	Delivery func(f *Factory) (*DeliveryConfig, error)
-	// StoreOptions, if set, adjusts options (audit hook) for each opened store.
-	StoreOptions func(f *Factory, o *keyward.StoreOptions) error
-	// DeclaredKeys, if set, returns the secrets keyward.yaml declares (nil
-	// when there is no keyward.yaml). Stores are opened with them
+	Delivery func() (*DeliveryConfig, error)
+	// DeclaredKeys returns the secrets keyward.yaml declares (nil when
+	// there is no keyward.yaml). Stores are opened with them
 	// (keyward.WithDeclaredKeys), so env:// lists only those.
-	DeclaredKeys func(f *Factory) []string
-	// CheckValue, if set, returns keyward.yaml's findings ("is 8 characters;
-	// needs at least 32 (min-length)") for a value about to be stored as key
-	// in env; never the value.
-	CheckValue func(f *Factory, key, env string, v keyward.Secret) []string
+	DeclaredKeys func() []string
+	// CheckValue returns keyward.yaml's findings ("is 8 characters; needs
+	// at least 32 (min-length)") for a value about to be stored as key in
+	// env; never the value.
+	CheckValue func(key, env string, v keyward.Secret) []string
+	// PublicValues returns whether a managed value is public by the
+	// project's own account: a literal value of its committed
+	// .env.example, in an environment that is not production (scan does
+	// not search for those). A nil result: none is.
+	PublicValues func() func(env string, v keyward.Secret) bool
 
-	// AfterCommand, if set, runs after every command with its outcome
-	// (the audit trail records verb-level actions through it).
+	// StoreOptions adjusts options (the audit hook) for each opened store.
+	StoreOptions func(o *keyward.StoreOptions) error
+	// AfterCommand runs after every command with its outcome (the audit
+	// trail records verb-level actions through it).
 	AfterCommand func(ctx context.Context, cmd *cobra.Command, err error) error
 
 	opened []*keyward.Store
@@ -96,11 +125,6 @@ type Factory struct {
 type DeliveryConfig struct {
 	OldSuffix    *string // nil: the default _OLD
 	NumberedRing bool
-}
-
-// New returns a Factory over the real process.
-func New() *Factory {
-	return &Factory{IO: iostreams.System(), Getenv: os.Getenv, Environ: os.Environ, Now: time.Now}
 }
 
 // ResolveStoreURL says which store the command works on, and why:
@@ -114,7 +138,7 @@ func (f *Factory) ResolveStoreURL() (url, env, source string, err error) {
 		if f.ResolveEnv == nil {
 			return "", "", "", FlagErrorf("--env needs a keyward.yaml with environments")
 		}
-		u, err := f.ResolveEnv(f, f.EnvName)
+		u, err := f.ResolveEnv(f.EnvName)
 		return u, f.EnvName, "--env", err
 	}
 	u, err := keyward.StoreURLFromEnv(f.Getenv)
@@ -129,12 +153,12 @@ func (f *Factory) ResolveStoreURL() (url, env, source string, err error) {
 		return u, "", src, nil
 	}
 	if f.DefaultEnv != nil && f.ResolveEnv != nil {
-		name, err := f.DefaultEnv(f)
+		name, err := f.DefaultEnv()
 		if err != nil {
 			return "", "", "", err
 		}
 		if name != "" {
-			u, err := f.ResolveEnv(f, name)
+			u, err := f.ResolveEnv(name)
 			return u, name, "keyward.yaml", err
 		}
 	}
@@ -216,12 +240,12 @@ func (f *Factory) OpenURL(ctx context.Context, rawURL, env string) (*keyward.Sto
 		ctx = keyward.WithWarnings(ctx, func(msg string) { fmt.Fprintln(f.IO.ErrOut, "keyward: warning: "+msg) })
 	}
 	if f.DeclaredKeys != nil {
-		if keys := f.DeclaredKeys(f); keys != nil {
+		if keys := f.DeclaredKeys(); keys != nil {
 			ctx = keyward.WithDeclaredKeys(ctx, keys)
 		}
 	}
 	if f.StoreOptions != nil {
-		if err := f.StoreOptions(f, o); err != nil {
+		if err := f.StoreOptions(o); err != nil {
 			return nil, err
 		}
 	}

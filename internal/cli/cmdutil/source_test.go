@@ -36,8 +36,8 @@ func TestOpenStoreSaysWhichRuleChoseTheStore(t *testing.T) {
 			ios, _, _, errOut := iostreams.Test()
 			ios.SetTTY(false, false, tc.tty)
 			f := &cmdutil.Factory{IO: ios, Getenv: func(k string) string { return tc.vars[k] }, StoreURL: tc.flag, EnvName: tc.env}
-			f.ResolveEnv = func(_ *cmdutil.Factory, name string) (string, error) { return "mem://" + name, nil }
-			f.DefaultEnv = func(*cmdutil.Factory) (string, error) { return tc.defaultEnv, nil }
+			f.ResolveEnv = func(name string) (string, error) { return "mem://" + name, nil }
+			f.DefaultEnv = func() (string, error) { return tc.defaultEnv, nil }
 			defer f.Close()
 			s, err := f.OpenStore(context.Background())
 			if err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
@@ -30,9 +29,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Open: func(ctx context.Context, name string) (*keyward.Store, error) {
-		return cliexport.OpenNamed(ctx, f, name)
-	}}
+	opts := &Options{IO: f.IO, Open: f.OpenNamed}
 	cmd := &cobra.Command{
 		Use:   "copy --from A --to B [--only K1,K2] [--dry-run]",
 		Short: "Copy secrets between stores as new versions",

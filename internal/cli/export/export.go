@@ -63,7 +63,7 @@ var formatFlags = map[string][]string{
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return Resolver(f) },
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
 		ringConfig: func(n bool) (export.RingOptions, error) { return RingOptions(f, n) }}
 	var labels []string
 	cmd := &cobra.Command{

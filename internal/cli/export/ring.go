@@ -30,7 +30,7 @@ func AddRingFlags(cmd *cobra.Command, numbered *bool) {
 func RingOptions(f *cmdutil.Factory, numbered bool) (export.RingOptions, error) {
 	var o export.RingOptions
 	if f != nil && f.Delivery != nil {
-		c, err := f.Delivery(f)
+		c, err := f.Delivery()
 		if err != nil {
 			return o, err
 		}

@@ -66,7 +66,7 @@ type FromResult struct {
 
 func addFromFlags(cmd *cobra.Command, f *cmdutil.Factory) *fromMode {
 	m := &fromMode{
-		loadConfig: func() (*schema.Config, error) { return schema.LoadProject(f.ConfigPath) },
+		loadConfig: func() (*schema.Config, error) { return f.Project() },
 		resolveStore: func() (string, string, string, error) {
 			return f.ResolveStoreURL()
 		},
@@ -74,7 +74,7 @@ func addFromFlags(cmd *cobra.Command, f *cmdutil.Factory) *fromMode {
 			if f.ResolveEnv == nil {
 				return "", keyward.Errorf(keyward.InvalidArgument, "init", "no keyward.yaml support")
 			}
-			return f.ResolveEnv(f, name)
+			return f.ResolveEnv(name)
 		},
 	}
 	cmd.Flags().StringVar(&m.path, "from", "", "Fill the development store from this .env.example (or import this .env); generate what keyward.yaml can")

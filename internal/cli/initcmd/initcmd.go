@@ -117,7 +117,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 		OpenURL: func(ctx context.Context, u string) (*keyward.Store, error) { return f.OpenURL(ctx, u, "") },
 	}
 	opts.ProjectRecipients = func(path string) (string, []string, error) {
-		return projectRecipients(f.ConfigPath, f.EnvName)(path)
+		return projectRecipients(f.Project, f.EnvName)(path)
 	}
 	var from *fromMode // --from .env.example (from.go)
 	cmd := &cobra.Command{

@@ -90,9 +90,9 @@ func recipientChanges(ctx context.Context, opts *Options, path string, id *local
 // projectRecipients finds the keyward.yaml environment for the store at
 // path (--env if given, else the environment whose local store is path)
 // and returns its recipients.
-func projectRecipients(configPath, envName string) func(path string) (string, []string, error) {
+func projectRecipients(project func() (*schema.Config, error), envName string) func(path string) (string, []string, error) {
 	return func(path string) (string, []string, error) {
-		c, err := schema.LoadProject(configPath)
+		c, err := project()
 		if err != nil {
 			return "", nil, err
 		}

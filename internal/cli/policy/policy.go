@@ -44,7 +44,7 @@ type Options struct {
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
 		IO: f.IO, Getenv: f.Getenv, Resolve: f.ResolveStoreURL, OpenURL: f.OpenURL,
-		Project: func() (*schema.Config, error) { return schema.LoadProject(f.ConfigPath) },
+		Project: func() (*schema.Config, error) { return f.Project() },
 	}
 	cmd := &cobra.Command{
 		Use:   "policy [--env NAME | --store URL] [--access read|write|rotate] [--keys K1,K2 | --all]",

@@ -55,7 +55,7 @@ type Options struct {
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
 		IO: f.IO, OpenStore: f.OpenStore, Now: f.Now, Environ: f.Environ, RunExec: runExec,
-		Project: func() (*schema.Config, error) { return schema.LoadProject(f.ConfigPath) },
+		Project: func() (*schema.Config, error) { return f.Project() },
 		EnvName: func() string {
 			_, env, _, err := f.ResolveStoreURL()
 			if err != nil {

@@ -92,7 +92,7 @@ type Options struct {
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
-		Resolver:        func() *keyward.Resolver { return cliexport.Resolver(f) },
+		Resolver:        f.Resolver,
 		NoStoreOfItsOwn: func() bool { return noStoreOfItsOwn(f) },
 		ringConfig:      func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	var noRedact bool

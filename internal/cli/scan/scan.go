@@ -21,18 +21,6 @@ import (
 	"github.com/keyward/keyward/scan"
 )
 
-// Environments, when set (by the keyward.yaml support), lists every
-// environment of the project; scan then searches the values of all of them
-// unless --store or --env picks one store.
-var Environments func(f *cmdutil.Factory) ([]string, error)
-
-// PublicValues, when set (by the keyward.yaml support), returns whether a
-// managed value is public by the project's own account: a literal value of
-// its committed .env.example, in an environment that is not production. A
-// managed value it answers true for (a copied default such as
-// REDIS_URL=redis://localhost:6379/0) is not searched. nil: none is.
-var PublicValues func(f *cmdutil.Factory) func(m scan.Managed) bool
-
 // Options are scan's inputs.
 type Options struct {
 	IO *iostreams.IOStreams
@@ -63,8 +51,11 @@ type Options struct {
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Getenv: f.Getenv, Picked: func() bool { return f.StoreURL != "" || f.EnvName != "" }, LoadManaged: func(ctx context.Context) ([]scan.Managed, []string, error) {
 		ms, notes, err := LoadManaged(ctx, f)
-		if PublicValues != nil && len(ms) > 0 {
-			ms = dropPublic(ms, PublicValues(f))
+		// A managed value the project publishes itself (a copied default
+		// of its .env.example such as REDIS_URL=redis://localhost:6379/0,
+		// outside production) is not searched (Factory.PublicValues).
+		if f.PublicValues != nil && len(ms) > 0 {
+			ms = dropPublic(ms, f.PublicValues())
 		}
 		return ms, notes, err
 	}}
@@ -157,15 +148,17 @@ Exit status: 0 clean, 1 findings, 2 usage error.`,
 func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []string, error) {
 	var notes []string
 	fromEnv, _ := keyward.StoreURLFromEnv(f.Getenv)
-	if Environments != nil && f.StoreURL == "" && f.EnvName == "" && fromEnv == "" && f.ResolveEnv != nil {
-		names, err := Environments(f)
+	// Every environment of the project, unless --store or --env picks one
+	// store.
+	if f.Environments != nil && f.StoreURL == "" && f.EnvName == "" && fromEnv == "" && f.ResolveEnv != nil {
+		names, err := f.Environments()
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(names) > 0 {
 			var all []scan.Managed
 			for _, n := range names {
-				u, err := f.ResolveEnv(f, n)
+				u, err := f.ResolveEnv(n)
 				if err != nil {
 					var te *keyward.TrustError
 					if errors.As(err, &te) {
@@ -483,13 +476,13 @@ func shortNote(s string) string {
 }
 
 // dropPublic removes managed values that the project publishes itself.
-func dropPublic(ms []scan.Managed, public func(scan.Managed) bool) []scan.Managed {
+func dropPublic(ms []scan.Managed, public func(env string, v keyward.Secret) bool) []scan.Managed {
 	if public == nil {
 		return ms
 	}
 	out := ms[:0]
 	for _, m := range ms {
-		if !public(m) {
+		if !public(m.Env, m.Value) {
 			out = append(out, m)
 		}
 	}

@@ -52,7 +52,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 		if f.CheckValue == nil {
 			return nil
 		}
-		return f.CheckValue(f, key, env, v)
+		return f.CheckValue(key, env, v)
 	}}
 	cmd := &cobra.Command{
 		Use:   "set KEY",

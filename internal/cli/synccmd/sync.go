@@ -72,7 +72,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 }
 
 func newKubernetesCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) },
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
 		Sync: func(ctx context.Context, req *k8ssync.Request, secrets [][]byte) (*k8ssync.Result, error) {
 			if f.Plugins == nil {
 				return nil, keyward.Errorf(keyward.FailedPrecondition, "sync kubernetes", "no plugin host")

@@ -44,7 +44,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: func() *keyward.Resolver { return cliexport.Resolver(f) },
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
 		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
 	cmd := &cobra.Command{
 		Use:   "template IN [-o OUT]",

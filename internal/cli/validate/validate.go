@@ -48,7 +48,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 	opts := &Options{
 		IO: f.IO,
 		LoadConfig: func() (*schema.Config, error) {
-			return schema.LoadProject(f.ConfigPath)
+			return f.Project()
 		},
 		ResolveStore: func() (string, string, error) {
 			u, env, src, err := f.ResolveStoreURL()

@@ -1,4 +1,4 @@
-package cli
+package cmdutil
 
 import (
 	"context"
@@ -11,14 +11,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/audit"
-	"github.com/keyward/keyward/internal/cli/cmdutil"
 )
 
 // The audit trail: every store opened by a verb reports its operations to
 // the audit logger, and every verb itself leaves one record ("cli.<verb>").
-func init() {
-	factoryHooks = append(factoryHooks, installAudit)
-}
+// NewWith wires it (wireAudit).
 
 type auditState struct {
 	once   sync.Once
@@ -30,11 +27,11 @@ type auditState struct {
 	warnOnce sync.Once
 }
 
-func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, error) {
+func (a *auditState) open(f *Factory) (*audit.Logger, audit.Effective, error) {
 	a.once.Do(func() {
 		// The user's settings apply even when the project's section is
-		// broken: Resolve returns them together with the error.
-		a.cfg, a.cfgErr = audit.Resolve(f.Getenv, f.ProjectConfigPath())
+		// broken: AuditConfig returns them together with the error.
+		a.cfg, a.cfgErr = f.AuditConfig()
 		if !a.cfg.Enabled {
 			return
 		}
@@ -57,7 +54,7 @@ func (a *auditState) open(f *cmdutil.Factory) (*audit.Logger, audit.Effective, e
 
 // warn prints, once per command, the one line that says records are being
 // lost while audit is not required.
-func (a *auditState) warn(f *cmdutil.Factory, err error) {
+func (a *auditState) warn(f *Factory, err error) {
 	a.warnOnce.Do(func() {
 		msg := strings.Join(strings.Fields(err.Error()), " ")
 		msg = strings.TrimPrefix(msg, "keyward: ")
@@ -73,25 +70,19 @@ func configError(err error) error {
 	if errors.As(err, &pe) {
 		hint = "fix keyward.yaml's audit: section (docs/audit.md); keyward reads no secret while it cannot tell what that section asks for, and a repository can never switch audit off"
 	}
-	return cmdutil.WithHint(keyward.NewError(keyward.InvalidArgument, "read the audit configuration", err), hint)
+	return WithHint(keyward.NewError(keyward.InvalidArgument, "read the audit configuration", err), hint)
 }
 
-func installAudit(f *cmdutil.Factory) {
+func (f *Factory) wireAudit() {
 	st := &auditState{}
-	prev := f.StoreOptions
-	f.StoreOptions = func(f *cmdutil.Factory, o *keyward.StoreOptions) error {
-		if prev != nil {
-			if err := prev(f, o); err != nil {
-				return err
-			}
-		}
+	f.StoreOptions = func(o *keyward.StoreOptions) error {
 		l, cfg, err := st.open(f)
 		if st.cfgErr != nil {
 			return configError(st.cfgErr)
 		}
 		if err != nil {
 			if cfg.Required {
-				return cmdutil.WithHint(keyward.NewError(keyward.FailedPrecondition, "open the audit log", err),
+				return WithHint(keyward.NewError(keyward.FailedPrecondition, "open the audit log", err),
 					"audit is required; fix the audit log location or permissions (docs/audit.md)")
 			}
 			st.warn(f, err)
@@ -109,12 +100,8 @@ func installAudit(f *cmdutil.Factory) {
 		}
 		return nil
 	}
-	prevAfter := f.AfterCommand
 	f.AfterCommand = func(ctx context.Context, cmd *cobra.Command, cmdErr error) error {
 		var errs []error
-		if prevAfter != nil {
-			errs = append(errs, prevAfter(ctx, cmd, cmdErr))
-		}
 		if isAuditVerb(cmd) || cmd.Name() == "help" || cmd.Name() == "completion" {
 			return errors.Join(errs...)
 		}
@@ -123,7 +110,7 @@ func installAudit(f *cmdutil.Factory) {
 			r := &audit.Record{Action: "cli." + strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), "keyward "), " ", "."),
 				Env: f.EnvName, Outcome: "ok"}
 			if cmdErr != nil {
-				var se *cmdutil.SilentError
+				var se *SilentError
 				if !errors.As(cmdErr, &se) {
 					r.Outcome, r.Code = "error", keyward.ErrorCode(cmdErr).String()
 				}
