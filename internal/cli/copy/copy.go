@@ -124,27 +124,13 @@ func run(ctx context.Context, opts *Options) error {
 			keyward.Errorf(keyward.Unimplemented, "copy", "the target %s is read-only: its provider cannot write secrets; nothing was copied", dst.URL()),
 			"copy into a store that can be written: local://, vault://, awssm://, gcpsm://, azurekv://, k8s://")
 	}
-	keys := slices.Clone(opts.Only)
-	if len(keys) == 0 {
-		infos, err := src.List(ctx)
-		if err != nil {
-			if keyward.ErrorCode(err) == keyward.Unimplemented {
-				return cmdutil.WithHint(err, "the source cannot list its keys; name them with --only K1,K2")
-			}
-			return err
-		}
-		for _, in := range infos {
-			keys = append(keys, in.Key)
-		}
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
 	// Read everything first: a missing or unreadable key stops the copy
 	// before any write.
-	vals, err := src.GetMany(ctx, keys)
+	keys, vals, err := cmdutil.ReadKeys(ctx, src, opts.Only)
 	if err != nil {
 		return err
 	}
+	slices.Sort(keys)
 	out := Output{From: src.URL(), To: dst.URL(), DryRun: opts.DryRun, Keys: []Result{}}
 	var failure error
 	if dst.Can("batch-put") {

@@ -203,35 +203,24 @@ func print(opts *Options, out *Output) {
 }
 
 func keys(ctx context.Context, s *keyward.Store, only []string) ([]string, error) {
-	if len(only) > 0 {
-		var out []string
-		for _, k := range only {
-			if slices.Contains(out, k) {
-				continue
-			}
-			// A key named with --only is on this side if it can be read.
+	out, named, err := cmdutil.SelectKeys(ctx, s, only)
+	if err != nil {
+		return nil, err
+	}
+	if named {
+		// A key named with --only is on this side if it can be read.
+		var present []string
+		for _, k := range out {
 			_, err := s.Get(ctx, k)
 			switch keyward.ErrorCode(err) {
 			case keyward.OK:
-				out = append(out, k)
+				present = append(present, k)
 			case keyward.NotFound:
 			default:
 				return nil, err
 			}
 		}
-		slices.Sort(out)
-		return out, nil
-	}
-	infos, err := s.List(ctx)
-	if err != nil {
-		if keyward.ErrorCode(err) == keyward.Unimplemented {
-			return nil, cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
-		}
-		return nil, err
-	}
-	out := make([]string, 0, len(infos))
-	for _, in := range infos {
-		out = append(out, in.Key)
+		out = present
 	}
 	slices.Sort(out)
 	return out, nil

@@ -180,7 +180,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	keys, err := selectKeys(ctx, s, opts.Only)
+	keys, _, err := cmdutil.SelectKeys(ctx, s, opts.Only)
 	if err != nil {
 		return err
 	}
@@ -316,31 +316,6 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// selectKeys returns --only (deduplicated) or every key in the store.
-func selectKeys(ctx context.Context, s *keyward.Store, only []string) ([]string, error) {
-	if len(only) > 0 {
-		var keys []string
-		for _, k := range only {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		return keys, nil
-	}
-	infos, err := s.List(ctx)
-	if err != nil {
-		if keyward.ErrorCode(err) == keyward.Unimplemented {
-			return nil, cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
-		}
-		return nil, err
-	}
-	keys := make([]string, 0, len(infos))
-	for _, in := range infos {
-		keys = append(keys, in.Key)
-	}
-	return keys, nil
-}
-
 // readEntries reads keys' values and key rings (KEY_OLD while a previous
 // value is in grace); any key that cannot be read fails the whole export
 // (nothing is written).
@@ -350,23 +325,8 @@ func readEntries(ctx context.Context, s *keyward.Store, keys []string, ro export
 	}
 	es, err := DeliveryEntries(ctx, s, keys, ro, false)
 	if err != nil {
-		if keyward.ErrorCode(err) == keyward.NotFound || allNotFound(err) {
-			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
-		}
-		return nil, err
+		return nil, cmdutil.MissingKeysHint(err)
 	}
 	return es, nil
 }
 
-func allNotFound(err error) bool {
-	var m keyward.MultiError
-	if !errors.As(err, &m) || len(m) == 0 {
-		return false
-	}
-	for _, e := range m {
-		if keyward.ErrorCode(e) != keyward.NotFound {
-			return false
-		}
-	}
-	return true
-}

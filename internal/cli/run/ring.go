@@ -35,10 +35,7 @@ func ringEnv(ctx context.Context, opts *Options, s *keyward.Store, keys []string
 	// with --only must exist.
 	keys, rings, err := cliexport.DeliveryRings(ctx, s, keys, !explicit)
 	if err != nil {
-		if keyward.ErrorCode(err) == keyward.NotFound || isAllNotFound(err) {
-			return nil, cmdutil.WithHint(err, "'keyward list' shows the keys in this store")
-		}
-		return nil, err
+		return nil, cmdutil.MissingKeysHint(err)
 	}
 	es, err := export.ExpandRings(keys, rings, opts.Ring)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -384,54 +385,28 @@ func runRedacted(opts *Options, env []string, secrets map[string][]byte) error {
 
 // secretEnv fetches the secrets and returns them as NAME=value entries.
 func secretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, error) {
-	keys := opts.Only
-	explicit := len(keys) > 0
+	for _, k := range opts.Only {
+		if !validName(k) {
+			return nil, cmdutil.FlagErrorf("--only: %q is not a valid environment variable name", k)
+		}
+	}
+	keys, explicit, err := cmdutil.SelectKeys(ctx, s, opts.Only)
+	if err != nil {
+		return nil, err
+	}
 	if !explicit {
-		infos, err := s.List(ctx)
-		if err != nil {
-			if keyward.ErrorCode(err) == keyward.Unimplemented {
-				return nil, cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
+		keys = slices.DeleteFunc(keys, func(k string) bool {
+			if validName(k) {
+				return false
 			}
-			return nil, err
-		}
-		for _, in := range infos {
-			if !validName(in.Key) {
-				fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: skipping key %q: not a valid environment variable name\n", in.Key)
-				continue
-			}
-			keys = append(keys, in.Key)
-		}
-	} else {
-		seen := map[string]bool{}
-		uniq := keys[:0:0]
-		for _, k := range keys {
-			if !validName(k) {
-				return nil, cmdutil.FlagErrorf("--only: %q is not a valid environment variable name", k)
-			}
-			if !seen[k] {
-				seen[k] = true
-				uniq = append(uniq, k)
-			}
-		}
-		keys = uniq
+			fmt.Fprintf(opts.IO.ErrOut, "keyward: warning: skipping key %q: not a valid environment variable name\n", k)
+			return true
+		})
 	}
 	if len(keys) == 0 {
 		return nil, nil
 	}
 	return ringEnv(ctx, opts, s, keys, explicit)
-}
-
-func isAllNotFound(err error) bool {
-	var m keyward.MultiError
-	if !errors.As(err, &m) || len(m) == 0 {
-		return false
-	}
-	for _, e := range m {
-		if keyward.ErrorCode(e) != keyward.NotFound {
-			return false
-		}
-	}
-	return true
 }
 
 func validName(k string) bool {

@@ -179,19 +179,9 @@ the named workloads (docs/delivery.md has the Role).`,
 
 // read returns the entries the Secret should hold.
 func read(ctx context.Context, opts *Options, s *keyward.Store) ([]export.Entry, error) {
-	keys := opts.Only
-	explicit := len(keys) > 0
-	if !explicit {
-		infos, err := s.List(ctx)
-		if err != nil {
-			if keyward.ErrorCode(err) == keyward.Unimplemented {
-				return nil, cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
-			}
-			return nil, err
-		}
-		for _, in := range infos {
-			keys = append(keys, in.Key)
-		}
+	keys, explicit, err := cmdutil.SelectKeys(ctx, s, opts.Only)
+	if err != nil {
+		return nil, err
 	}
 	es, err := cliexport.DeliveryEntries(ctx, s, keys, opts.Ring, !explicit)
 	if err != nil {
