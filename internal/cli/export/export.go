@@ -329,4 +329,3 @@ func readEntries(ctx context.Context, s *keyward.Store, keys []string, ro export
 	}
 	return es, nil
 }
-
