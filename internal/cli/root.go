@@ -182,7 +182,7 @@ guide's SECRET_PROVIDER variables.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.PersistentFlags().StringVar(&f.StoreURL, "store", "", "Store URL (local://FILE, dotenv://FILE, env://, file://DIR, vault://…, awssm://…, gcpsm://…, azurekv://…, k8s://…)")
+	root.PersistentFlags().StringVar(&f.StoreURL, "store", "", "Store URL, SCHEME://… (schemes: "+strings.Join(cmdutil.StoreSchemes(f.Mux), ", ")+"; see docs/providers.md)")
 	root.PersistentFlags().StringVarP(&f.EnvName, "env", "e", "", "Environment from keyward.yaml")
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
 	root.PersistentFlags().StringArrayVar(&f.AllowRefs, "allow-ref", nil, "Allow references in stored values and templates, and keyward.yaml stores, to name stores under this URL prefix (repeatable; see docs/delivery.md)")

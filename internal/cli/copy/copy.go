@@ -122,7 +122,7 @@ func run(ctx context.Context, opts *Options) error {
 	if !dst.Can("put") {
 		return cmdutil.WithHint(
 			keyward.Errorf(keyward.Unimplemented, "copy", "the target %s is read-only: its provider cannot write secrets; nothing was copied", dst.URL()),
-			"copy into a store that can be written: local://, vault://, awssm://, gcpsm://, azurekv://, k8s://")
+			"copy into a store that can be written", cmdutil.ProvidersHint("write secrets"))
 	}
 	// Read everything first: a missing or unreadable key stops the copy
 	// before any write.

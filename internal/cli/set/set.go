@@ -166,9 +166,10 @@ func run(ctx context.Context, opts *Options) error {
 			}
 		case keyward.Unimplemented:
 			if opts.IfVersion != "" && s.Can("put") {
-				return cmdutil.WithHint(err, "this store cannot check-and-set atomically; write without --if-version, or keep the key where check-and-set is atomic (local://, vault://, awssm://, gcpsm://, k8s://)")
+				return cmdutil.WithHint(err, "this store cannot check-and-set atomically; write without --if-version, or keep the key where check-and-set is atomic",
+					cmdutil.ProvidersHint("check-and-set atomically"))
 			}
-			return cmdutil.WithHint(err, "this store is read-only; pick a writable one with --store (local://, vault://, awssm://…)")
+			return cmdutil.WithHint(err, "this store is read-only; pick a writable one with --store", cmdutil.ProvidersHint("write secrets"))
 		}
 		return err
 	}
