@@ -36,13 +36,13 @@ type Options struct {
 	Anchor string
 }
 
-// NewCmd builds `keyward audit` and its subcommands.
-func NewCmd(f *cmdutil.Factory, runF func(context.Context, string, *Options) error) *cobra.Command {
+// NewCmd builds `keyward audit` and its subcommands, each a cobra command
+// with its own help and run function (runTail, runSearch, …). runF, when
+// not nil, replaces every subcommand's run function in tests; cobra's
+// ExecuteC tells which subcommand ran.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Now: f.Now,
 		Config: func() (audit.Effective, error) { return resolveForReading(f) }}
-	if runF == nil {
-		runF = run
-	}
 	cmd := &cobra.Command{
 		Use:   "audit <command>",
 		Short: "Read and verify the audit log of who read, wrote and rotated which secret",
@@ -64,26 +64,40 @@ The log is $KEYWARD_AUDIT_FILE, else $XDG_STATE_HOME/keyward/audit.log, else
   printf %s "$LEAKED_VALUE" | keyward audit hash`,
 	}
 	cmd.PersistentFlags().StringVar(&opts.File, "file", "", "Audit log to read (default: the configured one)")
+	// sub makes c a subcommand that runs fn (runF in tests) with opts,
+	// after setting the options only c's flags fill.
+	sub := func(c *cobra.Command, fn func(context.Context, *Options) error, set func()) *cobra.Command {
+		if runF != nil {
+			fn = runF
+		}
+		c.Args = cobra.NoArgs
+		c.RunE = func(c *cobra.Command, _ []string) error {
+			if set != nil {
+				set()
+			}
+			return fn(c.Context(), opts)
+		}
+		return c
+	}
 
 	var tailN int
-	tail := &cobra.Command{
-		Use:   "tail",
-		Short: "Show the newest records",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			opts.Limit = tailN
-			return runF(c.Context(), "tail", opts)
-		},
-	}
+	tail := sub(&cobra.Command{
+		Use:     "tail",
+		Short:   "Show the newest records",
+		Long:    "Show the newest records of the audit log, oldest of them first: aligned columns\n(with a header on a terminal), or an array of records with --json.",
+		Example: "  keyward audit tail\n  keyward audit tail -n 100 --json",
+	}, runTail, func() { opts.Limit = tailN })
 	tail.Flags().IntVarP(&tailN, "lines", "n", 20, "How many records")
 	cmdutil.AddJSONFlag(tail, &opts.JSON)
 
-	search := &cobra.Command{
+	search := sub(&cobra.Command{
 		Use:   "search",
 		Short: "Find records by key, actor, action, environment, outcome and age",
-		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "search", opts) },
-	}
+		Long: `Show the records that match every filter given (none: all of them), oldest
+first. --action matches an action or, with a prefix such as cli, every
+cli.* action; --since takes a duration (24h, 7d) or an RFC 3339 time.`,
+		Example: "  keyward audit search --key JWT_SECRET_KEY --since 24h\n  keyward audit search --actor bob --outcome denied --json",
+	}, runSearch, nil)
 	search.Flags().StringVar(&opts.Filter.Key, "key", "", "Secret name")
 	search.Flags().StringVar(&opts.Filter.Actor, "actor", "", "User name, or part of user@host / ci:system/actor")
 	search.Flags().StringVar(&opts.Filter.Action, "action", "", "Action (get, list, put, delete, history, rotate, cli.run, …; a prefix like cli matches cli.*)")
@@ -93,7 +107,7 @@ The log is $KEYWARD_AUDIT_FILE, else $XDG_STATE_HOME/keyward/audit.log, else
 	search.Flags().IntVarP(&opts.Limit, "lines", "n", 0, "At most this many (newest) records; 0 for all")
 	cmdutil.AddJSONFlag(search, &opts.JSON)
 
-	verify := &cobra.Command{
+	verify := sub(&cobra.Command{
 		Use:   "verify",
 		Short: "Check the hash chain; name the first bad line",
 		Long: `Check every record's hash, its link to the previous record and the
@@ -101,38 +115,38 @@ sequence numbers. Exit 0 when the log is intact, 1 when it is not.
 
 With --anchor SEQ:HASH (from 'keyward audit anchor', stored somewhere the
 log's writer cannot change), also detect truncation and wholesale rewrites.`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runF(c.Context(), "verify", opts) },
-	}
+		Example: "  keyward audit verify\n  keyward audit verify --anchor \"$(cat /secure/elsewhere/anchor.txt)\" --json",
+	}, runVerify, nil)
 	verify.Flags().StringVar(&opts.Anchor, "anchor", "", "A chain head SEQ:HASH recorded earlier")
 	cmdutil.AddJSONFlag(verify, &opts.JSON)
 
-	anchor := &cobra.Command{
+	anchor := sub(&cobra.Command{
 		Use:   "anchor",
 		Short: "Print the chain head (SEQ:HASH) to store elsewhere",
-		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "anchor", opts) },
-	}
+		Long: `Verify the log and print the head of its hash chain as SEQ:HASH. Keep it
+where the log's writer cannot change it; 'keyward audit verify --anchor'
+then also catches a truncated or rewritten log.`,
+		Example: "  keyward audit anchor > /secure/elsewhere/anchor.txt",
+	}, runAnchor, nil)
 	cmdutil.AddJSONFlag(anchor, &opts.JSON)
 
-	hash := &cobra.Command{
+	hash := sub(&cobra.Command{
 		Use:   "hash",
 		Short: "Read a value on stdin and list the records of whoever read or wrote it",
 		Long: `Read a value (for example one found in a leak) on stdin, compute its HMAC
 under your audit key, and list the records that carry the same HMAC: who
 read or wrote that exact value, when, and from which store. Needs
 audit.hmac_values: true when the records were written.`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runF(c.Context(), "hash", opts) },
-	}
+		Example: "  printf %s \"$LEAKED_VALUE\" | keyward audit hash",
+	}, runHash, nil)
 	cmdutil.AddJSONFlag(hash, &opts.JSON)
 
-	path := &cobra.Command{
-		Use:   "path",
-		Short: "Print where the audit log is",
-		Args:  cobra.NoArgs,
-		RunE:  func(c *cobra.Command, _ []string) error { return runF(c.Context(), "path", opts) },
-	}
+	path := sub(&cobra.Command{
+		Use:     "path",
+		Short:   "Print where the audit log is",
+		Long:    "Print the audit log's path: --file, else the configured one (KEYWARD_AUDIT_FILE,\nyour config's audit.file, else the default under XDG_STATE_HOME).",
+		Example: "  keyward audit path",
+	}, runPath, nil)
 	cmd.AddCommand(tail, search, verify, anchor, hash, path)
 	return cmd
 }
@@ -163,91 +177,115 @@ func (o *Options) openLog() (*os.File, error) {
 	return f, err
 }
 
-func run(ctx context.Context, verb string, o *Options) error {
-	switch verb {
-	case "path":
-		p, _, err := o.logPath()
+// runPath prints where the audit log is.
+func runPath(_ context.Context, o *Options) error {
+	p, _, err := o.logPath()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.IO.Out, p)
+	return nil
+}
+
+// runTail shows the newest records.
+func runTail(ctx context.Context, o *Options) error {
+	return o.list(ctx, audit.Filter{}, o.Limit)
+}
+
+// runSearch shows the records that match the filter.
+func runSearch(ctx context.Context, o *Options) error {
+	if o.Since != "" {
+		t, err := parseSince(o.Since, o.now())
 		if err != nil {
-			return err
+			return cmdutil.FlagErrorf("--since: %v", err)
 		}
-		fmt.Fprintln(o.IO.Out, p)
-		return nil
-	case "tail":
-		return o.list(ctx, audit.Filter{}, o.Limit)
-	case "search":
-		if o.Since != "" {
-			t, err := parseSince(o.Since, o.now())
-			if err != nil {
-				return cmdutil.FlagErrorf("--since: %v", err)
-			}
-			o.Filter.Since = t
-		}
-		return o.list(ctx, o.Filter, o.Limit)
-	case "hash":
-		_, cfg, err := o.logPath()
+		o.Filter.Since = t
+	}
+	return o.list(ctx, o.Filter, o.Limit)
+}
+
+// runHash reads a value on stdin and shows the records that carry its HMAC.
+func runHash(ctx context.Context, o *Options) error {
+	_, cfg, err := o.logPath()
+	if err != nil {
+		return err
+	}
+	value, err := cmdutil.ReadSecretInput(ctx, o.IO.In, cmdutil.MaxSecretSize, true)
+	if err != nil {
+		return err
+	}
+	key, err := audit.LoadOrCreateKey(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	return o.list(ctx, audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
+}
+
+// verifyLog checks the log's chain (against --anchor when given). A
+// broken chain is verr (with its Problem); err is any other failure.
+func verifyLog(ctx context.Context, o *Options) (res *audit.Result, verr error, p *audit.Problem, err error) {
+	f, err := o.openLog()
+	if err != nil {
+		return res, nil, nil, err
+	}
+	defer f.Close()
+	var anchor *audit.Anchor
+	if o.Anchor != "" {
+		a, err := audit.ParseAnchor(o.Anchor)
 		if err != nil {
+			return res, nil, nil, cmdutil.FlagErrorf("--anchor: %v", err)
+		}
+		anchor = &a
+	}
+	res, verr = audit.Verify(ctxReader{ctx, f}, anchor)
+	if verr != nil && !errors.As(verr, &p) {
+		return res, nil, nil, verr
+	}
+	return res, verr, p, nil
+}
+
+// runVerify checks the hash chain and names the first bad line (exit 1).
+func runVerify(ctx context.Context, o *Options) error {
+	res, verr, p, err := verifyLog(ctx, o)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		out := map[string]any{"intact": verr == nil, "records": res.Records, "head": res.Head.String()}
+		if p != nil {
+			out["line"], out["reason"] = p.Line, p.Reason
+		}
+		if err := cmdutil.WriteJSON(o.IO.Out, out); err != nil {
 			return err
-		}
-		value, err := cmdutil.ReadSecretInput(ctx, o.IO.In, cmdutil.MaxSecretSize, true)
-		if err != nil {
-			return err
-		}
-		key, err := audit.LoadOrCreateKey(cfg.KeyFile)
-		if err != nil {
-			return err
-		}
-		return o.list(ctx, audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
-	case "verify", "anchor":
-		f, err := o.openLog()
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		var anchor *audit.Anchor
-		if o.Anchor != "" {
-			a, err := audit.ParseAnchor(o.Anchor)
-			if err != nil {
-				return cmdutil.FlagErrorf("--anchor: %v", err)
-			}
-			anchor = &a
-		}
-		res, verr := audit.Verify(ctxReader{ctx, f}, anchor)
-		var p *audit.Problem
-		if verr != nil && !errors.As(verr, &p) {
-			return verr
-		}
-		if verb == "anchor" {
-			if verr != nil {
-				return verr
-			}
-			if o.JSON {
-				return cmdutil.WriteJSON(o.IO.Out, map[string]any{"seq": res.Head.Seq, "hash": res.Head.Hash, "anchor": res.Head.String()})
-			}
-			fmt.Fprintln(o.IO.Out, res.Head.String())
-			return nil
-		}
-		if o.JSON {
-			out := map[string]any{"intact": verr == nil, "records": res.Records, "head": res.Head.String()}
-			if p != nil {
-				out["line"], out["reason"] = p.Line, p.Reason
-			}
-			if err := cmdutil.WriteJSON(o.IO.Out, out); err != nil {
-				return err
-			}
-			if verr != nil {
-				return &cmdutil.SilentError{Code: cmdutil.ExitError}
-			}
-			return nil
 		}
 		if verr != nil {
-			fmt.Fprintf(o.IO.ErrOut, "keyward: %v\n", verr)
-			fmt.Fprintf(o.IO.ErrOut, "keyward: hint: %d records before it are intact; keep the log as evidence and see docs/audit.md\n", res.Records)
 			return &cmdutil.SilentError{Code: cmdutil.ExitError}
 		}
-		fmt.Fprintf(o.IO.Out, "ok: %d records intact, head %s\n", res.Records, res.Head.String())
 		return nil
 	}
-	return fmt.Errorf("unknown audit command %q", verb)
+	if verr != nil {
+		fmt.Fprintf(o.IO.ErrOut, "keyward: %v\n", verr)
+		fmt.Fprintf(o.IO.ErrOut, "keyward: hint: %d records before it are intact; keep the log as evidence and see docs/audit.md\n", res.Records)
+		return &cmdutil.SilentError{Code: cmdutil.ExitError}
+	}
+	fmt.Fprintf(o.IO.Out, "ok: %d records intact, head %s\n", res.Records, res.Head.String())
+	return nil
+}
+
+// runAnchor prints the head of an intact chain.
+func runAnchor(ctx context.Context, o *Options) error {
+	res, verr, _, err := verifyLog(ctx, o)
+	if err != nil {
+		return err
+	}
+	if verr != nil {
+		return verr
+	}
+	if o.JSON {
+		return cmdutil.WriteJSON(o.IO.Out, map[string]any{"seq": res.Head.Seq, "hash": res.Head.Hash, "anchor": res.Head.String()})
+	}
+	fmt.Fprintln(o.IO.Out, res.Head.String())
+	return nil
 }
 
 func (o *Options) now() time.Time {

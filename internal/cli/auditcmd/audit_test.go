@@ -31,27 +31,55 @@ func TestNewCmd(t *testing.T) {
 		{"verify --anchor 3:abc --file x.log", "verify", func(o *Options) bool { return o.Anchor == "3:abc" && o.File == "x.log" }, false},
 		{"anchor", "anchor", func(*Options) bool { return true }, false},
 		{"hash", "hash", func(*Options) bool { return true }, false},
+		{"path --file y.log", "path", func(o *Options) bool { return o.File == "y.log" }, false},
+		{"search -n 3", "search", func(o *Options) bool { return o.Limit == 3 }, false},
 		{"tail extra", "", nil, true},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
-			var gotVerb string
 			var got *Options
-			cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, v string, o *Options) error { gotVerb, got = v, o; return nil })
+			cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
 			cmd.SetArgs(strings.Fields(tc.args))
 			cmd.SetOut(ios.Out)
 			cmd.SetErr(ios.ErrOut)
-			err := cmd.Execute()
+			ran, err := cmd.ExecuteC()
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("want an error")
 				}
 				return
 			}
-			if err != nil || gotVerb != tc.verb || !tc.check(got) {
-				t.Fatalf("err=%v verb=%q opts=%+v", err, gotVerb, got)
+			if err != nil || ran.Name() != tc.verb || got == nil || !tc.check(got) {
+				t.Fatalf("err=%v ran=%q opts=%+v", err, ran.Name(), got)
 			}
 		})
+	}
+}
+
+// TestSubcommandsHaveTheirOwnHelp: `keyward audit --help` lists every
+// subcommand, and each has its own description and examples.
+func TestSubcommandsHaveTheirOwnHelp(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	cmd := NewCmd(&cmdutil.Factory{IO: ios}, nil)
+	subs := cmd.Commands() // before Execute adds cobra's help and completion
+	cmd.SetArgs([]string{"--help"})
+	cmd.SetOut(ios.Out)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"anchor", "hash", "path", "search", "tail", "verify"}
+	var got []string
+	for _, c := range subs {
+		got = append(got, c.Name())
+		if c.Short == "" || c.Long == "" || c.Example == "" {
+			t.Errorf("audit %s: Short, Long and Example must all be set", c.Name())
+		}
+		if !strings.Contains(out.String(), "\n  "+c.Name()+" ") {
+			t.Errorf("audit --help does not list %s:\n%s", c.Name(), out)
+		}
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("subcommands %v, want %v", got, want)
 	}
 }
 
@@ -77,7 +105,7 @@ func TestRun(t *testing.T) {
 
 	ios, in, out, errOut := iostreams.Test()
 	o := &Options{IO: ios, Config: cfg, JSON: true, Since: "24h", Filter: audit.Filter{Key: "JWT"}}
-	if err := run(ctx, "search", o); err != nil {
+	if err := runSearch(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 	var recs []audit.Record
@@ -87,7 +115,7 @@ func TestRun(t *testing.T) {
 
 	out.Reset()
 	in.WriteString("leaked-value\n")
-	if err := run(ctx, "hash", &Options{IO: ios, Config: cfg, JSON: true}); err != nil {
+	if err := runHash(ctx, &Options{IO: ios, Config: cfg, JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(out.Bytes(), &recs); err != nil || len(recs) != 1 || recs[0].Key != "JWT" || recs[0].Action != "get" {
@@ -98,11 +126,11 @@ func TestRun(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := run(ctx, "verify", &Options{IO: ios, Config: cfg}); err != nil || !strings.HasPrefix(out.String(), "ok: 3 records intact") {
+	if err := runVerify(ctx, &Options{IO: ios, Config: cfg}); err != nil || !strings.HasPrefix(out.String(), "ok: 3 records intact") {
 		t.Fatalf("verify: %v %q", err, out.String())
 	}
 	out.Reset()
-	if err := run(ctx, "anchor", &Options{IO: ios, Config: cfg}); err != nil {
+	if err := runAnchor(ctx, &Options{IO: ios, Config: cfg}); err != nil {
 		t.Fatal(err)
 	}
 	anchor := strings.TrimSpace(out.String())
@@ -112,12 +140,12 @@ func TestRun(t *testing.T) {
 	if err := writeFile(logPath, cut); err != nil {
 		t.Fatal(err)
 	}
-	err = run(ctx, "verify", &Options{IO: ios, Config: cfg, Anchor: anchor})
+	err = runVerify(ctx, &Options{IO: ios, Config: cfg, Anchor: anchor})
 	if cmdutil.ExitCode(err) != cmdutil.ExitError || !strings.Contains(errOut.String(), "truncated") {
 		t.Fatalf("truncated log against its anchor: exit %d, stderr %q", cmdutil.ExitCode(err), errOut.String())
 	}
 
-	err = run(ctx, "tail", &Options{IO: ios, Config: func() (audit.Effective, error) {
+	err = runTail(ctx, &Options{IO: ios, Config: func() (audit.Effective, error) {
 		return audit.Effective{File: filepath.Join(dir, "nope.log")}, nil
 	}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound {

@@ -42,8 +42,11 @@ type Options struct {
 	Git   string
 }
 
-// NewCmd builds `keyward hook` with install and uninstall.
-func NewCmd(f *cmdutil.Factory, runF func(context.Context, string, *Options) error) *cobra.Command {
+// NewCmd builds `keyward hook` with its subcommands install and uninstall,
+// each a cobra command with its own help that runs Install or Uninstall.
+// runF, when not nil, replaces both in tests; cobra's ExecuteC tells which
+// subcommand ran.
+func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hook <command>",
 		Short: "Install a git pre-commit hook that scans staged changes",
@@ -53,35 +56,10 @@ commit, so a managed secret or a known credential format never enters history.`,
   keyward hook install --force
   keyward hook uninstall`,
 	}
-	mk := func(use, short, long string, action string) *cobra.Command {
-		opts := &Options{IO: f.IO, Git: "git"}
-		c := &cobra.Command{
-			Use:   use,
-			Short: short,
-			Long:  long,
-			Args:  cobra.MaximumNArgs(1),
-			RunE: func(c *cobra.Command, args []string) error {
-				opts.Dir = "."
-				if len(args) == 1 {
-					opts.Dir = args[0]
-				}
-				if runF != nil {
-					return runF(c.Context(), action, opts)
-				}
-				if action == "install" {
-					return Install(c.Context(), opts)
-				}
-				return Uninstall(c.Context(), opts)
-			},
-		}
-		if action == "install" {
-			c.Flags().BoolVar(&opts.Force, "force", false, "Replace a pre-commit hook keyward did not write")
-		}
-		return c
-	}
-	cmd.AddCommand(
-		mk("install [REPO]", "Write .git/hooks/pre-commit (or core.hooksPath) to run 'keyward scan --staged'",
-			`Write a pre-commit hook that runs 'keyward scan --staged'. The hook goes where
+	install, opts := newSubcommand(f, runF, Install, &cobra.Command{
+		Use:   "install [REPO]",
+		Short: "Write .git/hooks/pre-commit (or core.hooksPath) to run 'keyward scan --staged'",
+		Long: `Write a pre-commit hook that runs 'keyward scan --staged'. The hook goes where
 git looks for hooks: core.hooksPath if set, else .git/hooks. Installing again
 is harmless. A pre-commit hook keyward did not write is left alone unless
 --force is given.
@@ -90,11 +68,38 @@ install also configures keyward's git merge driver and diff driver for the
 local store in this clone (git config merge.keyward.driver, diff.keyward.textconv)
 and adds "keyward.age merge=keyward diff=keyward" to .gitattributes (commit
 it): two branches that each add or change secrets then merge by secret, and
-git diff shows "KEY v4 … fp:…" lines, never values. See docs/local-store.md.`, "install"),
-		mk("uninstall [REPO]", "Remove keyward's pre-commit hook",
-			`Remove the pre-commit hook if keyward wrote it; a foreign hook is left alone.`, "uninstall"),
-	)
+git diff shows "KEY v4 … fp:…" lines, never values. See docs/local-store.md.`,
+		Example: `  keyward hook install
+  keyward hook install ../other-repo
+  keyward hook install --force`,
+	})
+	install.Flags().BoolVar(&opts.Force, "force", false, "Replace a pre-commit hook keyward did not write")
+	uninstall, _ := newSubcommand(f, runF, Uninstall, &cobra.Command{
+		Use:     "uninstall [REPO]",
+		Short:   "Remove keyward's pre-commit hook",
+		Long:    `Remove the pre-commit hook if keyward wrote it; a foreign hook is left alone.`,
+		Example: `  keyward hook uninstall`,
+	})
+	cmd.AddCommand(install, uninstall)
 	return cmd
+}
+
+// newSubcommand makes c run fn (runF in tests) on the repository named by
+// its optional argument (default ".").
+func newSubcommand(f *cmdutil.Factory, runF, fn func(context.Context, *Options) error, c *cobra.Command) (*cobra.Command, *Options) {
+	if runF != nil {
+		fn = runF
+	}
+	opts := &Options{IO: f.IO, Git: "git"}
+	c.Args = cobra.MaximumNArgs(1)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		opts.Dir = "."
+		if len(args) == 1 {
+			opts.Dir = args[0]
+		}
+		return fn(c.Context(), opts)
+	}
+	return c, opts
 }
 
 // HookPath returns where git runs the pre-commit hook of the repository at

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
@@ -79,5 +80,48 @@ func TestNotARepo(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	if err := Install(context.Background(), &Options{IO: ios, Dir: t.TempDir(), Git: "git"}); err == nil {
 		t.Fatal("install outside a repository succeeded")
+	}
+}
+
+// TestNewCmd: each subcommand is its own cobra command with its own help,
+// and takes the repository as its optional argument.
+func TestNewCmd(t *testing.T) {
+	for _, tc := range []struct {
+		args    string
+		ran     string
+		dir     string
+		force   bool
+		wantErr bool
+	}{
+		{"install", "install", ".", false, false},
+		{"install ../repo --force", "install", "../repo", true, false},
+		{"uninstall", "uninstall", ".", false, false},
+		{"uninstall a b", "", "", false, true},
+		{"uninstall --force", "", "", false, true},
+	} {
+		t.Run(tc.args, func(t *testing.T) {
+			ios, _, _, _ := iostreams.Test()
+			var got *Options
+			cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
+			cmd.SetArgs(strings.Fields(tc.args))
+			cmd.SetOut(ios.Out)
+			cmd.SetErr(ios.ErrOut)
+			ran, err := cmd.ExecuteC()
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				return
+			}
+			if err != nil || ran.Name() != tc.ran || got == nil || got.Dir != tc.dir || got.Force != tc.force {
+				t.Fatalf("err=%v ran=%q opts=%+v", err, ran.Name(), got)
+			}
+		})
+	}
+	cmd := NewCmd(&cmdutil.Factory{}, nil)
+	for _, c := range cmd.Commands() {
+		if c.Short == "" || c.Long == "" || c.Example == "" {
+			t.Errorf("hook %s: Short, Long and Example must all be set", c.Name())
+		}
 	}
 }
