@@ -87,6 +87,11 @@ type Request struct {
 	Principal string
 	// Getenv reads defaults such as AWS_REGION; nil means none.
 	Getenv func(string) string
+	// Remote derives the policy of a provider that is not linked into this
+	// program (the CLI asks the provider's plugin program, through the
+	// ActionDerive plugin action); nil: such a store gets the plain text
+	// document.
+	Remote func(ctx context.Context, r *Request) (*Document, error)
 }
 
 func (r *Request) getenv(k string) string {
@@ -181,10 +186,10 @@ func Derive(ctx context.Context, r *Request) (*Document, error) {
 		if doc, err = d(ctx, r); err != nil {
 			return nil, err
 		}
-	case Remote != nil && IsRemote(r.URL.Scheme):
+	case r.Remote != nil && IsRemote(r.URL.Scheme):
 		// The provider is not linked in (the CLI runs it as a plugin
 		// program): its program derives the policy.
-		if doc, err = Remote(ctx, r); err != nil {
+		if doc, err = r.Remote(ctx, r); err != nil {
 			return nil, err
 		}
 	default:
@@ -264,11 +269,6 @@ func Header(r *Request) []string {
 		"for " + keys + ", and nothing more.",
 	}
 }
-
-// Remote derives the policy of a provider that is not linked into this
-// program (the CLI sets it to ask the provider's plugin program, through
-// the ActionDerive plugin action).
-var Remote func(ctx context.Context, r *Request) (*Document, error)
 
 // IsRemote reports the schemes whose policy a plugin program derives.
 func IsRemote(scheme string) bool { return slices.Contains(plugin.RemoteSchemes, scheme) }

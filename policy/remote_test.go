@@ -30,7 +30,7 @@ func TestRemoteDerive(t *testing.T) {
 		return &Document{Language: "text", Native: "granted " + strings.Join(r.Keys, ",") + " at " + string(r.Access), Notes: []string{"from the plugin"}}, nil
 	}
 	var calls int
-	Remote = func(ctx context.Context, r *Request) (*Document, error) {
+	remote := func(ctx context.Context, r *Request) (*Document, error) {
 		calls++
 		in, err := json.Marshal(r.Wire())
 		if err != nil {
@@ -49,9 +49,8 @@ func TestRemoteDerive(t *testing.T) {
 		var doc Document
 		return &doc, json.Unmarshal(b, &doc)
 	}
-	defer func() { Remote = nil }()
 	u, _ := url.Parse(scheme + "://dharmamind-vault.vault.azure.net")
-	doc, err := Derive(context.Background(), &Request{URL: u, Access: Write, Keys: []string{"B", "A", "B"}})
+	doc, err := Derive(context.Background(), &Request{URL: u, Access: Write, Keys: []string{"B", "A", "B"}, Remote: remote})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/keyward/keyward/internal/harden"
 	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/plugin"
-	kwpolicy "github.com/keyward/keyward/policy"
 )
 
 // Version is set at build time with -ldflags "-X github.com/keyward/keyward/internal/cli.Version=…";
@@ -121,13 +120,6 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	host := &plugin.Host{Stderr: f.IO.ErrOut}
 	usePlugins(f, host)
 	f.Plugins = host
-	kwpolicy.Remote = func(ctx context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) {
-		var doc kwpolicy.Document
-		if err := host.Action(ctx, r.URL.Scheme, kwpolicy.ActionDerive, r.Wire(), &doc); err != nil {
-			return nil, err
-		}
-		return &doc, nil
-	}
 	defer host.Close() // after the stores: f.Close runs first
 	defer f.Close()
 	root := NewRoot(f)

@@ -28,6 +28,10 @@ type Options struct {
 	Project func() (*schema.Config, error)
 	// OpenURL opens a store (with the audit hook) for --check.
 	OpenURL func(ctx context.Context, rawURL, env string) (*keyward.Store, error)
+	// Remote derives the policy of a plugin-backed provider through its
+	// plugin program (kwpolicy.Request.Remote); nil (no plugin host): the
+	// plain text document.
+	Remote func(ctx context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error)
 
 	Access    string
 	Keys      []string
@@ -45,6 +49,15 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 	opts := &Options{
 		IO: f.IO, Getenv: f.Getenv, Resolve: f.ResolveStoreURL, OpenURL: f.OpenURL,
 		Project: func() (*schema.Config, error) { return f.Project() },
+	}
+	if host := f.Plugins; host != nil {
+		opts.Remote = func(ctx context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) {
+			var doc kwpolicy.Document
+			if err := host.Action(ctx, r.URL.Scheme, kwpolicy.ActionDerive, r.Wire(), &doc); err != nil {
+				return nil, err
+			}
+			return &doc, nil
+		}
 	}
 	cmd := &cobra.Command{
 		Use:   "policy [--env NAME | --store URL] [--access read|write|rotate] [--keys K1,K2 | --all]",
@@ -152,7 +165,7 @@ func run(ctx context.Context, opts *Options) error {
 		return cmdutil.FlagErrorf("--rollout is for k8s:// stores (this one is %s://)", u.Scheme)
 	}
 	doc, err := kwpolicy.Derive(ctx, &kwpolicy.Request{URL: u, Environment: env, Access: access, Keys: keys, All: opts.All,
-		Rollout: opts.Rollout, Account: opts.Account, Principal: opts.Principal, Getenv: opts.Getenv})
+		Rollout: opts.Rollout, Account: opts.Account, Principal: opts.Principal, Getenv: opts.Getenv, Remote: opts.Remote})
 	if err != nil {
 		return err
 	}
