@@ -13,13 +13,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are copy's inputs.
 type Options struct {
-	IO   *iostreams.IOStreams
-	Open func(ctx context.Context, name string) (*keyward.Store, error)
+	cmdutil.NamedStoreDeps
 
 	From, To string
 	Only     []string
@@ -29,7 +27,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Open: f.OpenNamed}
+	opts := &Options{NamedStoreDeps: f.NamedStoreDeps()}
 	cmd := &cobra.Command{
 		Use:   "copy --from A --to B [--only K1,K2] [--dry-run]",
 		Short: "Copy secrets between stores as new versions",
@@ -67,10 +65,7 @@ otherwise (see docs/cli.md).`,
 					return cmdutil.FlagErrorf("--only has an empty key name")
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.From, "from", "", "Source store: URL or keyward.yaml environment")

@@ -112,7 +112,7 @@ func TestRunPartialFailureThenRerun(t *testing.T) {
 	fl.failAfter = 2 // A and C are written, D fails
 	dst := keyward.NewStore(fl, &keyward.StoreOptions{URL: "mem://dst", TTL: -1})
 	ios, _, out, errOut := iostreams.Test()
-	opts := &Options{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": dst}), From: "src", To: "dst", JSON: true}
+	opts := &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": dst})}, From: "src", To: "dst", JSON: true}
 	err := run(ctx, opts)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUnavailable {
 		t.Fatalf("exit %d: %v", cmdutil.ExitCode(err), err)
@@ -165,7 +165,7 @@ func TestRunReadOnlyTargetWritesNothing(t *testing.T) {
 	src, dstMem, _ := stores(t)
 	ro := keyward.NewStore(readOnly{dstMem.Driver()}, &keyward.StoreOptions{URL: "ro://dst"})
 	ios, _, out, _ := iostreams.Test()
-	err := run(ctx, &Options{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": ro}), From: "src", To: "dst"})
+	err := run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": ro})}, From: "src", To: "dst"})
 	if cmdutil.ExitCode(err) != cmdutil.ExitUnimplemented || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("exit %d: %v", cmdutil.ExitCode(err), err)
 	}
@@ -178,7 +178,7 @@ func TestRunDryRunAndMissing(t *testing.T) {
 	ctx := context.Background()
 	src, dstMem, _ := stores(t)
 	ios, _, out, _ := iostreams.Test()
-	opts := &Options{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": dstMem}), From: "src", To: "dst", DryRun: true, Only: []string{"A", "B"}}
+	opts := &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: opener(map[string]*keyward.Store{"src": src, "dst": dstMem})}, From: "src", To: "dst", DryRun: true, Only: []string{"A", "B"}}
 	if err := run(ctx, opts); err != nil {
 		t.Fatal(err)
 	}

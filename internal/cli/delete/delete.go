@@ -11,13 +11,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are delete's inputs.
 type Options struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (*keyward.Store, error)
+	cmdutil.StoreDeps
 
 	Key string
 	Yes bool
@@ -25,7 +23,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	opts := &Options{StoreDeps: f.StoreDeps()}
 	cmd := &cobra.Command{
 		Use:     "delete KEY",
 		Aliases: []string{"rm"},
@@ -43,10 +41,7 @@ run without --yes.`,
 			if !opts.Yes && !opts.IO.IsStdinTTY() {
 				return cmdutil.FlagErrorf("refusing to delete %q without confirmation: stdin is not a terminal; pass --yes", opts.Key)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 
 	// --yes deletes without asking.
 	ios, _, out, errOut := iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "K", Yes: true}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K", Yes: true}); err != nil {
 		t.Fatal(err)
 	}
 	if exists("K") || errOut.String() != "Deleted K from mem://delete\n" || out.Len() != 0 {
@@ -88,7 +88,7 @@ func TestRun(t *testing.T) {
 		ios, in, _, errOut := iostreams.Test()
 		ios.SetTTY(true, true, true)
 		in.WriteString(tc.typed)
-		err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "K"})
+		err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K"})
 		if !strings.Contains(errOut.String(), "Type the key name to confirm") {
 			t.Fatalf("no prompt: %q", errOut.String())
 		}
@@ -108,14 +108,14 @@ func TestRun(t *testing.T) {
 
 	// Missing key: exit 3.
 	ios, _, _, _ = iostreams.Test()
-	err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "NOPE", Yes: true})
+	err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "NOPE", Yes: true})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound {
 		t.Fatalf("missing: exit %d", cmdutil.ExitCode(err))
 	}
 	// Non-interactive without --yes is refused even if run() is called directly.
 	put("K")
 	ios, _, _, _ = iostreams.Test()
-	err = run(ctx, &Options{IO: ios, OpenStore: open, Key: "K"})
+	err = run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K"})
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !exists("K") {
 		t.Fatalf("non-interactive: exit %d, exists %v", cmdutil.ExitCode(err), exists("K"))
 	}

@@ -15,14 +15,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are diff's inputs.
 type Options struct {
-	IO *iostreams.IOStreams
-	// Open opens a store named on the command line (environment or URL).
-	Open func(ctx context.Context, name string) (*keyward.Store, error)
+	cmdutil.NamedStoreDeps
 
 	A, B       string
 	Only       []string
@@ -32,7 +29,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Open: f.OpenNamed}
+	opts := &Options{NamedStoreDeps: f.NamedStoreDeps()}
 	cmd := &cobra.Command{
 		Use:   "diff A B",
 		Short: "Compare two stores: keys on one side only, and which values are identical",
@@ -63,10 +60,7 @@ Exit codes:
 					return cmdutil.FlagErrorf("--only has an empty key name")
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringSliceVar(&opts.Only, "only", nil, "Only compare these keys (comma-separated or repeated)")

@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 		return b, nil
 	}
 	ios, _, out, errOut := iostreams.Test()
-	err := run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b", JSON: true})
+	err := run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b", JSON: true})
 	if cmdutil.ExitCode(err) != cmdutil.ExitError {
 		t.Fatalf("differences: exit %d", cmdutil.ExitCode(err))
 	}
@@ -89,34 +89,34 @@ func TestRun(t *testing.T) {
 	}
 	// Plain lines when piped.
 	ios, _, out, _ = iostreams.Test()
-	_ = run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b"})
+	_ = run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b"})
 	if out.String() != "only-a ONLY_A\nonly-b ONLY_B\nsame SAME\ndifferent DIFF\n" {
 		t.Fatalf("plain:\n%s", out.String())
 	}
 	// A table on a terminal.
 	ios, _, out, _ = iostreams.Test()
 	ios.SetTTY(false, true, true)
-	_ = run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b"})
+	_ = run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b"})
 	if !strings.Contains(out.String(), "SAME    same value") || strings.Contains(out.String(), "KWCANARY") {
 		t.Fatalf("table:\n%s", out.String())
 	}
 	// --fail-on-same: SAME makes it fail; with --only DIFF it passes.
 	ios, _, _, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b", FailOnSame: true}); cmdutil.ExitCode(err) != cmdutil.ExitError {
+	if err := run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b", FailOnSame: true}); cmdutil.ExitCode(err) != cmdutil.ExitError {
 		t.Fatalf("--fail-on-same with a shared value: %v", err)
 	}
-	if err := run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b", FailOnSame: true, Only: []string{"DIFF", "ONLY_A"}}); err != nil {
+	if err := run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b", FailOnSame: true, Only: []string{"DIFF", "ONLY_A"}}); err != nil {
 		t.Fatalf("--fail-on-same without shared values: %v", err)
 	}
 	// Identical stores: exit 0.
-	if err := run(ctx, &Options{IO: ios, Open: open, A: "a", B: "b", Only: []string{"SAME"}}); err != nil {
+	if err := run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: open}, A: "a", B: "b", Only: []string{"SAME"}}); err != nil {
 		t.Fatalf("equal: %v", err)
 	}
 	// A store that cannot be opened: its error, not a diff.
 	bad := func(context.Context, string) (*keyward.Store, error) {
 		return nil, keyward.Errorf(keyward.NotFound, "open", "no such environment")
 	}
-	err = run(ctx, &Options{IO: ios, Open: bad, A: "x", B: "y"})
+	err = run(ctx, &Options{NamedStoreDeps: cmdutil.NamedStoreDeps{IO: ios, Open: bad}, A: "x", B: "y"})
 	var buf bytes.Buffer
 	cmdutil.PrintError(&buf, err)
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound {

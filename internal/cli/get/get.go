@@ -9,13 +9,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are get's inputs.
 type Options struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (*keyward.Store, error)
+	cmdutil.StoreDeps
 
 	Key     string
 	Version string
@@ -28,7 +26,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	opts := &Options{StoreDeps: f.StoreDeps()}
 	cmd := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Print a secret's value",
@@ -57,10 +55,7 @@ only), or JSON with --json (values only with --json --reveal). See
 			if opts.Reveal && !opts.JSON {
 				return cmdutil.FlagErrorf("--reveal only makes sense with --json (get prints the value by default)")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Version, "version", "", "Read this version instead of the current one")

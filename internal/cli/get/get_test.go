@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 	open := func(context.Context) (*keyward.Store, error) { return s, nil }
 
 	ios, _, out, _ := iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "JWT"}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "JWT"}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != canary {
@@ -69,7 +69,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "JWT", JSON: true}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "JWT", JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), canary) {
@@ -81,14 +81,14 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "JWT", JSON: true, Reveal: true}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "JWT", JSON: true, Reveal: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(out.Bytes(), &o); err != nil || o.Value == nil || *o.Value != canary {
 		t.Fatalf("--json --reveal must include the value")
 	}
 
-	err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "MISSING"})
+	err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "MISSING"})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound {
 		t.Fatalf("missing key: exit %d, want %d", cmdutil.ExitCode(err), cmdutil.ExitNotFound)
 	}

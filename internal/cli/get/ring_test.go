@@ -59,7 +59,7 @@ func TestRunRing(t *testing.T) {
 	}
 	for _, reveal := range []bool{false, true} {
 		ios, _, out, _ := iostreams.Test()
-		err := run(ctx, &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil },
+		err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }},
 			Key: "JWT", JSON: true, Ring: true, Reveal: reveal})
 		if err != nil {
 			t.Fatal(err)
@@ -94,7 +94,7 @@ func TestRunRingTable(t *testing.T) {
 	for _, tty := range []bool{true, false} {
 		ios, _, out, _ := iostreams.Test()
 		ios.SetTTY(false, tty, false)
-		if err := run(ctx, &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }, Key: "JWT", Ring: true}); err != nil {
+		if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }}, Key: "JWT", Ring: true}); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -13,13 +13,11 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are history's inputs.
 type Options struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (*keyward.Store, error)
+	cmdutil.StoreDeps
 
 	Key  string
 	JSON bool
@@ -27,7 +25,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	opts := &Options{StoreDeps: f.StoreDeps()}
 	cmd := &cobra.Command{
 		Use:   "history KEY",
 		Short: "Show the versions of a secret (never values)",
@@ -49,10 +47,7 @@ says so on stderr, and --json adds "pruned": {count, through, at}.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)

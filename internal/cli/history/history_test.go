@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ := iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "K"}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K"}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -71,7 +71,7 @@ func TestRun(t *testing.T) {
 
 	ios, _, out, _ = iostreams.Test()
 	ios.SetTTY(false, true, true)
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "K"}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K"}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(out.String(), "VERSION") || strings.Count(out.String(), "\n") != 4 {
@@ -79,7 +79,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "K", JSON: true}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "K", JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	var o Output
@@ -94,7 +94,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ = iostreams.Test()
-	err := run(ctx, &Options{IO: ios, OpenStore: open, Key: "MISSING"})
+	err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, Key: "MISSING"})
 	if cmdutil.ExitCode(err) != cmdutil.ExitNotFound || out.Len() != 0 {
 		t.Fatalf("missing: exit %d, stdout %q", cmdutil.ExitCode(err), out.String())
 	}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/provider/k8s"
 )
@@ -28,7 +29,7 @@ func TestListMissingKubernetesSecret(t *testing.T) {
 			}
 			defer s.Close()
 			ios, out, _, errOut := iostreams.Test()
-			err = run(context.Background(), &Options{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }})
+			err = run(context.Background(), &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: func(context.Context) (*keyward.Store, error) { return s, nil }}})
 			if err != nil {
 				t.Fatal(err)
 			}

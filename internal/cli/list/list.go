@@ -8,22 +8,19 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
-	"github.com/keyward/keyward/internal/cli/iostreams"
 )
 
 // Options are list's inputs.
 type Options struct {
-	IO        *iostreams.IOStreams
-	OpenStore func(context.Context) (*keyward.Store, error)
+	cmdutil.StoreDeps
 
 	JSON bool
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore}
+	opts := &Options{StoreDeps: f.StoreDeps()}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -39,10 +36,7 @@ line, for scripts. --json prints an array of {key, version, updated}.`,
   for k in $(keyward list); do keyward history "$k"; done`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmdutil.AddJSONFlag(cmd, &opts.JSON)

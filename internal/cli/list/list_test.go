@@ -57,16 +57,16 @@ func TestRun(t *testing.T) {
 
 	// Empty store: nothing on stdout when piped, [] with --json, a note on a TTY.
 	ios, _, out, _ := iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open}); err != nil || out.Len() != 0 {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}}); err != nil || out.Len() != 0 {
 		t.Fatalf("empty piped: %q, %v", out.String(), err)
 	}
 	ios, _, out, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, JSON: true}); err != nil || strings.TrimSpace(out.String()) != "[]" {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, JSON: true}); err != nil || strings.TrimSpace(out.String()) != "[]" {
 		t.Fatalf("empty json: %q, %v", out.String(), err)
 	}
 	ios, _, _, errOut := iostreams.Test()
 	ios.SetTTY(false, true, true)
-	if err := run(ctx, &Options{IO: ios, OpenStore: open}); err != nil || !strings.Contains(errOut.String(), "No secrets in mem://list") {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}}); err != nil || !strings.Contains(errOut.String(), "No secrets in mem://list") {
 		t.Fatalf("empty tty: %q, %v", errOut.String(), err)
 	}
 
@@ -77,7 +77,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, errOut = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}}); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "A_KEY\nB_KEY\n" {
@@ -86,7 +86,7 @@ func TestRun(t *testing.T) {
 
 	ios, _, out, _ = iostreams.Test()
 	ios.SetTTY(false, true, true)
-	if err := run(ctx, &Options{IO: ios, OpenStore: open}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -96,7 +96,7 @@ func TestRun(t *testing.T) {
 	}
 
 	ios, _, out, _ = iostreams.Test()
-	if err := run(ctx, &Options{IO: ios, OpenStore: open, JSON: true}); err != nil {
+	if err := run(ctx, &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}, JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	var items []Item
@@ -116,7 +116,7 @@ func TestRunFailure(t *testing.T) {
 	open := func(context.Context) (*keyward.Store, error) {
 		return nil, keyward.Errorf(keyward.PermissionDenied, "open", "wrong key")
 	}
-	err := run(context.Background(), &Options{IO: ios, OpenStore: open})
+	err := run(context.Background(), &Options{StoreDeps: cmdutil.StoreDeps{IO: ios, OpenStore: open}})
 	if cmdutil.ExitCode(err) != cmdutil.ExitPermission {
 		t.Fatalf("exit %d", cmdutil.ExitCode(err))
 	}
