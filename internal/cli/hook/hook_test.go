@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdtest"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 )
@@ -100,13 +101,7 @@ func TestNewCmd(t *testing.T) {
 		{"uninstall --force", "", "", false, true},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tc.args))
-			cmd.SetOut(ios.Out)
-			cmd.SetErr(ios.ErrOut)
-			ran, err := cmd.ExecuteC()
+			got, ran, err := cmdtest.Parse(NewCmd, tc.args, false)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("want an error")

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/cli/cmdtest"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/provider/mem"
@@ -24,13 +25,7 @@ func TestNewCmd(t *testing.T) {
 		{args: "--reveal", wantErr: true},
 	} {
 		t.Run(tc.args, func(t *testing.T) {
-			ios, _, _, _ := iostreams.Test()
-			var got *Options
-			cmd := NewCmd(&cmdutil.Factory{IO: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
-			cmd.SetArgs(strings.Fields(tc.args))
-			cmd.SetOut(ios.Out)
-			cmd.SetErr(ios.ErrOut)
-			err := cmd.Execute()
+			got, _, err := cmdtest.Parse(NewCmd, tc.args, false)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("want an error")
