@@ -72,7 +72,7 @@ func (f *Factory) wireProject() {
 		if err != nil || c == nil {
 			return nil, err
 		}
-		return c.EnvOrder, nil
+		return append([]string(nil), c.EnvOrder...), nil
 	}
 	f.ResolveEnv = func(name string) (string, error) {
 		c, err := f.Project()
