@@ -4,9 +4,22 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/keyward/keyward"
 )
+
+// CleanOnly trims the names given with --only (in place) and refuses an
+// empty one ("--only A,,B"), a usage error.
+func CleanOnly(only []string) error {
+	for i, k := range only {
+		only[i] = strings.TrimSpace(k)
+		if only[i] == "" {
+			return FlagErrorf("--only has an empty key name")
+		}
+	}
+	return nil
+}
 
 // SelectKeys returns the keys a reading verb (export, run, sync, copy,
 // diff) works on, and whether the user named them: only (--only), without

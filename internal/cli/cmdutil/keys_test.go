@@ -3,6 +3,7 @@ package cmdutil_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -134,5 +135,21 @@ func TestMissingKeysHint(t *testing.T) {
 				t.Fatalf("the error changed: %v", got)
 			}
 		})
+	}
+}
+
+func TestCleanOnly(t *testing.T) {
+	only := []string{" A", "B ", "C"}
+	if err := cmdutil.CleanOnly(only); err != nil || !slices.Equal(only, []string{"A", "B", "C"}) {
+		t.Fatalf("CleanOnly = %v, %q", err, only)
+	}
+	for _, bad := range [][]string{{"A", ""}, {" "}} {
+		err := cmdutil.CleanOnly(bad)
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(fmt.Sprint(err), "empty key name") {
+			t.Fatalf("CleanOnly(%q) = %v, want the usage error", bad, err)
+		}
+	}
+	if err := cmdutil.CleanOnly(nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -59,11 +59,8 @@ otherwise (see docs/cli.md).`,
 			if opts.From == opts.To {
 				return cmdutil.FlagErrorf("--from and --to name the same store")
 			}
-			for i, k := range opts.Only {
-				opts.Only[i] = strings.TrimSpace(k)
-				if opts.Only[i] == "" {
-					return cmdutil.FlagErrorf("--only has an empty key name")
-				}
+			if err := cmdutil.CleanOnly(opts.Only); err != nil {
+				return err
 			}
 			return cmdutil.Run(cmd, opts, runF, run)
 		},

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -54,11 +53,8 @@ Exit codes:
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.A, opts.B = args[0], args[1]
-			for i, k := range opts.Only {
-				opts.Only[i] = strings.TrimSpace(k)
-				if opts.Only[i] == "" {
-					return cmdutil.FlagErrorf("--only has an empty key name")
-				}
+			if err := cmdutil.CleanOnly(opts.Only); err != nil {
+				return err
 			}
 			return cmdutil.Run(cmd, opts, runF, run)
 		},

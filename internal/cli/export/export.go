@@ -124,11 +124,8 @@ JSON) is an error that names the key.`,
 					return cmdutil.FlagErrorf("--%s only applies to --format %s", name, strings.Join(formats, " or "))
 				}
 			}
-			for i, k := range opts.Only {
-				opts.Only[i] = strings.TrimSpace(k)
-				if opts.Only[i] == "" {
-					return cmdutil.FlagErrorf("--only has an empty key name")
-				}
+			if err := cmdutil.CleanOnly(opts.Only); err != nil {
+				return err
 			}
 			if opts.Format == export.FormatDocker && opts.Output == "" {
 				return cmdutil.FlagErrorf("--format docker needs the directory to write into: -o DIR")

@@ -173,11 +173,8 @@ every reload is an audit record naming keys and versions.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Command = args
 			opts.Redact = !noRedact
-			for i, k := range opts.Only {
-				opts.Only[i] = strings.TrimSpace(k)
-				if opts.Only[i] == "" {
-					return cmdutil.FlagErrorf("--only has an empty key name")
-				}
+			if err := cmdutil.CleanOnly(opts.Only); err != nil {
+				return err
 			}
 			if strings.ContainsAny(opts.Prefix, "=\x00") {
 				return cmdutil.FlagErrorf("--prefix must not contain '=' or NUL")

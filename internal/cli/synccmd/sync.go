@@ -145,8 +145,8 @@ the named workloads (docs/delivery.md has the Role).`,
 			if opts.Interval <= 0 || opts.Debounce < 0 || opts.Splay < 0 {
 				return cmdutil.FlagErrorf("--interval must be positive; --debounce and --splay cannot be negative")
 			}
-			for i, k := range opts.Only {
-				opts.Only[i] = strings.TrimSpace(k)
+			if err := cmdutil.CleanOnly(opts.Only); err != nil {
+				return err
 			}
 			ro, err := cliexport.RingOptions(f, opts.NumberedRing)
 			if err != nil {
