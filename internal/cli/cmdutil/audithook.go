@@ -101,10 +101,10 @@ func (f *Factory) wireAudit() {
 		return nil
 	}
 	f.AfterCommand = func(ctx context.Context, cmd *cobra.Command, cmdErr error) error {
-		var errs []error
 		if isAuditVerb(cmd) || cmd.Name() == "help" || cmd.Name() == "completion" {
-			return errors.Join(errs...)
+			return nil
 		}
+		var errs []error
 		l, cfg, err := st.open(f)
 		if err == nil && l != nil {
 			r := &audit.Record{Action: "cli." + strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), "keyward "), " ", "."),

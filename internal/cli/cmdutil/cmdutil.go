@@ -47,13 +47,13 @@ const DefaultStoreURL = "local://keyward.age"
 
 // Factory gives verbs their dependencies, like the GitHub CLI's
 // cmdutil.Factory. Build it with New (the real process) or NewWith (given
-// streams and environment): they wire every function field in one place
-// (wire, in factory.go). Fields that are functions are resolved lazily, so
+// streams and environment): NewWith, in factory.go, is the one place every
+// function field is wired. Fields that are functions are resolved lazily, so
 // a verb that never opens a store never needs one, and the project's
 // keyward.yaml is read at most once per command (Project, AuditConfig).
 // Tests replace fields with fakes. A Factory literal has none of the
-// keyward.yaml support: its function fields are nil and the methods treat
-// that as "no project".
+// keyward.yaml support and no audit trail: its function fields are nil,
+// and ResolveStoreURL, OpenURL and OpenEnv treat that as "no project".
 type Factory struct {
 	IO      *iostreams.IOStreams
 	Getenv  func(string) string
