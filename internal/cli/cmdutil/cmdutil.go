@@ -458,6 +458,22 @@ func trimNewline(b []byte) []byte {
 	return b
 }
 
+// ParseLabels parses repeated --label KEY=VALUE flags; none is a nil map.
+func ParseLabels(labels []string) (map[string]string, error) {
+	if len(labels) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(labels))
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, FlagErrorf("--label %q: want KEY=VALUE", l)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
 // MaxSecretSize bounds one secret read from input (1 MiB).
 const MaxSecretSize = 1 << 20
 

@@ -153,3 +153,18 @@ func TestCleanOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseLabels(t *testing.T) {
+	got, err := cmdutil.ParseLabels([]string{"app=web", "tier=", "app=api"})
+	if err != nil || len(got) != 2 || got["app"] != "api" || got["tier"] != "" {
+		t.Fatalf("ParseLabels = %v, %v", got, err)
+	}
+	if got, err := cmdutil.ParseLabels(nil); got != nil || err != nil {
+		t.Fatalf("ParseLabels(nil) = %v, %v; want nil, nil", got, err)
+	}
+	for _, bad := range []string{"novalue", "=v"} {
+		if _, err := cmdutil.ParseLabels([]string{bad}); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Fatalf("ParseLabels(%q) = %v, want a usage error", bad, err)
+		}
+	}
+}

@@ -130,25 +130,17 @@ JSON) is an error that names the key.`,
 			if opts.Format == export.FormatDocker && opts.Output == "" {
 				return cmdutil.FlagErrorf("--format docker needs the directory to write into: -o DIR")
 			}
-			if len(labels) > 0 {
-				opts.Labels = map[string]string{}
-				for _, l := range labels {
-					k, v, ok := strings.Cut(l, "=")
-					if !ok || k == "" {
-						return cmdutil.FlagErrorf("--label %q: want KEY=VALUE", l)
-					}
-					opts.Labels[k] = v
-				}
+			labelMap, err := cmdutil.ParseLabels(labels)
+			if err != nil {
+				return err
 			}
+			opts.Labels = labelMap
 			ro, err := opts.ringConfig(opts.NumberedRing)
 			if err != nil {
 				return err
 			}
 			opts.Ring = ro
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	AddRingFlags(cmd, &opts.NumberedRing)

@@ -63,10 +63,7 @@ A newline is added only when stdout is a terminal.`,
 					return cmdutil.FlagErrorf("%s", strings.TrimPrefix(err.Error(), "keyward: failed to generate: invalid argument: "))
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Recipe, "recipe", "r", gen.Default, "Recipe: "+strings.Join(gen.Names(), ", "))

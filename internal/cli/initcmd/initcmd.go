@@ -161,10 +161,7 @@ file to everyone. Commit keyward.age; never commit an identity.`,
 			if from.active() && runF == nil {
 				return from.run(cmd.Context(), opts)
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Force, "force", false, "Replace an existing store with a new, empty one (its secrets are lost)")

@@ -99,10 +99,7 @@ environment reachable (or the selected one refused), with a table; 2 usage.`,
   keyward policy --env staging --check --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Access, "access", "read", "What keyward must do: read, write or rotate")

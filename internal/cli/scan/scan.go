@@ -118,10 +118,7 @@ Exit status: 0 clean, 1 findings, 2 usage error.`,
 			if opts.MaxFileSize < 0 {
 				return cmdutil.FlagErrorf("--max-file-size must be positive")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	fl := cmd.Flags()

@@ -102,10 +102,7 @@ version metadata on stdout.`,
 					return cmdutil.FlagErrorf("--generate: %s", trimKeyward(err))
 				}
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "Read the value from this file (\"-\" for stdin)")

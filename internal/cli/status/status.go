@@ -69,10 +69,7 @@ Values are never read into the output: only versions and times.`,
   keyward status --all          # every secret in keyward.yaml, with or without a policy`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Keys = args
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "Include secrets that have no rotation policy")

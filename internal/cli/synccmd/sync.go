@@ -127,16 +127,11 @@ the named workloads (docs/delivery.md has the Role).`,
 				}
 				opts.Rollouts = append(opts.Rollouts, w)
 			}
-			if len(labels) > 0 {
-				opts.Labels = map[string]string{}
-				for _, l := range labels {
-					k, v, ok := strings.Cut(l, "=")
-					if !ok || k == "" {
-						return cmdutil.FlagErrorf("--label %q: want KEY=VALUE", l)
-					}
-					opts.Labels[k] = v
-				}
+			labelMap, err := cmdutil.ParseLabels(labels)
+			if err != nil {
+				return err
 			}
+			opts.Labels = labelMap
 			for _, n := range []string{"interval", "debounce", "splay"} {
 				if cmd.Flags().Changed(n) && !opts.Watch {
 					return cmdutil.FlagErrorf("--%s only applies with --watch", n)
@@ -153,10 +148,7 @@ the named workloads (docs/delivery.md has the Role).`,
 				return err
 			}
 			opts.Ring = ro
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	fl := cmd.Flags()

@@ -88,10 +88,7 @@ an unknown key is an error at IN:line:column.`,
 				}
 				opts.Ring = ro
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.Out, "output", "o", "", "Write to this file (0600, atomically) instead of stdout")

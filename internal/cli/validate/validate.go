@@ -98,10 +98,7 @@ validate.strict in keyward.yaml). See docs/schema.md for every check.`,
 			if opts.NoCompare && len(opts.Compare) > 0 {
 				return cmdutil.FlagErrorf("--compare and --no-compare cannot be used together")
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	fl := cmd.Flags()
