@@ -29,14 +29,25 @@ func TestCommandReadsProjectOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.env"), []byte("API_TOKEN=tok-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	src := filepath.Join(dir, "src")
+	if err := os.Mkdir(src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, ".config"), "KEYWARD_AUDIT_FILE": filepath.Join(home, "audit.log")}
 	for _, args := range [][]string{
 		{"get", "API_TOKEN", "--config", cfg},
+		{"get", "API_TOKEN", "--env", "dev", "--config", cfg},
 		{"list", "--config", cfg},
+		{"run", "--config", cfg, "--", "true"},
+		{"scan", "--config", cfg, src}, // the store's values are searched for, and not found
 		{"validate", "--config", cfg},
 		{"export", "--config", cfg},
 	} {
-		t.Run(strings.Join(args[:1], " "), func(t *testing.T) {
+		name := strings.NewReplacer(cfg, "keyward.yaml", src, "src").Replace(strings.Join(args, " "))
+		t.Run(name, func(t *testing.T) {
 			ios, _, out, errOut := iostreams.Test()
 			f := cmdutil.NewWith(ios, func(k string) string { return env[k] }, func() []string { return nil }, time.Now)
 			reads := 0
