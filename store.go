@@ -500,8 +500,12 @@ func (s *Store) checkOpen(op, key string) error {
 	return nil
 }
 
+// ErrClosed is wrapped by the FailedPrecondition error of every call on a
+// closed Store, so callers can tell it from a check-and-set conflict.
+var ErrClosed = errors.New("store is closed")
+
 func (s *Store) closedErr(op, key string) error {
-	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: errors.New("store is closed")}
+	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: ErrClosed}
 }
 
 func (s *Store) unimplemented(ctx context.Context, op, key string) error {

@@ -156,6 +156,9 @@ func (w *wrapped) Error() string   { return w.head.Error() }
 func (w *wrapped) Unwrap() []error { return []error{w.head, w.cause} }
 
 func conflict(key string, err error) error {
+	if errors.Is(err, keyward.ErrClosed) {
+		return err // a closed store is not a lost race
+	}
 	if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
 		return opErr(key, keyward.FailedPrecondition, "%w; nothing was lost: the winner's value is current", &wrapped{ErrConflict, err})
 	}
