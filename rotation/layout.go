@@ -55,6 +55,15 @@ func writeRecord(ctx context.Context, s *keyward.Store, key string, rec *keyward
 	return err
 }
 
+// revoking is steps followed, when revoking, by StepRetired: the layouts
+// that can end a version's grace at once do so as a last step.
+func revoking(revoke bool, steps ...Step) []Step {
+	if revoke {
+		return append(steps, StepRetired)
+	}
+	return steps
+}
+
 // retired lists expired as retired by how.
 func retired(key string, expired []keyward.RingKey, how string) []Retired {
 	out := make([]Retired, 0, len(expired))

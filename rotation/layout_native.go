@@ -15,10 +15,7 @@ import (
 type nativeLayout struct{}
 
 func (nativeLayout) plan(revoke bool) []Step {
-	if revoke {
-		return []Step{StepStaged, StepPromoted, StepRetired}
-	}
-	return []Step{StepStaged, StepPromoted}
+	return revoking(revoke, StepStaged, StepPromoted)
 }
 
 func (nativeLayout) prepare(context.Context, *rotor) error { return nil }

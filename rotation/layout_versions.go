@@ -16,10 +16,7 @@ import (
 type versionsLayout struct{}
 
 func (versionsLayout) plan(revoke bool) []Step {
-	if revoke {
-		return []Step{StepStaged, StepPromoted, StepRecorded, StepRetired}
-	}
-	return []Step{StepStaged, StepPromoted, StepRecorded}
+	return revoking(revoke, StepStaged, StepPromoted, StepRecorded)
 }
 
 // prepare reads the record's version now, for the check-and-set of the
