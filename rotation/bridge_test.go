@@ -328,8 +328,9 @@ func TestNativeRotationPurgesCache(t *testing.T) {
 
 // TestRotationBridge holds every bridge method to what every Store write
 // gets: Unimplemented without the ability, the closed error on a closed
-// Store without reaching the provider, the Store's timeout, and an audit
-// record of the failure with its code.
+// Store without reaching the provider, no call when a required audit
+// intent cannot be written, the Store's timeout, and an audit record of
+// the failure with its code.
 func TestRotationBridge(t *testing.T) {
 	ctx := context.Background()
 	calls := []struct {
@@ -361,6 +362,19 @@ func TestRotationBridge(t *testing.T) {
 			}
 			if n := f.rotationCalls(); n != 0 {
 				t.Errorf("%d calls reached the provider of a closed store", n)
+			}
+
+			// Audit required and the sink down: refused before the provider
+			// is called (fail closed), like Put.
+			f = newNativeFake(nativeOld)
+			down := keyward.NewStore(f, &keyward.StoreOptions{TTL: -1, AuditRequired: true,
+				Audit: func(context.Context, *keyward.Event) error { return errors.New("audit sink down") }})
+			defer down.Close()
+			if err := c.call(down); keyward.ErrorCode(err) != keyward.FailedPrecondition {
+				t.Errorf("with audit required and the sink down: %v, want FailedPrecondition", err)
+			}
+			if n := f.rotationCalls(); n != 0 {
+				t.Errorf("%d calls reached the provider though the audit intent could not be written", n)
 			}
 
 			f = newNativeFake(nativeOld)
