@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/dotenv"
 	"github.com/keyward/keyward/internal/fsutil"
-	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/provider/local"
 	"github.com/keyward/keyward/schema"
 )
@@ -483,42 +481,10 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	return err
 }
 
-// writeFileAtomic replaces path with data, mode 0600: a temporary file in
-// the same directory, fsync, rename, fsync the directory. A failure leaves
-// the old file as it was.
+// writeFileAtomic replaces path with data, mode 0600 (fsutil.WriteFile).
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmpfile.Sweep(dir, time.Now())
-	tmp, err := tmpfile.Create(dir, filepath.Base(path))
-	if err != nil {
-		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot write %s: %v", path, errors.Unwrap(err))
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := fsutil.WriteFile(path, data, nil); err != nil {
+		return keyward.Errorf(fsutil.Code(err), "init", "cannot write %s: %v", path, fsutil.StripPath(err))
 	}
 	return nil
 }
