@@ -178,17 +178,11 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 func (m *fromMode) exampleNames() ([]string, error) {
 	b, err := fsutil.ReadFile(m.path, fsutil.MaxDotenvFile)
 	if err != nil {
-		code := keyward.Unknown
 		var fe *fsutil.Error
-		switch {
-		case errors.As(err, &fe):
+		if errors.As(err, &fe) {
 			return nil, keyward.NewError(keyward.InvalidArgument, "init", fe)
-		case errors.Is(err, fs.ErrNotExist):
-			code = keyward.NotFound
-		case errors.Is(err, fs.ErrPermission):
-			code = keyward.PermissionDenied
 		}
-		return nil, keyward.Errorf(code, "init", "cannot read %s: %v", m.path, errors.Unwrap(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", m.path, fsutil.StripPath(err))
 	}
 	var names []string
 	m.values = map[string]string{}
@@ -387,7 +381,7 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 		return keyward.NewError(keyward.InvalidArgument, "init", fe)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", path, errors.Unwrap(err))
+		return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
 	}
 	var entries []dotenv.Entry
 	if exists {
@@ -500,7 +494,7 @@ func ensureIgnored(path string) (bool, error) {
 		return false, keyward.NewError(keyward.InvalidArgument, "init", fe)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", gi, errors.Unwrap(err))
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", gi, fsutil.StripPath(err))
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
@@ -514,11 +508,11 @@ func ensureIgnored(path string) (bool, error) {
 	}
 	f, err := os.OpenFile(gi, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot update %s: %v", gi, errors.Unwrap(err))
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot update %s: %v", gi, fsutil.StripPath(err))
 	}
 	if _, err := f.WriteString(add); err != nil {
 		f.Close()
-		return false, keyward.Errorf(keyward.Unknown, "init", "cannot update %s: %v", gi, err)
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot update %s: %v", gi, fsutil.StripPath(err))
 	}
 	return true, f.Close()
 }
