@@ -15,6 +15,13 @@
 //
 // Refusals are *[Error] values; their keyward code is InvalidArgument, and
 // their message names the file and the limit, never any content.
+//
+// The package is also the one way keyward replaces a file ([WriteFile],
+// [WriteFileIn]: temporary file, fsync, rename, fsync of the directory,
+// with stale temporary files swept by [SweepTemps]), the one mapping from a
+// file-system error to a keyward code ([Code], documented in docs/cli.md,
+// "Unified filesystem error codes"), and the one way to drop the path an
+// *fs.PathError repeats ([StripPath]).
 package fsutil
 
 import (
