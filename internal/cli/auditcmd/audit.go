@@ -197,7 +197,7 @@ func run(ctx context.Context, verb string, o *Options) error {
 		}
 		key, err := audit.LoadOrCreateKey(cfg.KeyFile)
 		if err != nil {
-			return keyward.NewError(fsutil.Code(err), "read the audit key", err)
+			return err
 		}
 		return o.list(ctx, audit.Filter{HMAC: audit.ValueHMAC(key, value)}, 0)
 	case "verify", "anchor":
