@@ -245,16 +245,7 @@ func (c *Config) ExamplePath() string {
 func Load(path string) (*Config, error) {
 	data, err := fsutil.ReadFile(path, MaxFileSize)
 	if err != nil {
-		code := keyward.Unknown
-		switch {
-		case os.IsNotExist(err):
-			code = keyward.NotFound
-		case os.IsPermission(err):
-			code = keyward.PermissionDenied
-		case keyward.ErrorCode(err) == keyward.InvalidArgument:
-			code = keyward.InvalidArgument // a FIFO, a device, over the limit
-		}
-		return nil, keyward.NewError(code, "load "+FileName, err)
+		return nil, keyward.NewError(fsutil.Code(err), "load "+FileName, err)
 	}
 	c, err := Parse(data, path)
 	if err != nil {

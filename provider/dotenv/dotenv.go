@@ -88,14 +88,10 @@ func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 		}
 	}
 	if _, err := os.Stat(path); err != nil {
-		code := keyward.Unknown
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, keyward.Errorf(keyward.NotFound, "open", "%s does not exist", path)
-		case errors.Is(err, fs.ErrPermission):
-			code = keyward.PermissionDenied
 		}
-		return nil, keyward.Errorf(code, "open", "%s cannot be read: %v", path, unwrapPath(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "open", "%s cannot be read: %v", path, fsutil.StripPath(err))
 	}
 	return New(path, o), nil
 }
@@ -171,14 +167,6 @@ func (e *codedError) Error() string {
 }
 func (e *codedError) Unwrap() error { return e.err }
 
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // load reads and parses the file.
 func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
@@ -192,10 +180,8 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 			return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file (it is " + fe.Kind + ")"}
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, nil, &codedError{code: driver.NotFound, msg: d.path + " does not exist"}
-		case errors.Is(err, fs.ErrPermission):
-			return nil, nil, &codedError{code: driver.PermissionDenied, msg: d.path + " cannot be read", err: unwrapPath(err)}
 		}
-		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	defer f.Close()
 	data, err := fsutil.ReadOpened(f, d.path, fsutil.MaxDotenvFile)
@@ -204,7 +190,7 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 		if errors.As(err, &fe) {
 			return nil, nil, &codedError{code: driver.InvalidArgument, msg: fe.Error()}
 		}
-		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	po := &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp}
 	if d.warn != nil {

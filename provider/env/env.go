@@ -237,17 +237,11 @@ func readSecretFile(path string, max int64) ([]byte, error) {
 }
 
 func fileErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err // the path is added by the caller
+	code, cause := fsutil.Code(err), fsutil.StripPath(err) // the path is added by the caller
+	if errors.Is(err, fs.ErrNotExist) {
+		return &codedError{code: code, msg: "does not exist"}
 	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &codedError{code: driver.NotFound, msg: "does not exist"}
-	case errors.Is(err, fs.ErrPermission):
-		return &codedError{code: driver.PermissionDenied, msg: "cannot be read", err: err}
-	}
-	return &codedError{code: driver.Unknown, msg: "cannot be read", err: err}
+	return &codedError{code: code, msg: "cannot be read", err: cause}
 }
 
 func trimNewline(b []byte) []byte {

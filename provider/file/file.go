@@ -119,7 +119,7 @@ func New(dir string, opts *Options) (driver.Store, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, keyward.Errorf(keyward.NotFound, "open", "directory %s does not exist", dir)
 		}
-		return nil, keyward.Errorf(keyward.PermissionDenied, "open", "directory %s cannot be read: %v", dir, unwrapPath(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "open", "directory %s cannot be read: %v", dir, fsutil.StripPath(err))
 	}
 	if !fi.IsDir() {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "%s is not a directory (file:// names a directory of secret files)", dir)
@@ -160,14 +160,6 @@ func errorf(code driver.Code, format string, args ...any) error {
 	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 func checkKey(key string) error {
 	switch {
 	case key == "":
@@ -188,7 +180,7 @@ func (d *fileDriver) root() (*os.Root, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errorf(driver.NotFound, "directory %s does not exist", d.dir)
 		}
-		return nil, &codedError{code: driver.PermissionDenied, msg: "directory " + d.dir + " cannot be opened", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be opened", err: fsutil.StripPath(err)}
 	}
 	return r, nil
 }
@@ -245,10 +237,10 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		case errors.As(err, &fe):
 			return nil, errorf(driver.InvalidArgument, "%s is larger than the %s limit", where, fsutil.FormatLimit(d.max))
 		}
-		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	if fi, err = f.Stat(); err != nil {
-		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	if d.trim {
 		data = trimNewline(data)
@@ -261,13 +253,13 @@ func (d *fileDriver) statErr(r *os.Root, key, where string, err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return errorf(driver.NotFound, "%s does not exist", where)
 	case errors.Is(err, fs.ErrPermission):
-		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: unwrapPath(err)}
+		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	case errors.Is(err, syscall.ELOOP):
 		return errorf(driver.InvalidArgument, "%s is a symlink loop", where)
 	case escapes(r, key, err):
 		return errorf(driver.PermissionDenied, "%s is a symlink that leads outside %s; refused", where, d.dir)
 	}
-	return &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+	return &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 }
 
 func trimNewline(b []byte) []byte {
@@ -293,12 +285,12 @@ func (d *fileDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	defer r.Close()
 	dir, err := r.Open(".")
 	if err != nil {
-		return nil, &codedError{code: driver.PermissionDenied, msg: "directory " + d.dir + " cannot be listed", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
 	}
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return nil, &codedError{code: driver.Unknown, msg: "directory " + d.dir + " cannot be listed", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
 	}
 	var out []driver.KeyInfo
 	for _, name := range names {

@@ -16,6 +16,7 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Environment variables that name the identity.
@@ -255,12 +256,6 @@ func WriteIdentityFile(path string, id *age.X25519Identity) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// unwrapPathErr drops the *fs.PathError wrapper (whose text repeats the
-// path we already name).
-func unwrapPathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// unwrapPathErr drops the path wrapper (whose text repeats the path we
+// already name): fsutil.StripPath.
+func unwrapPathErr(err error) error { return fsutil.StripPath(err) }

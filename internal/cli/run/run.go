@@ -30,6 +30,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/redact"
 )
 
@@ -554,11 +555,7 @@ func unwrapExec(err error) error {
 	if errors.As(err, &ee) {
 		return ee.Err
 	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return fsutil.StripPath(err)
 }
 
 // PythonUnbuffered adds PYTHONUNBUFFERED=1 to env unless env already sets
