@@ -5,7 +5,6 @@ package awssm
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +15,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 )
 
 // The error mapping both drivers share (see # Errors in the package doc).
@@ -106,29 +106,14 @@ func wrapSDK(err error) error {
 	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) && re.Response != nil {
-		se.retryAfter = parseRetryAfter(re.Response.Header.Get("Retry-After"))
+		se.retryAfter = cloudsm.RetryAfter(re.Response.Header.Get("Retry-After"))
 	} else {
 		var sre *smithyhttp.ResponseError
 		if errors.As(err, &sre) && sre.Response != nil {
-			se.retryAfter = parseRetryAfter(sre.Response.Header.Get("Retry-After"))
+			se.retryAfter = cloudsm.RetryAfter(sre.Response.Header.Get("Retry-After"))
 		}
 	}
 	return se
-}
-
-func parseRetryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 func apiCode(err error) string {

@@ -5,20 +5,17 @@ package awssm_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/awsserver"
+	"github.com/keyward/keyward/internal/testing/golden"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/awssm"
 	"github.com/keyward/keyward/rotation"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const policyCanary = "aws-policy-canary-value-5e1d77"
 
@@ -211,8 +208,8 @@ func TestPolicyGolden(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := derivePolicy(t, c.url, c.access, c.all)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".json"), doc.Native)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".tf"), doc.Terraform)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".json"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".tf"), doc.Terraform)
 			var p awssm.IAMPolicy
 			dec := json.NewDecoder(strings.NewReader(doc.Native))
 			dec.DisallowUnknownFields()
@@ -245,22 +242,5 @@ func TestPolicyGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

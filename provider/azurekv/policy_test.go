@@ -5,17 +5,14 @@ package azurekv_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/testing/golden"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/azurekv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestPolicy pins the role assignment: Secrets User for read, Secrets
 // Officer for write and rotate, scoped to the one vault, with the
@@ -41,7 +38,7 @@ func TestPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
 			b, _ := json.Marshal(doc.Document)
 			var back azurekv.Assignments
 			dec := json.NewDecoder(strings.NewReader(string(b)))
@@ -62,22 +59,5 @@ func TestPolicy(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -5,17 +5,14 @@ package gcpsm_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/testing/golden"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/gcpsm"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestPolicy pins the bindings (gcloud commands, and the JSON parsed back):
 // accessor on each secret by the guide's name mapping; write adds the
@@ -44,12 +41,12 @@ func TestPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
 			b, err := json.Marshal(doc.Document)
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".json"), string(b)+"\n")
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".json"), string(b)+"\n")
 			var back gcpsm.Bindings
 			dec := json.NewDecoder(strings.NewReader(string(b)))
 			dec.DisallowUnknownFields()
@@ -73,22 +70,5 @@ func TestPolicy(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -4,20 +4,17 @@ package vault_test
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/testing/golden"
 	"github.com/keyward/keyward/internal/testing/vaultserver"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/vault"
 	"github.com/keyward/keyward/rotation"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const policyCanary = "vault-policy-canary-value-7f3a9c"
 
@@ -171,27 +168,10 @@ func TestPolicyGolden(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := derive(t, c.url, c.access, []string{"JWT_SECRET_KEY", "DATABASE_URL"}, c.all)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".hcl"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".hcl"), doc.Native)
 			if _, err := vaultserver.ParsePolicy(doc.Native); err != nil {
 				t.Fatalf("the printed policy does not parse: %v", err)
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

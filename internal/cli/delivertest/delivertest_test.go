@@ -96,7 +96,7 @@ func TestDeliverAWSKeys(t *testing.T)   { delivertest.Run(t, awsStore(awssm.Mode
 func TestDeliverGCP(t *testing.T) {
 	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
 		srv := gcpserver.New(t)
-		d, err := gcpsm.New("keyward-test", &gcpsm.Options{Endpoint: srv.Addr()})
+		d, err := gcpsm.NewDriver("keyward-test", &gcpsm.Options{Endpoint: srv.Addr()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestDeliverGCP(t *testing.T) {
 func TestDeliverAzure(t *testing.T) {
 	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
 		srv := azureserver.New(t)
-		d, err := azurekv.New("keyward-test.vault.azure.net", &azurekv.Options{Endpoint: srv.URL()})
+		d, err := azurekv.NewDriver("keyward-test.vault.azure.net", &azurekv.Options{Endpoint: srv.URL()})
 		if err != nil {
 			t.Fatal(err)
 		}
