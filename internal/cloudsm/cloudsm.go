@@ -42,6 +42,45 @@ func KeyName(name string) string {
 	return strings.ReplaceAll(strings.ToUpper(name), "-", "_")
 }
 
+// URLForm is the form gcpsm:// and azurekv:// URLs share: a location
+// (a project, a vault host; from the URL or, for SCHEME://, from the
+// guide's variable), names= and endpoint= (with an endpoint variable).
+type URLForm struct {
+	// Scheme names the provider in errors.
+	Scheme string
+	// EndpointEnv names the variable that sets the endpoint when the URL
+	// has no endpoint= (emulators, tests).
+	EndpointEnv string
+	// Locate returns the location u names; op names the operation in its
+	// errors ("open", "derive the policy").
+	Locate func(u *url.URL, getenv func(string) string, op string) (string, error)
+}
+
+// Open is a provider's URL opener: it reads u's location and query
+// (variables from getenv) and hands them to open.
+func (f URLForm) Open(u *url.URL, getenv func(string) string, open func(location string, q Query) (driver.Store, error)) (driver.Store, error) {
+	loc, err := f.Locate(u, getenv, "open")
+	if err != nil {
+		return nil, err
+	}
+	q, err := ParseQuery(f.Scheme, u, f.EndpointEnv, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return open(loc, q)
+}
+
+// FromEnv is the location SCHEME:// takes from the guide's variable env
+// (trimmed); what names it in the error when env is unset ("project",
+// "vault").
+func FromEnv(scheme, what, env string, getenv func(string) string, op string) (string, error) {
+	v := strings.TrimSpace(getenv(env))
+	if v == "" {
+		return "", keyward.Errorf(keyward.InvalidArgument, op, "%s:// names no %s and %s is not set", scheme, what, env)
+	}
+	return v, nil
+}
+
 // Query is what a gcpsm:// or azurekv:// URL's query says.
 type Query struct {
 	// Endpoint is endpoint=, else the endpoint variable; "" for the

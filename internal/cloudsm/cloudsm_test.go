@@ -115,3 +115,79 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("RetryAfter(an hour from now) = %v", got)
 	}
 }
+
+func TestURLForm(t *testing.T) {
+	f := URLForm{Scheme: "p", EndpointEnv: "X_ENDPOINT", Locate: func(u *url.URL, getenv func(string) string, op string) (string, error) {
+		if u.Host == "" {
+			return FromEnv("p", "thing", "X_THING", getenv, op)
+		}
+		return u.Host, nil
+	}}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	var gotLoc string
+	var gotQ Query
+	open := func(loc string, q Query) (driver.Store, error) { gotLoc, gotQ = loc, q; return nil, nil }
+	u, _ := url.Parse("p://?names=exact")
+	_, err := f.Open(u, getenv, open)
+	if keyward.ErrorCode(err) != keyward.InvalidArgument || !strings.Contains(err.Error(), "p:// names no thing and X_THING is not set") {
+		t.Fatalf("p:// without X_THING: %v", err)
+	}
+	env["X_THING"], env["X_ENDPOINT"] = " from-env ", "127.0.0.1:1"
+	if _, err := f.Open(u, getenv, open); err != nil || gotLoc != "from-env" || gotQ != (Query{Endpoint: "127.0.0.1:1", ExactNames: true}) {
+		t.Fatalf("Open = %q %+v %v", gotLoc, gotQ, err)
+	}
+	u, _ = url.Parse("p://host?bogus=1")
+	if _, err := f.Open(u, getenv, open); err == nil || !strings.Contains(err.Error(), "unknown query parameter") {
+		t.Fatalf("an unknown parameter opened: %v", err)
+	}
+}
+
+type fakeClient struct{ n int }
+
+func TestClient(t *testing.T) {
+	var l Client[fakeClient]
+	closed := errors.New("closed")
+	made := 0
+	fail := true
+	mk := func() (*fakeClient, error) {
+		made++
+		if fail {
+			return nil, errors.New("no credentials")
+		}
+		return &fakeClient{n: made}, nil
+	}
+	if _, err := l.Get(mk, closed); err == nil {
+		t.Fatal("a failed make returned a client")
+	}
+	fail = false
+	c1, err := l.Get(mk, closed)
+	if err != nil || c1.n != 2 {
+		t.Fatalf("after a failure the client is made again: %v %v", c1, err)
+	}
+	if c2, _ := l.Get(mk, closed); c2 != c1 || made != 2 {
+		t.Fatalf("the client is made once (made %d times)", made)
+	}
+	var target *fakeClient
+	if !As(&target, func() (*fakeClient, error) { return l.Get(mk, closed) }) || target != c1 {
+		t.Fatal("As did not set the client")
+	}
+	var wrong *int
+	if As(&wrong, func() (*fakeClient, error) { return l.Get(mk, closed) }) {
+		t.Fatal("As accepted another type")
+	}
+	released := 0
+	rel := func(c *fakeClient) error { released++; return nil }
+	if err := l.Close(rel); err != nil || released != 1 {
+		t.Fatalf("Close: %v, released %d", err, released)
+	}
+	if err := l.Close(rel); err != nil || released != 1 {
+		t.Fatalf("a second Close released again (%d)", released)
+	}
+	if _, err := l.Get(mk, closed); !errors.Is(err, closed) {
+		t.Fatalf("Get after Close: %v, want the closed error", err)
+	}
+	if As(&target, func() (*fakeClient, error) { return l.Get(mk, closed) }) {
+		t.Fatal("As after Close")
+	}
+}

@@ -113,6 +113,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 )
 
 // Scheme is the URL scheme awssm registers.
@@ -283,17 +284,9 @@ func (d *conn) ErrorCode(err error) driver.Code {
 	return errorCode(err)
 }
 
+// As implements driver.As: **secretsmanager.Client.
 func (d *conn) As(i any) bool {
-	p, ok := i.(**secretsmanager.Client)
-	if !ok {
-		return false
-	}
-	c, err := d.api(context.Background())
-	if err != nil {
-		return false
-	}
-	*p = c
-	return true
+	return cloudsm.As(i, func() (*secretsmanager.Client, error) { return d.api(context.Background()) })
 }
 
 func (d *conn) Close() error { return nil }

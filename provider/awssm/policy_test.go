@@ -12,6 +12,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/awsserver"
 	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/awssm"
 	"github.com/keyward/keyward/rotation"
@@ -21,25 +22,13 @@ const policyCanary = "aws-policy-canary-value-5e1d77"
 
 func derivePolicy(t *testing.T, raw string, access policy.Access, all bool) *policy.Document {
 	t.Helper()
-	u, err := policy.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: access,
-		Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: all, Account: awsserver.Account,
-		Getenv: func(k string) string {
+	return providertest.Derive(t, raw, policy.Request{Access: access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: all,
+		Account: awsserver.Account, Getenv: func(k string) string {
 			if k == "AWS_REGION" {
 				return awsserver.Region
 			}
 			return ""
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(doc.Native+doc.Terraform, policyCanary) {
-		t.Fatal("the policy holds a secret value")
-	}
-	return doc
+		}}, policyCanary)
 }
 
 // TestPolicyEnforced binds the printed IAM policy to the test credentials

@@ -91,7 +91,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -110,30 +109,22 @@ import (
 // Scheme is the URL scheme azurekv registers.
 const Scheme = "azurekv"
 
-// endpointEnv names the variable that overrides the endpoint when the URL
-// has no endpoint= parameter (emulators, tests).
-const endpointEnv = "KEYWARD_AZUREKV_ENDPOINT"
-
-// vaultEnv is the guide's variable naming the vault, used by azurekv://.
-const vaultEnv = "AZURE_VAULT_URL"
-
 func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// OpenURL opens a driver for an azurekv:// URL (see # URLs); it is the
-// opener registered on keyward.DefaultURLMux. AZURE_VAULT_URL and
-// KEYWARD_AZUREKV_ENDPOINT are read from the process environment.
+// urlForm is azurekv://'s form, shared with gcpsm: the vault host (from
+// $AZURE_VAULT_URL for azurekv://), names= and endpoint=
+// ($KEYWARD_AZUREKV_ENDPOINT).
+var urlForm = cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_AZUREKV_ENDPOINT", Locate: hostOf}
+
+// OpenURL opens a driver for an azurekv:// URL (see # URLs) with the
+// variables of the process environment; it is the opener registered on
+// keyward.DefaultURLMux.
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	host, err := hostOf(u, os.Getenv, "open")
-	if err != nil {
-		return nil, err
-	}
-	q, err := cloudsm.ParseQuery(Scheme, u, endpointEnv, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return NewDriver(host, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	return urlForm.Open(u, os.Getenv, func(host string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(host, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	})
 }
 
 // hostOf is the vault host an azurekv:// URL names: azurekv://HOST, or
@@ -146,13 +137,13 @@ func hostOf(u *url.URL, getenv func(string) string, op string) (string, error) {
 	}
 	host := u.Host
 	if host == "" {
-		raw := strings.TrimSpace(getenv(vaultEnv))
-		if raw == "" {
-			return "", keyward.Errorf(keyward.InvalidArgument, op, "azurekv:// names no vault and %s is not set", vaultEnv)
+		raw, err := cloudsm.FromEnv(Scheme, "vault", "AZURE_VAULT_URL", getenv, op)
+		if err != nil {
+			return "", err
 		}
 		vu, err := url.Parse(raw)
 		if err != nil || vu.Host == "" {
-			return "", keyward.Errorf(keyward.InvalidArgument, op, "%s is not a URL like https://NAME.vault.azure.net/", vaultEnv)
+			return "", keyward.Errorf(keyward.InvalidArgument, op, "AZURE_VAULT_URL is not a URL like https://NAME.vault.azure.net/")
 		}
 		host = vu.Host
 	}
@@ -236,9 +227,7 @@ type store struct {
 	emulator bool   // loopback http endpoint: dummy token, no real credential
 	opts     Options
 
-	mu     sync.Mutex
-	client *azsecrets.Client
-	closed bool
+	client cloudsm.Client[azsecrets.Client]
 }
 
 var (
@@ -299,40 +288,33 @@ func (t *emulatorTransport) Do(req *http.Request) (*http.Response, error) {
 }
 
 func (d *store) getClient() (*azsecrets.Client, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, errClosed
-	}
-	if d.client != nil {
-		return d.client, nil
-	}
-	co := &azsecrets.ClientOptions{}
-	// The Store retries (bounded, jittered, Unavailable only, honouring
-	// Retry-After); the SDK's retries would multiply them.
-	co.Retry.MaxRetries = -1
-	co.Transport = d.opts.Transport
-	var cred azcore.TokenCredential
-	switch {
-	case d.emulator:
-		cred = emulatorCredential{}
-		co.DisableChallengeResourceVerification = true
-		co.Transport = &emulatorTransport{host: strings.TrimSuffix(strings.TrimPrefix(d.baseURL, "https://"), "/"), next: d.opts.Transport}
-	case d.opts.Credential != nil:
-		cred = d.opts.Credential
-	default:
-		c, err := azidentity.NewDefaultAzureCredential(nil)
+	return d.client.Get(func() (*azsecrets.Client, error) {
+		co := &azsecrets.ClientOptions{}
+		// The Store retries (bounded, jittered, Unavailable only, honouring
+		// Retry-After); the SDK's retries would multiply them.
+		co.Retry.MaxRetries = -1
+		co.Transport = d.opts.Transport
+		var cred azcore.TokenCredential
+		switch {
+		case d.emulator:
+			cred = emulatorCredential{}
+			co.DisableChallengeResourceVerification = true
+			co.Transport = &emulatorTransport{host: strings.TrimSuffix(strings.TrimPrefix(d.baseURL, "https://"), "/"), next: d.opts.Transport}
+		case d.opts.Credential != nil:
+			cred = d.opts.Credential
+		default:
+			c, err := azidentity.NewDefaultAzureCredential(nil)
+			if err != nil {
+				return nil, &credError{err}
+			}
+			cred = c
+		}
+		c, err := azsecrets.NewClient(d.baseURL, cred, co)
 		if err != nil {
 			return nil, &credError{err}
 		}
-		cred = c
-	}
-	c, err := azsecrets.NewClient(d.baseURL, cred, co)
-	if err != nil {
-		return nil, &credError{err}
-	}
-	d.client = c
-	return c, nil
+		return c, nil
+	}, errClosed)
 }
 
 var nameRe = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
@@ -670,23 +652,6 @@ func codeOf(e *respError) driver.Code {
 	return driver.Unknown
 }
 
-func (d *store) As(i any) bool {
-	p, ok := i.(**azsecrets.Client)
-	if !ok {
-		return false
-	}
-	c, err := d.getClient()
-	if err != nil {
-		return false
-	}
-	*p = c
-	return true
-}
+func (d *store) As(i any) bool { return cloudsm.As(i, d.getClient) }
 
-func (d *store) Close() error {
-	d.mu.Lock()
-	d.closed = true
-	d.client = nil
-	d.mu.Unlock()
-	return nil
-}
+func (d *store) Close() error { return d.client.Close(nil) }

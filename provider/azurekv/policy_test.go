@@ -3,13 +3,12 @@
 package azurekv_test
 
 import (
-	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/azurekv"
 )
@@ -29,23 +28,10 @@ func TestPolicy(t *testing.T) {
 		{"all-write", "azurekv://dharmamind-vault.vault.azure.net?names=exact", policy.Write, true, azurekv.RoleSecretsOfficer},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := policy.ParseURL(c.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
-				Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all})
-			if err != nil {
-				t.Fatal(err)
-			}
+			doc := providertest.Derive(t, c.url, policy.Request{Access: c.access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all})
 			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
-			b, _ := json.Marshal(doc.Document)
 			var back azurekv.Assignments
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&back); err != nil {
-				t.Fatal(err)
-			}
+			providertest.DecodeStrict(t, doc.Document, &back)
 			if len(back.Assignments) != 1 || back.Assignments[0].RoleDefinitionName != c.role ||
 				!strings.HasSuffix(back.Assignments[0].Scope, "/providers/Microsoft.KeyVault/vaults/dharmamind-vault") {
 				t.Fatalf("assignments = %+v", back.Assignments)

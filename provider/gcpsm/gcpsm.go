@@ -94,7 +94,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
@@ -116,30 +115,21 @@ import (
 // Scheme is the URL scheme gcpsm registers.
 const Scheme = "gcpsm"
 
-// endpointEnv names the variable that overrides the endpoint when the URL
-// has no endpoint= parameter (emulators, tests).
-const endpointEnv = "KEYWARD_GCPSM_ENDPOINT"
-
-// projectEnv is the guide's variable naming the project, used by gcpsm://.
-const projectEnv = "GCP_PROJECT"
-
 func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// OpenURL opens a driver for a gcpsm:// URL (see # URLs); it is the opener
-// registered on keyward.DefaultURLMux. GCP_PROJECT and
-// KEYWARD_GCPSM_ENDPOINT are read from the process environment.
+// urlForm is gcpsm://'s form, shared with azurekv: the project (from
+// $GCP_PROJECT for gcpsm://), names= and endpoint= ($KEYWARD_GCPSM_ENDPOINT).
+var urlForm = cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_GCPSM_ENDPOINT", Locate: projectOf}
+
+// OpenURL opens a driver for a gcpsm:// URL (see # URLs) with the variables
+// of the process environment; it is the opener registered on
+// keyward.DefaultURLMux.
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	project, err := projectOf(u, os.Getenv, "open")
-	if err != nil {
-		return nil, err
-	}
-	q, err := cloudsm.ParseQuery(Scheme, u, endpointEnv, os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return NewDriver(project, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	return urlForm.Open(u, os.Getenv, func(project string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(project, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	})
 }
 
 // projectOf is the project a gcpsm:// URL names: gcpsm://projects/PROJECT,
@@ -151,9 +141,9 @@ func projectOf(u *url.URL, getenv func(string) string, op string) (string, error
 	case u.Host == "projects":
 		project = strings.Trim(u.Path, "/")
 	case u.Host == "" && strings.Trim(u.Path, "/") == "":
-		project = strings.TrimSpace(getenv(projectEnv))
-		if project == "" {
-			return "", keyward.Errorf(keyward.InvalidArgument, op, "gcpsm:// names no project and %s is not set", projectEnv)
+		var err error
+		if project, err = cloudsm.FromEnv(Scheme, "project", "GCP_PROJECT", getenv, op); err != nil {
+			return "", err
 		}
 	default:
 		if strings.Trim(u.Path, "/") != "" {
@@ -250,10 +240,8 @@ type store struct {
 	opts    Options
 	ep      endpoint
 
-	mu     sync.Mutex
-	client *secretmanager.Client
-	conn   *grpc.ClientConn
-	closed bool
+	client cloudsm.Client[secretmanager.Client]
+	conn   *grpc.ClientConn // the plaintext connection, made with the client
 }
 
 var (
@@ -337,39 +325,32 @@ func (d *store) secretName(key string) (string, error) {
 }
 
 func (d *store) getClient(ctx context.Context) (*secretmanager.Client, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, errClosed
-	}
-	if d.client != nil {
-		return d.client, nil
-	}
-	var opts []option.ClientOption
-	if d.ep.plaintext {
-		conn, err := grpc.NewClient(d.ep.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return d.client.Get(func() (*secretmanager.Client, error) {
+		var opts []option.ClientOption
+		if d.ep.plaintext {
+			conn, err := grpc.NewClient(d.ep.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				return nil, &clientError{err}
+			}
+			d.conn = conn
+			opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
+		} else if d.ep.addr != "" {
+			opts = append(opts, option.WithEndpoint(d.ep.addr))
+		}
+		opts = append(opts, d.opts.ClientOptions...)
+		c, err := secretmanager.NewClient(ctx, opts...)
 		if err != nil {
+			if d.conn != nil {
+				_ = d.conn.Close()
+				d.conn = nil
+			}
 			return nil, &clientError{err}
 		}
-		d.conn = conn
-		opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
-	} else if d.ep.addr != "" {
-		opts = append(opts, option.WithEndpoint(d.ep.addr))
-	}
-	opts = append(opts, d.opts.ClientOptions...)
-	c, err := secretmanager.NewClient(ctx, opts...)
-	if err != nil {
-		if d.conn != nil {
-			_ = d.conn.Close()
-			d.conn = nil
-		}
-		return nil, &clientError{err}
-	}
-	// The Store retries (bounded, jittered, Unavailable only) and sets
-	// deadlines; the library's own retries and timeouts would multiply them.
-	*c.CallOptions = secretmanager.CallOptions{}
-	d.client = c
-	return c, nil
+		// The Store retries (bounded, jittered, Unavailable only) and sets
+		// deadlines; the library's own retries and timeouts would multiply them.
+		*c.CallOptions = secretmanager.CallOptions{}
+		return c, nil
+	}, errClosed)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -734,31 +715,19 @@ func codeOf(c codes.Code) driver.Code {
 }
 
 func (d *store) As(i any) bool {
-	p, ok := i.(**secretmanager.Client)
-	if !ok {
-		return false
-	}
-	c, err := d.getClient(context.Background())
-	if err != nil {
-		return false
-	}
-	*p = c
-	return true
+	return cloudsm.As(i, func() (*secretmanager.Client, error) { return d.getClient(context.Background()) })
 }
 
+// Close closes the client and its connection, if they were made.
 func (d *store) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	var err error
-	if d.client != nil {
-		err = d.client.Close()
-	}
-	if d.conn != nil {
-		_ = d.conn.Close()
-	}
-	return err
+	return d.client.Close(func(c *secretmanager.Client) error {
+		var err error
+		if c != nil {
+			err = c.Close()
+		}
+		if d.conn != nil {
+			_ = d.conn.Close()
+		}
+		return err
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 )
 
@@ -45,15 +46,8 @@ func TestPolicy(t *testing.T) {
 		{"rotate-rollout", policy.Rotate, []string{"deployment/api", "deployment/worker", "statefulset/db"}, []string{"get", "update"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := policy.ParseURL("k8s://production/dharmamind")
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
+			doc := providertest.Derive(t, "k8s://production/dharmamind", policy.Request{Access: c.access,
 				Keys: []string{"JWT_SECRET_KEY"}, Rollout: c.rollout, Principal: "api"})
-			if err != nil {
-				t.Fatal(err)
-			}
 			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".yaml"), doc.Native)
 			parts := strings.Split(doc.Native, "\n---\n")
 			if len(parts) != 2 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/internal/testing/vaultserver"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/vault"
@@ -20,18 +21,7 @@ const policyCanary = "vault-policy-canary-value-7f3a9c"
 
 func derive(t *testing.T, raw string, access policy.Access, keys []string, all bool) *policy.Document {
 	t.Helper()
-	u, err := policy.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: access, Keys: keys, All: all})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(doc.Native, policyCanary) {
-		t.Fatal("the policy holds a secret value")
-	}
-	return doc
+	return providertest.Derive(t, raw, policy.Request{Access: access, Keys: keys, All: all}, policyCanary)
 }
 
 // TestPolicyEnforced writes the printed policy into the in-process Vault

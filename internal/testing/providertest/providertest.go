@@ -52,6 +52,24 @@ func OpenURLs(t *testing.T, open func(context.Context, *url.URL) (driver.Store, 
 	}
 }
 
+// EndpointCases are the query cases gcpsm:// and azurekv:// URLs share
+// (internal/cloudsm), on base, a URL without a query: names=, endpoint=
+// with its loopback rule for plaintext, unknown parameters.
+func EndpointCases(base string) []URLCase {
+	return []URLCase{
+		{URL: base + "?names=exact"},
+		{URL: base + "?names=guide"},
+		{URL: base + "?endpoint=http://localhost:8085"},
+		{URL: base + "?endpoint=http://[::1]:8085/"},
+		{URL: base + "?endpoint=https://secrets.example.com:443"},
+		{URL: base + "?endpoint=http://10.0.0.1:8085", WantErr: "refusing plaintext endpoint"},
+		{URL: base + "?endpoint=http://secrets.example.com:80", WantErr: "refusing plaintext endpoint"},
+		{URL: base + "?endpoint=ftp://127.0.0.1:1", WantErr: "scheme"},
+		{URL: base + "?names=other", WantErr: "names= must be guide or exact"},
+		{URL: base + "?bogus=1", WantErr: "unknown query parameter"},
+	}
+}
+
 // GuideNames checks the guide's key → secret-name mapping on a store that
 // holds value under the guide's name of aliases[0]: every alias reads
 // value, List reports wantList (keys joined by ","), every listed key reads
