@@ -79,10 +79,12 @@ const DefaultMaxFileSize = 1 << 20
 const FileSuffix = "_FILE"
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for an env:// URL (see # URLs); it is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 		return nil, fmt.Errorf("env:// takes no host or path (use env:// or env://?prefix=APP_)")
 	}
@@ -104,7 +106,7 @@ func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 			return nil, fmt.Errorf("unknown query parameter %q for env:// (known: prefix, keys)", k)
 		}
 	}
-	return New(o), nil
+	return NewDriver(o)
 }
 
 // Options configures the driver. The zero value reads the real process
@@ -124,8 +126,9 @@ type Options struct {
 	Keys []string
 }
 
-// New returns a driver over the environment.
-func New(opts *Options) driver.Store {
+// NewDriver returns a driver over the environment (the error is always
+// nil).
+func NewDriver(opts *Options) (driver.Store, error) {
 	d := &envDriver{lookup: os.LookupEnv, environ: os.Environ, max: DefaultMaxFileSize, keys: map[string]bool{}}
 	if opts != nil {
 		d.prefix = opts.Prefix
@@ -142,7 +145,24 @@ func New(opts *Options) driver.Store {
 			d.keys[k] = true
 		}
 	}
+	return d, nil
+}
+
+// New is NewDriver without the error.
+//
+// Deprecated: use NewDriver, the constructor every provider package has.
+func New(opts *Options) driver.Store {
+	d, _ := NewDriver(opts)
 	return d
+}
+
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
 }
 
 type envDriver struct {

@@ -99,10 +99,12 @@ type Options struct {
 }
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for a k8s:// URL (see # URLs); it is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	var o Options
 	for k := range u.Query() {
 		switch k {

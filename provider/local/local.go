@@ -95,17 +95,12 @@ import (
 const Scheme = "local"
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, &URLOpener{})
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// URLOpener opens local:// URLs.
-type URLOpener struct {
-	// Getenv replaces os.Getenv for finding the identity (tests).
-	Getenv func(string) string
-}
-
-// OpenStoreURL implements keyward.URLOpener.
-func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for a local:// URL (see PathFromURL and
+// ?history=); it is the opener registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	path, idFile, err := PathFromURL(u)
 	if err != nil {
 		return nil, err
@@ -114,7 +109,7 @@ func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store,
 	if err != nil {
 		return nil, err
 	}
-	return NewDriver(path, &Options{IdentityFile: idFile, Getenv: o.Getenv, KeepVersions: keep})
+	return NewDriver(path, &Options{IdentityFile: idFile, KeepVersions: keep})
 }
 
 // PathFromURL returns the store file and the identity= parameter of a

@@ -39,20 +39,25 @@ var (
 )
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(func(ctx context.Context, u *url.URL) (driver.Store, error) {
-		if u.Host == "" && (u.Path == "" || u.Path == "/") {
-			return NewBackend().Driver(), nil
-		}
-		namedMu.Lock()
-		defer namedMu.Unlock()
-		name := u.Host + u.Path
-		b := named[name]
-		if b == nil {
-			b = NewBackend()
-			named[name] = b
-		}
-		return b.Driver(), nil
-	}))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
+}
+
+// OpenURL opens a driver for a mem:// URL (see # URLs): over the named
+// Backend of this process, or a new one for mem://. It is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	if u.Host == "" && (u.Path == "" || u.Path == "/") {
+		return NewBackend().Driver(), nil
+	}
+	namedMu.Lock()
+	defer namedMu.Unlock()
+	name := u.Host + u.Path
+	b := named[name]
+	if b == nil {
+		b = NewBackend()
+		named[name] = b
+	}
+	return b.Driver(), nil
 }
 
 type version struct {

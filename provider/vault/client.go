@@ -54,9 +54,11 @@ type target struct {
 	sub     string // path inside the mount
 }
 
-// Open returns a driver. It does not contact Vault: login and mount
-// detection happen on first use.
-func Open(ctx context.Context, o *Options) (driver.Store, error) {
+// NewDriver returns a driver for the KV secret (bundle layout) or folder
+// (keys layout) o names; the server, the path and every other choice are
+// in Options. It does not contact Vault: login and mount detection happen
+// on first use.
+func NewDriver(o *Options) (driver.Store, error) {
 	d, err := newDriver(o)
 	if err != nil {
 		return nil, err
@@ -66,6 +68,20 @@ func Open(ctx context.Context, o *Options) (driver.Store, error) {
 	}
 	return d, nil
 }
+
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(o *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(o)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
+}
+
+// Open is NewDriver; ctx is not used.
+//
+// Deprecated: use NewDriver, the constructor every provider package has.
+func Open(ctx context.Context, o *Options) (driver.Store, error) { return NewDriver(o) }
 
 // kv1Driver hides Versioner for stores known to be KV v1.
 type kv1Driver struct{ d *Driver }

@@ -62,7 +62,7 @@ func TestPolicyEnforced(t *testing.T) {
 				}
 				srv.AddToken(vaultserver.Token{ID: "prod-token", Policies: []string{"default", "keyward-production"}})
 				open := func(path string) *keyward.Store {
-					d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "prod-token", Path: path, Layout: layout, Getenv: noEnv})
+					d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: "prod-token", Path: path, Layout: layout, Getenv: noEnv})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -123,7 +123,7 @@ func TestPolicyAll(t *testing.T) {
 	}
 	srv.AddToken(vaultserver.Token{ID: "t", Policies: []string{"default", "p"}})
 	for path, ok := range map[string]bool{"production": true, "production-old": false, "staging": false} {
-		d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "t", Path: path, Mount: "dharmamind", KVVersion: 2, Layout: vault.LayoutKeys, Getenv: noEnv})
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: "t", Path: path, Mount: "dharmamind", KVVersion: 2, Layout: vault.LayoutKeys, Getenv: noEnv})
 		if err != nil {
 			t.Fatal(err)
 		}

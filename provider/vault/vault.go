@@ -108,7 +108,7 @@ const (
 // DefaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
 const DefaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
-// Options configures Open. Zero fields take their defaults from the
+// Options configures NewDriver. Zero fields take their defaults from the
 // environment, as the vault CLI does.
 type Options struct {
 	// Address is the server, e.g. https://vault.example.com:8200; "" means VAULT_ADDR.
@@ -140,13 +140,14 @@ type Options struct {
 var urlParams = map[string]bool{"mount": true, "kv": true, "auth": true, "auth_mount": true,
 	"namespace": true, "layout": true, "tls": true}
 
-// OpenURL opens a driver for a vault:// URL (see the package doc).
+// OpenURL opens a driver for a vault:// URL (see the package doc); it is
+// the opener registered on keyward.DefaultURLMux.
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	o, err := optionsFromURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return Open(ctx, o)
+	return NewDriver(o)
 }
 
 func optionsFromURL(u *url.URL) (*Options, error) {

@@ -60,7 +60,7 @@ func vaultStore(layout string) delivertest.NewStore {
 		srv := vaultserver.New(nil)
 		t.Cleanup(srv.Close)
 		srv.Mount("", "dharmamind", 2)
-		d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 			Path: "dharmamind/production", Layout: layout, Getenv: func(string) string { return "" }})
 		if err != nil {
 			t.Fatal(err)
