@@ -119,13 +119,13 @@ import (
 // Scheme is the URL scheme awssm registers.
 const Scheme = "awssm"
 
-// DefaultRegion is used when neither the URL nor the SDK's chain names a
+// defaultRegion is used when neither the URL nor the SDK's chain names a
 // region; it is the region the guide's code hard-codes.
-const DefaultRegion = "us-east-1"
+const defaultRegion = "us-east-1"
 
-// PendingLabel is the staging label a write holds before it becomes
+// pendingLabel is the staging label a write holds before it becomes
 // AWSCURRENT.
-const PendingLabel = "keyward-pending"
+const pendingLabel = "keyward-pending"
 
 // Mode selects how keys map to secrets.
 type Mode string
@@ -268,7 +268,7 @@ func (d *conn) api(ctx context.Context) (*secretsmanager.Client, error) {
 		return nil, &loadError{err}
 	}
 	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+		cfg.Region = defaultRegion
 	}
 	d.client = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		o.RetryMaxAttempts = 1
@@ -420,7 +420,7 @@ func (d *conn) casWrite(ctx context.Context, name string, data []byte, from stri
 	str, bin := secretInput(data)
 	if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(name), ClientRequestToken: aws.String(token),
-		SecretString: str, SecretBinary: bin, VersionStages: []string{PendingLabel},
+		SecretString: str, SecretBinary: bin, VersionStages: []string{pendingLabel},
 	}, oneAttempt); err != nil {
 		return driver.Version{}, wrapSDK(err)
 	}
@@ -431,7 +431,7 @@ func (d *conn) casWrite(ctx context.Context, name string, data []byte, from stri
 	// The pending label has done its job either way; removing it is best effort.
 	defer func() {
 		_, _ = c.UpdateSecretVersionStage(context.WithoutCancel(ctx), &secretsmanager.UpdateSecretVersionStageInput{
-			SecretId: aws.String(name), VersionStage: aws.String(PendingLabel), RemoveFromVersionId: aws.String(token),
+			SecretId: aws.String(name), VersionStage: aws.String(pendingLabel), RemoveFromVersionId: aws.String(token),
 		}, oneAttempt)
 	}()
 	if err != nil {

@@ -224,7 +224,7 @@ func TestBundleWriteCreatesLowerCaseFieldAndNewVersions(t *testing.T) {
 	if st["AWSCURRENT"] != v2.ID || st["AWSPREVIOUS"] != v1.ID {
 		t.Fatalf("stages %v: want AWSCURRENT=%s AWSPREVIOUS=%s", st, v2.ID, v1.ID)
 	}
-	if _, ok := st[awssm.PendingLabel]; ok {
+	if _, ok := st["keyward-pending"]; ok {
 		t.Fatalf("the private pending label was left behind: %v", st)
 	}
 	// The previous version stays readable by id and by label.

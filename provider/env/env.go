@@ -75,8 +75,8 @@ const Scheme = "env"
 // DefaultMaxFileSize is the largest KEY_FILE the provider reads.
 const DefaultMaxFileSize = 1 << 20
 
-// FileSuffix is the suffix of the variable that names a secret's file.
-const FileSuffix = "_FILE"
+// fileSuffix is the suffix of the variable that names a secret's file.
+const fileSuffix = "_FILE"
 
 func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
@@ -221,7 +221,7 @@ func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value
 	if v, ok := d.lookup(name); ok {
 		return &driver.Value{Data: []byte(v)}, nil
 	}
-	fileVar := name + FileSuffix
+	fileVar := name + fileSuffix
 	path, ok := d.lookup(fileVar)
 	if !ok || path == "" {
 		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s is not set (nor is %s)", name, fileVar), absent: true}
@@ -314,7 +314,7 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 		for _, k := range keys {
 			if _, ok := d.lookup(k); ok {
 				out = append(out, driver.KeyInfo{Key: k})
-			} else if p, ok := d.lookup(k + FileSuffix); ok && p != "" {
+			} else if p, ok := d.lookup(k + fileSuffix); ok && p != "" {
 				out = append(out, driver.KeyInfo{Key: k})
 			}
 		}
@@ -327,7 +327,7 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 			continue
 		}
 		key := strings.TrimPrefix(name, d.prefix)
-		if base, ok := strings.CutSuffix(key, FileSuffix); ok && base != "" && val != "" {
+		if base, ok := strings.CutSuffix(key, fileSuffix); ok && base != "" && val != "" {
 			key = base
 		}
 		if key != "" {

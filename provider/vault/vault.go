@@ -105,8 +105,8 @@ const (
 	LayoutKeys   = "keys"
 )
 
-// DefaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
-const DefaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+// defaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
+const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 // Options configures NewDriver. Zero fields take their defaults from the
 // environment, as the vault CLI does.
