@@ -87,6 +87,14 @@
 // so that keyward.Store's retry policy is the one in force. Errors carry the
 // SDK's operation name and request id, never a secret value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens an awssm://NAME URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(name, opts) returns the bundle driver, or with Options.Mode
+// ModeKeys the per-key driver (two types sharing the client and the error
+// mapping), and OpenStore(name, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // Store.As accepts **secretsmanager.Client. Store.ErrorAs reaches the SDK's

@@ -71,6 +71,13 @@
 // Store. The SDK's own retry policy is turned off so the Store's bounded,
 // jittered retries are the only ones.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens an azurekv://HOST URL and is
+// the opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(host, opts) returns the driver for the vault and
+// OpenStore(host, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // Store.As accepts **azsecrets.Client (created on first use). Store.ErrorAs

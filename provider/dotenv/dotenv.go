@@ -35,6 +35,13 @@
 // an unreadable one is PermissionDenied. A missing key is NotFound. Asking
 // for a version is Unimplemented.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a dotenv://PATH URL and is
+// the opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(path, opts) returns the driver over the .env file and
+// OpenStore(path, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // dotenv exposes no driver-specific types.

@@ -48,6 +48,14 @@
 // device or over-large file is InvalidArgument. Asking for a version is
 // Unimplemented. Errors never contain a value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens an env:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(opts) returns the driver over the environment and
+// OpenStore(opts, storeOpts) the keyward.Store over it (New remains,
+// deprecated).
+//
 // # As
 //
 // env exposes no driver-specific types.

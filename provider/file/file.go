@@ -46,6 +46,13 @@
 // size limit (1 MiB by default) is InvalidArgument. An escaping symlink or an
 // unreadable file is PermissionDenied. Errors never contain a value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a file://DIR URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(dir, opts) returns the driver over the directory and
+// OpenStore(dir, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // file exposes no driver-specific types.

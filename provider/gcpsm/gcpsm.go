@@ -75,6 +75,13 @@
 // The client library's own retries are turned off so the Store's bounded,
 // jittered retry policy is the only one.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a gcpsm:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(project, opts) returns the driver for the project and
+// OpenStore(project, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // Store.As accepts **secretmanager.Client (the client, created on first

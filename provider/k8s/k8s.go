@@ -51,6 +51,14 @@
 // (kubectl's limits), not client-go's default 5/s. client-go itself may
 // retry a response that carries Retry-After before keyward sees it.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a k8s://NAMESPACE/NAME URL
+// and is the opener registered on keyward.DefaultURLMux (keyward.Open uses
+// it); NewDriver(namespace, name, opts) returns the driver over the Secret
+// and OpenStore(namespace, name, opts, storeOpts) the keyward.Store over
+// it.
+//
 // # As
 //
 // Store.As accepts *corev1client.SecretsGetter. Store.ErrorAs reaches

@@ -67,6 +67,14 @@
 // Errors from this package carry a next step for people; [Hint] returns it.
 // No error ever contains a secret value or key material.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a local://PATH URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(path, opts) returns the driver over the store file and
+// OpenStore(path, opts, storeOpts) the keyward.Store over it (its URL set
+// to local://PATH).
+//
 // # As
 //
 // local exposes no driver-specific types through As.

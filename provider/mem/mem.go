@@ -8,6 +8,13 @@
 // use and shared by every Open of the same name in this process; mem:// is a
 // fresh store each time.
 //
+// # Constructors
+//
+// A mem store is its Backend, so where other provider packages have
+// NewDriver and OpenStore, mem has NewBackend, then Backend.Driver and
+// Backend.OpenStore. OpenURL opens a mem:// URL and is the opener
+// registered on keyward.DefaultURLMux, as in every provider package.
+//
 // # As
 //
 // mem exposes no driver-specific types.

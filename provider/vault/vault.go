@@ -65,6 +65,14 @@
 // never sent to another host). Errors never carry tokens, secret IDs or
 // values: only Vault's JSON error messages are kept, scrubbed.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a vault:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(opts) returns the driver (Options hold the server, the path and
+// every URL parameter) and OpenStore(opts, storeOpts) the keyward.Store
+// over it (Open remains, deprecated).
+//
 // # As
 //
 // Store.As accepts **api.Client (github.com/hashicorp/vault/api), the
