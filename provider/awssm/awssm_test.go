@@ -655,3 +655,46 @@ func TestNoCredentialsIsPermissionDenied(t *testing.T) {
 		t.Fatalf("%d requests reached the server without credentials", n)
 	}
 }
+
+// The two modes are two driver types, each with only the abilities it
+// has: the bundle rotates through fields and is no Rotator (a plugin
+// serving it offers no native rotation); the per-key driver rotates with
+// staging labels. Both read in batches and stamp changes.
+func TestModesAreTwoDrivers(t *testing.T) {
+	srv := awsserver.New(t)
+	for _, tc := range []struct {
+		mode   awssm.Mode
+		layout driver.RotationLayout
+		rotate bool
+	}{
+		{awssm.ModeBundle, driver.LayoutFields, false},
+		{awssm.ModeKeys, driver.LayoutNative, true},
+	} {
+		d, err := awssm.NewDriver("dharmamind/production", &awssm.Options{Mode: tc.mode, Client: testClient(srv.URL)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := driver.LayoutOf(d, "JWT_SECRET_KEY"); got != tc.layout {
+			t.Errorf("%s: layout %v, want %v", tc.mode, got, tc.layout)
+		}
+		if driver.Has(d, driver.AbilityRotate) != tc.rotate {
+			t.Errorf("%s: Rotator = %v, want %v", tc.mode, !tc.rotate, tc.rotate)
+		}
+		for _, a := range []driver.Ability{driver.AbilityList, driver.AbilityWrite, driver.AbilityDelete,
+			driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityStamps} {
+			if !driver.Has(d, a) {
+				t.Errorf("%s: no %s", tc.mode, a)
+			}
+		}
+		d.Close()
+	}
+	if _, err := awssm.NewDriver("", nil); err == nil {
+		t.Error("a bundle without a secret name opened")
+	}
+	if _, err := awssm.NewDriver("", &awssm.Options{Mode: awssm.ModeKeys}); err != nil {
+		t.Errorf("keys mode with no prefix (each key a secret name): %v", err)
+	}
+	if _, err := awssm.NewDriver("x", &awssm.Options{Mode: "other"}); err == nil {
+		t.Error("an unknown mode opened")
+	}
+}
