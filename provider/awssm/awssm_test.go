@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
 	"github.com/keyward/keyward/internal/testing/awsserver"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/awssm"
 )
 
@@ -38,42 +39,21 @@ func testClient(url string) *secretsmanager.Client {
 	})
 }
 
-type harness struct {
-	srv  *awsserver.Server
-	mode awssm.Mode
-	name string
-}
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return awssm.NewDriver(h.name, &awssm.Options{Mode: h.mode, Client: testClient(h.srv.URL), ForceDelete: false})
-}
-
-func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
-	d, err := h.MakeDriver(ctx)
-	if err != nil {
-		return err
+func conformance(mode awssm.Mode) drivertest.HarnessMaker {
+	return func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		srv := awsserver.New(t)
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) {
+				return awssm.NewDriver("dharmamind/production", &awssm.Options{Mode: mode, Client: testClient(srv.URL)})
+			},
+			Capabilities: drivertest.Caps{BinaryValues: mode == awssm.ModeKeys, CheckAndSet: true},
+		}, nil
 	}
-	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
-	return err
 }
 
-func (h *harness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: h.mode == awssm.ModeKeys, CheckAndSet: true}
-}
+func TestConformanceBundle(t *testing.T) { drivertest.RunConformanceTests(t, conformance(awssm.ModeBundle)) }
 
-func (h *harness) Close() {}
-
-func TestConformanceBundle(t *testing.T) {
-	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{srv: awsserver.New(t), mode: awssm.ModeBundle, name: "dharmamind/production"}, nil
-	})
-}
-
-func TestConformanceKeys(t *testing.T) {
-	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{srv: awsserver.New(t), mode: awssm.ModeKeys, name: "dharmamind/production"}, nil
-	})
-}
+func TestConformanceKeys(t *testing.T) { drivertest.RunConformanceTests(t, conformance(awssm.ModeKeys)) }
 
 // guideBundle is the guide's create-secret example, with obviously fake values.
 const guideBundle = `{"jwt_secret_key":"fake-jwt-secret-for-tests-0123456789abcdef","database_url":"postgresql://fake:fake@localhost/dharmamind","port":5432,"nothing":null,"Mixed_Case":"mixed"}`

@@ -27,25 +27,19 @@ import (
 
 const vaultHost = "keyward-test.vault.azure.net"
 
-type harness struct{ srv *azureserver.Server }
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: h.srv.URL()})
-}
-
-func (h *harness) Seed(_ context.Context, key string, data []byte) error {
-	_, err := h.srv.Seed(cloudsm.GuideName(key), string(data))
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{} } // text values only
-func (h *harness) Close()                {}
-
+// TestConformance: the in-process Key Vault, every listing following
+// nextLink; Key Vault holds text values only.
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
 		srv := azureserver.New(t)
-		srv.PageSize = 1 // every listing follows nextLink
-		return &harness{srv: srv}, nil
+		srv.PageSize = 1
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) { return azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: srv.URL()}) },
+			SeedFunc: func(key string, data []byte) error {
+				_, err := srv.Seed(cloudsm.GuideName(key), string(data))
+				return err
+			},
+		}, nil
 	})
 }
 

@@ -28,29 +28,20 @@ import (
 
 const project = "keyward-test"
 
-type harness struct {
-	srv *gcpserver.Server
-}
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return gcpsm.NewDriver(project, &gcpsm.Options{Endpoint: h.srv.Addr()})
-}
-
-func (h *harness) Seed(_ context.Context, key string, data []byte) error {
-	_, err := h.srv.Seed(project, cloudsm.GuideName(key), data)
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
-}
-func (h *harness) Close() {}
-
+// TestConformance: the in-process Secret Manager, every listing across
+// pages.
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
 		srv := gcpserver.New(t)
-		srv.PageSize = 1 // every listing crosses pages
-		return &harness{srv: srv}, nil
+		srv.PageSize = 1
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) { return gcpsm.NewDriver(project, &gcpsm.Options{Endpoint: srv.Addr()}) },
+			SeedFunc: func(key string, data []byte) error {
+				_, err := srv.Seed(project, cloudsm.GuideName(key), data)
+				return err
+			},
+			Capabilities: drivertest.Caps{BinaryValues: true, CheckAndSet: true},
+		}, nil
 	})
 }
 

@@ -156,6 +156,46 @@ func StaleIfError(t *testing.T, open func(*keyward.StoreOptions) *keyward.Store,
 	}
 }
 
+// Harness is a drivertest.Harness made of functions, over a backend the
+// test owns (an in-process server).
+type Harness struct {
+	// Open returns a driver over the backend.
+	Open func() (driver.Store, error)
+	// SeedFunc writes a key straight into the backend; nil seeds with a
+	// Put through a driver from Open.
+	SeedFunc func(key string, data []byte) error
+	// Capabilities is what Caps reports.
+	Capabilities drivertest.Caps
+}
+
+// MakeDriver implements drivertest.Harness.
+func (h *Harness) MakeDriver(context.Context) (driver.Store, error) { return h.Open() }
+
+// Seed implements drivertest.Harness.
+func (h *Harness) Seed(ctx context.Context, key string, data []byte) error {
+	if h.SeedFunc != nil {
+		return h.SeedFunc(key, data)
+	}
+	return seed(ctx, h, key, data)
+}
+
+// Caps implements drivertest.Harness.
+func (h *Harness) Caps() drivertest.Caps { return h.Capabilities }
+
+// Close implements drivertest.Harness; the backend's owner stops it.
+func (h *Harness) Close() {}
+
+// seed writes key through a new driver of h.
+func seed(ctx context.Context, h drivertest.Harness, key string, data []byte) error {
+	d, err := h.MakeDriver(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
+	return err
+}
+
 // Live is a drivertest.Harness for a real service shared with other
 // users: every key is prefixed with Prefix, so a run touches only its own
 // secrets, and Close deletes every key the run wrote.
@@ -186,14 +226,7 @@ func (h *Live) MakeDriver(context.Context) (driver.Store, error) {
 }
 
 // Seed implements drivertest.Harness.
-func (h *Live) Seed(ctx context.Context, key string, data []byte) error {
-	d, err := h.MakeDriver(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
-	return err
-}
+func (h *Live) Seed(ctx context.Context, key string, data []byte) error { return seed(ctx, h, key, data) }
 
 // Caps implements drivertest.Harness.
 func (h *Live) Caps() drivertest.Caps { return h.Capabilities }
