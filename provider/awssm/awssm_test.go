@@ -51,9 +51,13 @@ func conformance(mode awssm.Mode) drivertest.HarnessMaker {
 	}
 }
 
-func TestConformanceBundle(t *testing.T) { drivertest.RunConformanceTests(t, conformance(awssm.ModeBundle)) }
+func TestConformanceBundle(t *testing.T) {
+	drivertest.RunConformanceTests(t, conformance(awssm.ModeBundle))
+}
 
-func TestConformanceKeys(t *testing.T) { drivertest.RunConformanceTests(t, conformance(awssm.ModeKeys)) }
+func TestConformanceKeys(t *testing.T) {
+	drivertest.RunConformanceTests(t, conformance(awssm.ModeKeys))
+}
 
 // guideBundle is the guide's create-secret example, with obviously fake values.
 const guideBundle = `{"jwt_secret_key":"fake-jwt-secret-for-tests-0123456789abcdef","database_url":"postgresql://fake:fake@localhost/dharmamind","port":5432,"nothing":null,"Mixed_Case":"mixed"}`

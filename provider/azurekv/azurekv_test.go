@@ -34,7 +34,9 @@ func TestConformance(t *testing.T) {
 		srv := azureserver.New(t)
 		srv.PageSize = 1
 		return &providertest.Harness{
-			Open: func() (driver.Store, error) { return azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: srv.URL()}) },
+			Open: func() (driver.Store, error) {
+				return azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: srv.URL()})
+			},
 			SeedFunc: func(key string, data []byte) error {
 				_, err := srv.Seed(cloudsm.GuideName(key), string(data))
 				return err

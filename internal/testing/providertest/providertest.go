@@ -226,7 +226,9 @@ func (h *Live) MakeDriver(context.Context) (driver.Store, error) {
 }
 
 // Seed implements drivertest.Harness.
-func (h *Live) Seed(ctx context.Context, key string, data []byte) error { return seed(ctx, h, key, data) }
+func (h *Live) Seed(ctx context.Context, key string, data []byte) error {
+	return seed(ctx, h, key, data)
+}
 
 // Caps implements drivertest.Harness.
 func (h *Live) Caps() drivertest.Caps { return h.Capabilities }
