@@ -246,6 +246,24 @@ func OpenStore(name string, opts *Options, sopts *keyward.StoreOptions) (*keywar
 	return keyward.NewStore(d, sopts), nil
 }
 
+// abilities are what both drivers have; only the per-key driver is also a
+// driver.Rotator (rotation_keys.go).
+type abilities interface {
+	driver.Lister
+	driver.Writer
+	driver.Deleter
+	driver.Versioner
+	driver.BatchGetter
+	driver.ChangeStamper
+	driver.RotationLayouter
+	driver.As
+}
+
+var (
+	_ abilities = (*bundleDriver)(nil)
+	_ abilities = (*keysDriver)(nil)
+)
+
 // conn is what the bundle and per-key drivers share: the options, the
 // client (built on first use), the calls on one secret both make, and
 // ErrorCode, As and Close.

@@ -36,15 +36,6 @@ type bundleDriver struct {
 	listedAt time.Time
 }
 
-var (
-	_ driver.Lister      = (*bundleDriver)(nil)
-	_ driver.Writer      = (*bundleDriver)(nil)
-	_ driver.Deleter     = (*bundleDriver)(nil)
-	_ driver.Versioner   = (*bundleDriver)(nil)
-	_ driver.BatchGetter = (*bundleDriver)(nil)
-	_ driver.As          = (*bundleDriver)(nil)
-)
-
 // listedReuse is how long a bundle read by List may serve the next GetMany.
 const listedReuse = 2 * time.Second
 

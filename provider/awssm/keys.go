@@ -26,15 +26,6 @@ type keysDriver struct {
 	prefix string // NAME; "" makes each key a secret name
 }
 
-var (
-	_ driver.Lister      = (*keysDriver)(nil)
-	_ driver.Writer      = (*keysDriver)(nil)
-	_ driver.Deleter     = (*keysDriver)(nil)
-	_ driver.Versioner   = (*keysDriver)(nil)
-	_ driver.BatchGetter = (*keysDriver)(nil)
-	_ driver.As          = (*keysDriver)(nil)
-)
-
 func (d *keysDriver) secretName(key string) string {
 	if d.prefix == "" {
 		return key

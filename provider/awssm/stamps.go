@@ -11,11 +11,6 @@ import (
 	"github.com/keyward/keyward/driver"
 )
 
-var (
-	_ driver.ChangeStamper = (*bundleDriver)(nil)
-	_ driver.ChangeStamper = (*keysDriver)(nil)
-)
-
 // Stamps implements driver.ChangeStamper with DescribeSecret (metadata, no
 // value; IAM secretsmanager:DescribeSecret): the stamp is the secret's
 // version → staging labels map, which changes with every write and every
