@@ -63,13 +63,9 @@ func TestConformanceKeys(t *testing.T) {
 const guideBundle = `{"jwt_secret_key":"fake-jwt-secret-for-tests-0123456789abcdef","database_url":"postgresql://fake:fake@localhost/dharmamind","port":5432,"nothing":null,"Mixed_Case":"mixed"}`
 
 func bundleStore(t *testing.T, srv *awsserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(srv.URL)}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(srv.URL)}, opts)
+	})
 }
 
 func TestGuideBundleKeyMapping(t *testing.T) {
@@ -461,12 +457,9 @@ func faultStore(t *testing.T, url string, opts keyward.StoreOptions) *keyward.St
 	if opts.RetryBase == 0 {
 		opts.RetryBase = time.Millisecond
 	}
-	s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(url)}, &opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(url)}, &opts)
+	})
 }
 
 func TestFaultRefusedConnection(t *testing.T) {

@@ -46,13 +46,9 @@ func TestConformance(t *testing.T) {
 }
 
 func newStore(t *testing.T, srv *azureserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	s, err := azurekv.OpenStore(vaultHost, &azurekv.Options{Endpoint: srv.URL()}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return azurekv.OpenStore(vaultHost, &azurekv.Options{Endpoint: srv.URL()}, opts)
+	})
 }
 
 func TestGuideNameMapping(t *testing.T) {

@@ -46,13 +46,9 @@ func TestConformance(t *testing.T) {
 }
 
 func newStore(t *testing.T, srv *gcpserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	s, err := gcpsm.OpenStore(project, &gcpsm.Options{Endpoint: srv.Addr()}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return gcpsm.OpenStore(project, &gcpsm.Options{Endpoint: srv.Addr()}, opts)
+	})
 }
 
 func TestGuideNameMapping(t *testing.T) {

@@ -21,6 +21,17 @@ import (
 	"github.com/keyward/keyward/drivertest"
 )
 
+// Open returns the store open makes, closed when t ends; an error fails t.
+func Open(t testing.TB, open func() (*keyward.Store, error)) *keyward.Store {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // URLCase is one store URL and the error it must fail with ("" opens).
 type URLCase struct {
 	URL     string
