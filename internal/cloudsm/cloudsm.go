@@ -54,11 +54,14 @@ type URLForm struct {
 	// Locate returns the location u names; op names the operation in its
 	// errors ("open", "derive the policy").
 	Locate func(u *url.URL, getenv func(string) string, op string) (string, error)
+	// New makes the driver for a location and a query (the provider's
+	// NewDriver).
+	New func(location string, q Query) (driver.Store, error)
 }
 
-// Open is a provider's URL opener: it reads u's location and query
-// (variables from getenv) and hands them to open.
-func (f URLForm) Open(u *url.URL, getenv func(string) string, open func(location string, q Query) (driver.Store, error)) (driver.Store, error) {
+// Open is the provider's URL opener: it reads u's location and query
+// (variables from getenv) and makes the driver with New.
+func (f *URLForm) Open(u *url.URL, getenv func(string) string) (driver.Store, error) {
 	loc, err := f.Locate(u, getenv, "open")
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ func (f URLForm) Open(u *url.URL, getenv func(string) string, open func(location
 	if err != nil {
 		return nil, err
 	}
-	return open(loc, q)
+	return f.New(loc, q)
 }
 
 // FromEnv is the location SCHEME:// takes from the guide's variable env

@@ -117,28 +117,30 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestURLForm(t *testing.T) {
-	f := URLForm{Scheme: "p", EndpointEnv: "X_ENDPOINT", Locate: func(u *url.URL, getenv func(string) string, op string) (string, error) {
-		if u.Host == "" {
-			return FromEnv("p", "thing", "X_THING", getenv, op)
-		}
-		return u.Host, nil
-	}}
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
 	var gotLoc string
 	var gotQ Query
-	open := func(loc string, q Query) (driver.Store, error) { gotLoc, gotQ = loc, q; return nil, nil }
+	f := &URLForm{Scheme: "p", EndpointEnv: "X_ENDPOINT",
+		Locate: func(u *url.URL, getenv func(string) string, op string) (string, error) {
+			if u.Host == "" {
+				return FromEnv("p", "thing", "X_THING", getenv, op)
+			}
+			return u.Host, nil
+		},
+		New: func(loc string, q Query) (driver.Store, error) { gotLoc, gotQ = loc, q; return nil, nil },
+	}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
 	u, _ := url.Parse("p://?names=exact")
-	_, err := f.Open(u, getenv, open)
+	_, err := f.Open(u, getenv)
 	if keyward.ErrorCode(err) != keyward.InvalidArgument || !strings.Contains(err.Error(), "p:// names no thing and X_THING is not set") {
 		t.Fatalf("p:// without X_THING: %v", err)
 	}
 	env["X_THING"], env["X_ENDPOINT"] = " from-env ", "127.0.0.1:1"
-	if _, err := f.Open(u, getenv, open); err != nil || gotLoc != "from-env" || gotQ != (Query{Endpoint: "127.0.0.1:1", ExactNames: true}) {
+	if _, err := f.Open(u, getenv); err != nil || gotLoc != "from-env" || gotQ != (Query{Endpoint: "127.0.0.1:1", ExactNames: true}) {
 		t.Fatalf("Open = %q %+v %v", gotLoc, gotQ, err)
 	}
 	u, _ = url.Parse("p://host?bogus=1")
-	if _, err := f.Open(u, getenv, open); err == nil || !strings.Contains(err.Error(), "unknown query parameter") {
+	if _, err := f.Open(u, getenv); err == nil || !strings.Contains(err.Error(), "unknown query parameter") {
 		t.Fatalf("an unknown parameter opened: %v", err)
 	}
 }

@@ -120,19 +120,19 @@ func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// urlForm is azurekv://'s form, shared with gcpsm: the vault host (from
-// $AZURE_VAULT_URL for azurekv://), names= and endpoint=
-// ($KEYWARD_AZUREKV_ENDPOINT).
-var urlForm = cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_AZUREKV_ENDPOINT", Locate: hostOf}
-
 // OpenURL opens a driver for an azurekv:// URL (see # URLs) with the
 // variables of the process environment; it is the opener registered on
-// keyward.DefaultURLMux.
+// keyward.DefaultURLMux. The form is gcpsm's: the vault host (from
+// $AZURE_VAULT_URL for azurekv://), names= and endpoint=
+// ($KEYWARD_AZUREKV_ENDPOINT).
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	return urlForm.Open(u, os.Getenv, func(host string, q cloudsm.Query) (driver.Store, error) {
-		return NewDriver(host, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
-	})
+	return urlForm.Open(u, os.Getenv)
 }
+
+var urlForm = &cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_AZUREKV_ENDPOINT", Locate: hostOf,
+	New: func(host string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(host, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	}}
 
 // hostOf is the vault host an azurekv:// URL names: azurekv://HOST, or
 // azurekv:// for $AZURE_VAULT_URL's host; NAME without a dot is

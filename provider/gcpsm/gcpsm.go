@@ -126,18 +126,18 @@ func init() {
 	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// urlForm is gcpsm://'s form, shared with azurekv: the project (from
-// $GCP_PROJECT for gcpsm://), names= and endpoint= ($KEYWARD_GCPSM_ENDPOINT).
-var urlForm = cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_GCPSM_ENDPOINT", Locate: projectOf}
-
 // OpenURL opens a driver for a gcpsm:// URL (see # URLs) with the variables
 // of the process environment; it is the opener registered on
-// keyward.DefaultURLMux.
+// keyward.DefaultURLMux. The form is azurekv's: the project (from
+// $GCP_PROJECT for gcpsm://), names= and endpoint= ($KEYWARD_GCPSM_ENDPOINT).
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	return urlForm.Open(u, os.Getenv, func(project string, q cloudsm.Query) (driver.Store, error) {
-		return NewDriver(project, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
-	})
+	return urlForm.Open(u, os.Getenv)
 }
+
+var urlForm = &cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_GCPSM_ENDPOINT", Locate: projectOf,
+	New: func(project string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(project, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	}}
 
 // projectOf is the project a gcpsm:// URL names: gcpsm://projects/PROJECT,
 // gcpsm://PROJECT, or gcpsm:// for $GCP_PROJECT. op names the operation
