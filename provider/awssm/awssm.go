@@ -428,6 +428,14 @@ func (d *conn) stages(ctx context.Context, name string) (stageMap, error) {
 	return stageMap(out.VersionIdsToStages), nil
 }
 
+// ifVersion is a Put's expected version ("" for none, "0" for absent).
+func ifVersion(opts *driver.PutOptions) string {
+	if opts == nil {
+		return ""
+	}
+	return opts.IfVersion
+}
+
 func secretInput(data []byte) (*string, []byte) {
 	if utf8.Valid(data) {
 		return aws.String(string(data)), nil

@@ -133,10 +133,7 @@ func (d *bundleDriver) Put(ctx context.Context, key string, data []byte, opts *d
 	if err := ctx.Err(); err != nil {
 		return driver.Version{}, err
 	}
-	var ifv string
-	if opts != nil {
-		ifv = opts.IfVersion
-	}
+	ifv := ifVersion(opts)
 	if !utf8.Valid(data) {
 		return driver.Version{}, &keyError{err: errNotText, secret: d.name, key: key}
 	}

@@ -166,10 +166,7 @@ func (d *keysDriver) Put(ctx context.Context, key string, data []byte, opts *dri
 	if err := ctx.Err(); err != nil {
 		return driver.Version{}, err
 	}
-	var ifv string
-	if opts != nil {
-		ifv = opts.IfVersion
-	}
+	ifv := ifVersion(opts)
 	name := d.secretName(key)
 	c, err := d.api(ctx)
 	if err != nil {
