@@ -46,6 +46,13 @@
 // size limit (1 MiB by default) is InvalidArgument. An escaping symlink or an
 // unreadable file is PermissionDenied. Errors never contain a value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a file://DIR URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(dir, opts) returns the driver over the directory and
+// OpenStore(dir, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // file exposes no driver-specific types.
@@ -74,15 +81,14 @@ const Scheme = "file"
 const DefaultMaxSize = 1 << 20
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// DirFromURL returns the directory a file:// URL names (host and path
-// together, so file://./secrets is "./secrets").
-func DirFromURL(u *url.URL) string { return keyward.URLPath(u) }
-
-func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
-	dir := DirFromURL(u)
+// OpenURL opens a driver for a file:// URL, which names the directory by
+// its host and path together (file://./secrets is "./secrets"); it is the
+// opener registered on keyward.DefaultURLMux.
+func OpenURL(_ context.Context, u *url.URL) (driver.Store, error) {
+	dir := keyward.URLPath(u)
 	if dir == "" {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "file:// needs a directory, as in file:///run/secrets or file://./secrets")
 	}
@@ -101,7 +107,7 @@ func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "unknown query parameter %q for file:// (known: trim)", k)
 		}
 	}
-	return New(dir, o)
+	return NewDriver(dir, o)
 }
 
 // Options configures the driver.
@@ -112,8 +118,17 @@ type Options struct {
 	MaxSize int64
 }
 
-// New returns a driver over the directory dir, which must exist.
-func New(dir string, opts *Options) (driver.Store, error) {
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(dir string, opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
+}
+
+// NewDriver returns a driver over the directory dir, which must exist.
+func NewDriver(dir string, opts *Options) (driver.Store, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -51,9 +51,9 @@ func GenerateIdentity() (*age.X25519Identity, error) {
 	return age.GenerateX25519Identity()
 }
 
-// DefaultIdentityPath is the per-user identity file:
+// defaultIdentityPath is the per-user identity file:
 // $XDG_CONFIG_HOME/keyward/identity.txt, else ~/.config/keyward/identity.txt.
-func DefaultIdentityPath(getenv func(string) string) (string, error) {
+func defaultIdentityPath(getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -88,12 +88,12 @@ func IdentityPath(getenv func(string) string, override string) (string, error) {
 	if p := getenv(EnvIdentityFile); p != "" {
 		return p, nil
 	}
-	return DefaultIdentityPath(getenv)
+	return defaultIdentityPath(getenv)
 }
 
 // LoadIdentity finds the user's identity: $KEYWARD_AGE_IDENTITY (the key
 // itself), else the file $KEYWARD_AGE_IDENTITY_FILE, else the default path
-// (see DefaultIdentityPath). A missing identity is a PermissionDenied error
+// (see defaultIdentityPath). A missing identity is a PermissionDenied error
 // that names where it looked and suggests 'keyward init'.
 func LoadIdentity(getenv func(string) string) (*Identity, error) {
 	return loadIdentity(getenv, "")
@@ -219,9 +219,9 @@ func parseIdentity(r io.Reader, source string) (*Identity, error) {
 	return id, nil
 }
 
-// IdentityFileContents renders id the way age-keygen does: comments with
+// identityFileContents renders id the way age-keygen does: comments with
 // the creation time and public key, then the secret key line.
-func IdentityFileContents(id *age.X25519Identity, now time.Time) []byte {
+func identityFileContents(id *age.X25519Identity, now time.Time) []byte {
 	return fmt.Appendf(nil, "# created: %s\n# public key: %s\n%s\n",
 		now.UTC().Format(time.RFC3339), id.Recipient().String(), id.String())
 }
@@ -242,7 +242,7 @@ func WriteIdentityFile(path string, id *age.X25519Identity) error {
 		}
 		return wrapErr(errorCode(err), err, "", "cannot create identity file %s: %v", path, unwrapPathErr(err))
 	}
-	_, werr := f.Write(IdentityFileContents(id, time.Now()))
+	_, werr := f.Write(identityFileContents(id, time.Now()))
 	if werr == nil {
 		werr = f.Sync()
 	}
