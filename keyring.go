@@ -77,7 +77,7 @@ type RotationState struct {
 	// including expired ones.
 	Previous []RingKey
 	// Record is the rotation record (versions and fields layouts), if any.
-	Record *driver.RotationRecord
+	Record *RotationRecord
 	// Promoted reports, for an unfinished rotation, that the new value is
 	// already current (the rotation can only be completed, not rolled back).
 	Promoted bool
@@ -127,21 +127,8 @@ func (s *Store) RotationState(ctx context.Context, key string) (*RotationState, 
 	}
 	cctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	layout := driver.LayoutOf(s.d, key)
-	var st *RotationState
-	var err error
-	switch layout {
-	case driver.LayoutNative:
-		st, err = s.nativeState(cctx, key)
-	case driver.LayoutVersionMeta:
-		st, err = s.versionMetaState(cctx, key)
-	case driver.LayoutVersions:
-		st, err = s.versionsState(cctx, key)
-	default:
-		// A read-only provider: the current value is the whole ring.
-		layout = driver.LayoutFields
-		st, err = s.fieldsState(cctx, key)
-	}
+	layout, rr := ringReaderFor(driver.LayoutOf(s.d, key))
+	st, err := rr.state(cctx, s, key)
 	if err != nil {
 		return nil, s.fail(ctx, "keyring", key, "", err)
 	}
@@ -151,6 +138,53 @@ func (s *Store) RotationState(ctx context.Context, key string) (*RotationState, 
 	}
 	return st, nil
 }
+
+// ringReader reads a key's rotation state the way one rotation layout
+// keeps it (see package driver, "Rotation abilities"): one type per layout,
+// so adding a layout adds a type here (and one in package rotation, which
+// writes what this reads) rather than a case to every switch.
+type ringReader interface {
+	// state reads key's rotation state (ctx is bounded by the store's
+	// Timeout; errors are raw).
+	state(ctx context.Context, s *Store, key string) (*RotationState, error)
+	// companions are the suffixes of the fields the layout keeps next to
+	// a key (RingCompanions).
+	companions() []string
+}
+
+type (
+	// versionMetaRing: versions with per-version Meta (local, mem).
+	versionMetaRing struct{}
+	// versionsRing: versions plus a KEY_ROTATION record (GCP, Azure, Vault keys).
+	versionsRing struct{}
+	// fieldsRing: KEY_OLD, KEY_ROTATION and KEY_PENDING fields (bundles, Kubernetes).
+	fieldsRing struct{}
+	// nativeRing: the provider's own driver.Rotator (AWS per-key secrets).
+	nativeRing struct{}
+)
+
+var ringReaders = map[driver.RotationLayout]ringReader{
+	driver.LayoutVersionMeta: versionMetaRing{},
+	driver.LayoutVersions:    versionsRing{},
+	driver.LayoutFields:      fieldsRing{},
+	driver.LayoutNative:      nativeRing{},
+}
+
+// ringReaderFor is the reader of layout. A read-only provider ("") and an
+// unknown layout read as fields: the current value is the whole ring.
+func ringReaderFor(layout driver.RotationLayout) (driver.RotationLayout, ringReader) {
+	if rr, ok := ringReaders[layout]; ok {
+		return layout, rr
+	}
+	return driver.LayoutFields, fieldsRing{}
+}
+
+func (versionMetaRing) companions() []string { return nil }
+func (versionsRing) companions() []string    { return []string{driver.SuffixRotation} }
+func (fieldsRing) companions() []string {
+	return []string{driver.SuffixOld, driver.SuffixRotation, driver.SuffixPending}
+}
+func (nativeRing) companions() []string { return nil }
 
 // dget is a driver Get with the store's retry policy; errors are raw.
 func (s *Store) dget(ctx context.Context, key, version string) (*driver.Value, error) {
@@ -190,7 +224,7 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-func (s *Store) nativeState(ctx context.Context, key string) (*RotationState, error) {
+func (nativeRing) state(ctx context.Context, s *Store, key string) (*RotationState, error) {
 	r := s.d.(driver.Rotator)
 	var ds *driver.RotationState
 	err := s.retry(ctx, func(ctx context.Context) error {
@@ -246,7 +280,7 @@ func (s *Store) previousFromRefs(ctx context.Context, key, current string, refs 
 	return out, nil
 }
 
-func (s *Store) versionMetaState(ctx context.Context, key string) (*RotationState, error) {
+func (versionMetaRing) state(ctx context.Context, s *Store, key string) (*RotationState, error) {
 	cur, err := s.dget(ctx, key, "")
 	if err != nil {
 		return nil, err
@@ -273,19 +307,19 @@ func (s *Store) versionMetaState(ctx context.Context, key string) (*RotationStat
 	return st, nil
 }
 
-func (s *Store) record(ctx context.Context, key string) (*driver.RotationRecord, error) {
+func (s *Store) record(ctx context.Context, key string) (*RotationRecord, error) {
 	v, err := s.dgetOptional(ctx, key+driver.SuffixRotation, "")
 	if err != nil || v == nil {
 		return nil, err
 	}
-	rec, err := driver.ParseRotationRecord(v.Data)
+	rec, err := ParseRotationRecord(v.Data)
 	if err != nil {
 		return nil, &Error{Code: FailedPrecondition, Op: "keyring", Key: key + driver.SuffixRotation, Store: s.opts.URL, err: err}
 	}
 	return rec, nil
 }
 
-func (s *Store) versionsState(ctx context.Context, key string) (*RotationState, error) {
+func (versionsRing) state(ctx context.Context, s *Store, key string) (*RotationState, error) {
 	cur, err := s.dget(ctx, key, "")
 	if err != nil {
 		return nil, err
@@ -315,7 +349,7 @@ func (s *Store) versionsState(ctx context.Context, key string) (*RotationState, 
 	return st, nil
 }
 
-func (s *Store) fieldsState(ctx context.Context, key string) (*RotationState, error) {
+func (fieldsRing) state(ctx context.Context, s *Store, key string) (*RotationState, error) {
 	cur, err := s.dget(ctx, key, "")
 	if err != nil {
 		return nil, err

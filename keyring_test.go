@@ -121,7 +121,7 @@ func TestKeyRingFieldsAndBadRecord(t *testing.T) {
 	md := mem.NewBackend().Driver()
 	s := keyward.NewStore(fieldsDriver{md, md.(driver.Writer), md.(driver.Deleter)}, &keyward.StoreOptions{TTL: -1, URL: "mem://fields"})
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	rec := &driver.RotationRecord{ID: "4", RotatedAt: time.Now().UTC(), Previous: []driver.RingRef{{ID: "3", Expires: exp}}}
+	rec := &keyward.RotationRecord{ID: "4", RotatedAt: time.Now().UTC(), Previous: []driver.RingRef{{ID: "3", Expires: exp}}}
 	for k, v := range map[string]string{"K": "fields-canary-cur", "K_OLD": "fields-canary-old", "K_ROTATION": string(rec.Encode())} {
 		if _, err := s.Put(ctx, k, keyward.NewSecretString(v), nil); err != nil {
 			t.Fatal(err)

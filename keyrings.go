@@ -37,11 +37,8 @@ func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRin
 // key ring delivers them (KEY_OLD becomes the ring's previous value, and
 // only while it is in grace). The versions layout keeps only KEY_ROTATION.
 func RingCompanions(layout driver.RotationLayout) []string {
-	switch layout {
-	case driver.LayoutFields:
-		return []string{driver.SuffixOld, driver.SuffixRotation, driver.SuffixPending}
-	case driver.LayoutVersions:
-		return []string{driver.SuffixRotation}
+	if rr, ok := ringReaders[layout]; ok {
+		return rr.companions()
 	}
 	return nil
 }

@@ -189,8 +189,15 @@ func (s *Store) URL() string { return s.opts.URL }
 // Environment is the environment name the store was opened for, if any.
 func (s *Store) Environment() string { return s.opts.Environment }
 
-// Driver returns the wrapped driver, for packages that build on keyward
-// (rotation, export). Applications should not need it.
+// Driver returns the wrapped driver. It is an escape hatch for a
+// provider's own methods that no Store method covers (the CLI's list asks a
+// Kubernetes store whether its Secret exists; plugin.LoopbackStore serves
+// the driver through the plugin protocol). A call through it bypasses
+// everything the Store adds — the closed check, the timeout, the cache,
+// the audit record — so keyward's own packages never use it for an
+// operation the Store has: rotation goes through the Store's rotation
+// bridge (StageRotation, PromoteRotation, DisableVersion, ...), and a test
+// (TestRotationNeverUsesStoreDriver) keeps package rotation off it.
 func (s *Store) Driver() driver.Store { return s.d }
 
 func (s *Store) now() time.Time {
@@ -469,9 +476,7 @@ func (s *Store) wrap(op, key string, err error) error {
 }
 
 func (s *Store) fail(ctx context.Context, op, key, version string, err error) error {
-	err = s.wrap(op, key, err)
-	_ = s.audit(ctx, &Event{Action: op, Key: key, Version: version, Code: ErrorCode(err)})
-	return err
+	return s.failAs(ctx, op, op, key, version, err)
 }
 
 func (s *Store) audit(ctx context.Context, e *Event) error {
@@ -495,8 +500,12 @@ func (s *Store) checkOpen(op, key string) error {
 	return nil
 }
 
+// ErrClosed is wrapped by the FailedPrecondition error of every call on a
+// closed Store, so callers can tell it from a check-and-set conflict.
+var ErrClosed = errors.New("store is closed")
+
 func (s *Store) closedErr(op, key string) error {
-	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: errors.New("store is closed")}
+	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: ErrClosed}
 }
 
 func (s *Store) unimplemented(ctx context.Context, op, key string) error {
@@ -653,32 +662,11 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 // are not retried (a write may have landed before the error); use
 // PutOptions.IfVersion for check-and-set.
 func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOptions) (Version, error) {
-	if err := s.checkOpen("put", key); err != nil {
-		return Version{}, err
-	}
-	if key == "" {
-		return Version{}, s.fail(ctx, "put", key, "", &Error{Code: InvalidArgument, Op: "put", Store: s.opts.URL, err: errors.New("empty key")})
-	}
 	w, ok := s.d.(driver.Writer)
 	ok = ok && driver.Has(s.d, driver.AbilityWrite)
-	if !ok {
-		return Version{}, s.unimplemented(ctx, "put", key)
-	}
-	// Fail closed before the write, not after it.
-	if s.opts.AuditRequired {
-		if err := s.audit(ctx, &Event{Action: "put.begin", Key: key}); err != nil {
-			return Version{}, err
-		}
-	}
-	cctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	ver, err := w.Put(cctx, key, value.Reveal(), opts)
-	s.invalidate(key)
-	if err != nil {
-		return Version{}, s.fail(ctx, "put", key, "", s.settle(cctx, err))
-	}
-	_ = s.audit(ctx, &Event{Action: "put", Key: key, Version: ver.ID, Value: value})
-	return ver, nil
+	return s.write(ctx, write{op: "put", key: key, needKey: true, able: ok, value: value}, func(ctx context.Context) (Version, error) {
+		return w.Put(ctx, key, value.Reveal(), opts)
+	})
 }
 
 // PutItem is one write of Store.PutMany.
@@ -741,28 +729,12 @@ func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error)
 
 // Delete removes key and all its versions.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.checkOpen("delete", key); err != nil {
-		return err
-	}
 	d, ok := s.d.(driver.Deleter)
 	ok = ok && driver.Has(s.d, driver.AbilityDelete)
-	if !ok {
-		return s.unimplemented(ctx, "delete", key)
-	}
-	if s.opts.AuditRequired {
-		if err := s.audit(ctx, &Event{Action: "delete.begin", Key: key}); err != nil {
-			return err
-		}
-	}
-	cctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	err := d.Delete(cctx, key)
-	s.invalidate(key)
-	if err != nil {
-		return s.fail(ctx, "delete", key, "", s.settle(cctx, err))
-	}
-	_ = s.audit(ctx, &Event{Action: "delete", Key: key})
-	return nil
+	_, err := s.write(ctx, write{op: "delete", key: key, able: ok}, func(ctx context.Context) (Version, error) {
+		return Version{}, d.Delete(ctx, key)
+	})
+	return err
 }
 
 // History returns the versions of key, oldest first. Never values.
@@ -793,8 +765,10 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 }
 
 // Can reports whether the provider has an ability: "list", "put",
-// "delete", "history", "batch" (batched reads) or "batch-put" (atomic
-// batched writes, Store.PutMany).
+// "delete", "history", "batch" (batched reads), "batch-put" (atomic
+// batched writes, Store.PutMany), "rotate" (native rotation,
+// Store.StageRotation and the other steps) or "disable-version"
+// (Store.DisableVersion).
 func (s *Store) Can(ability string) bool {
 	switch ability {
 	case "list":
@@ -809,6 +783,10 @@ func (s *Store) Can(ability string) bool {
 		return driver.Has(s.d, driver.AbilityBatchGet)
 	case "batch-put":
 		return driver.Has(s.d, driver.AbilityBatchPut)
+	case "rotate":
+		return driver.Has(s.d, driver.AbilityRotate)
+	case "disable-version":
+		return driver.Has(s.d, driver.AbilityDisableVersion)
 	}
 	return false
 }

@@ -52,6 +52,13 @@
 // LayoutFields. A read-only provider cannot rotate: the rotation package
 // answers Unimplemented.
 //
+// Package rotation never calls a driver directly: [Rotator] and
+// [VersionDisabler] are reached through the concrete Store's rotation
+// bridge (keyward.Store.StageRotation, PromoteRotation, DiscardRotation,
+// RetireRotation, DisableVersion), which gives each step the Store's
+// timeout, closed check, cache purge and audit record. The rotation record
+// kept in KEY_ROTATION is keyward.RotationRecord; a driver only stores it.
+//
 // # Errors
 //
 // Drivers return the raw errors of their backend and implement

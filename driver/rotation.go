@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 )
@@ -88,55 +87,22 @@ type Rotator interface {
 const (
 	// MetaRotated is the RFC 3339 time a version became current by rotation.
 	MetaRotated = "keyward.rotated"
-	// MetaRing lists the earlier versions that stay valid, as RingRecord JSON.
+	// MetaRing lists the earlier versions that stay valid, as RingRef JSON
+	// ([EncodeRing], [ParseRing]).
 	MetaRing = "keyward.ring"
 
 	SuffixOld      = "_OLD"      // the guide's <key>_old: the previous value (fields layout)
 	SuffixPending  = "_PENDING"  // a value staged by an unfinished rotation (fields layout)
-	SuffixRotation = "_ROTATION" // the rotation record, JSON (fields and versions layouts)
+	SuffixRotation = "_ROTATION" // the rotation record, JSON (fields and versions layouts; keyward.RotationRecord)
 )
 
-// RingRef is one previous version in a rotation record.
+// RingRef is one previous version in a ring: an entry of MetaRing, or of
+// the rotation record kept in KEY_ROTATION.
 type RingRef struct {
 	ID      string    `json:"id"`
 	Expires time.Time `json:"expires,omitzero"`
 	// Retired marks a version whose grace was ended early or swept.
 	Retired bool `json:"retired,omitempty"`
-}
-
-// RotationRecord is the non-secret rotation record kept in a KEY_ROTATION
-// field (fields and versions layouts). It never holds a value.
-type RotationRecord struct {
-	// ID is the current entry's ring ID (fields layout: a counter; versions
-	// layout: the version ID).
-	ID        string    `json:"id,omitempty"`
-	RotatedAt time.Time `json:"rotated_at,omitzero"`
-	// Previous lists the previous entries, newest first.
-	Previous []RingRef `json:"previous,omitempty"`
-	// Next is set while a rotation is in flight: what the record becomes
-	// once the new value is current.
-	Next *RotationRecord `json:"next,omitempty"`
-	// From is, while in flight (versions layout), the version that was
-	// current when the rotation started.
-	From string `json:"from,omitempty"`
-}
-
-// ErrBadRecord reports a rotation record that does not parse.
-var ErrBadRecord = errors.New("rotation record is not valid JSON")
-
-// ParseRotationRecord parses a KEY_ROTATION value. Its errors never quote the input.
-func ParseRotationRecord(b []byte) (*RotationRecord, error) {
-	var r RotationRecord
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, ErrBadRecord
-	}
-	return &r, nil
-}
-
-// Encode renders the record as compact JSON.
-func (r *RotationRecord) Encode() []byte {
-	b, _ := json.Marshal(r)
-	return b
 }
 
 // EncodeRing renders previous refs for MetaRing.

@@ -1,20 +1,15 @@
 package export
 
 import (
-	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/tmpfile"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // DefaultMountDir is where Docker and Swarm mount secrets in a container.
@@ -120,13 +115,9 @@ func WriteDocker(dir string, es []Entry, o DockerOptions) ([]FileMapping, error)
 		return nil, keyward.Errorf(keyward.FailedPrecondition, "export", "directory %s changed while it was being checked", dir)
 	}
 	for i, e := range es {
-		if err := writeRootFile(root, maps[i].Name, e.Value.Reveal()); err != nil {
-			return nil, keyward.Errorf(keyward.Unknown, "export", "failed to write the file for %q in %s: %v", e.Key, dir, pathErr(err))
+		if err := fsutil.WriteFileIn(root, maps[i].Name, e.Value.Reveal(), &fsutil.WriteOptions{Perm: 0o400}); err != nil {
+			return nil, keyward.Errorf(fsutil.Code(err), "export", "failed to write the file for %q in %s: %v", e.Key, dir, fsutil.StripPath(err))
 		}
-	}
-	if d, err := root.Open("."); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return maps, nil
 }
@@ -150,7 +141,7 @@ func prepareDir(dir string, force bool) error {
 	case fi.Mode().Perm()&0o002 != 0:
 		return keyward.Errorf(keyward.FailedPrecondition, "export", "%s is world-writable (mode %#o); anyone could replace a secret file in it", dir, fi.Mode().Perm())
 	}
-	tmpfile.Sweep(dir, time.Now())
+	fsutil.SweepTemps(dir, time.Now())
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return dirError(dir, "read", err)
@@ -166,56 +157,6 @@ func prepareDir(dir string, force bool) error {
 	return nil
 }
 
-func writeRootFile(root *os.Root, name string, data []byte) (err error) {
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	// The name tmpfile.Sweep recognises: a kill -9 mid-write leaves a file
-	// the next keyward removes.
-	tmp := tmpfile.Prefix + strconv.Itoa(os.Getpid()) + "-" + name + "-" + hex.EncodeToString(rnd[:])
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = root.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o400); err != nil {
-		return err
-	}
-	if _, err = io.Copy(f, bytes.NewReader(data)); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return root.Rename(tmp, name)
-}
-
 func dirError(dir, op string, err error) error {
-	code := keyward.Unknown
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		code = keyward.NotFound
-	case errors.Is(err, fs.ErrPermission):
-		code = keyward.PermissionDenied
-	}
-	return keyward.Errorf(code, "export", "cannot %s directory %s: %v", op, dir, pathErr(err))
-}
-
-func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
+	return keyward.Errorf(fsutil.Code(err), "export", "cannot %s directory %s: %v", op, dir, fsutil.StripPath(err))
 }

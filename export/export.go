@@ -23,13 +23,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/internal/tmpfile"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Entry is one secret to render.
@@ -114,49 +112,16 @@ func (e *refError) Error() string {
 
 func (e *refError) Unwrap() error { return e.err }
 
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory (created 0600 with O_EXCL), fsyncs it, sets perm, renames it
-// over path and fsyncs the directory. A failure leaves path as it was. The
-// temporary file is named .keyward-tmp-PID-… (package internal/tmpfile): one
-// a kill -9 leaves behind is removed by the next keyward that starts in or
-// writes to that directory, and this call first sweeps such stale files.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmpfile.Sweep(dir, time.Now())
-	tmp, err := tmpfile.Create(dir, filepath.Base(path))
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(name, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+// WriteFileAtomic writes data to path atomically, with mode perm: a
+// temporary file in the same directory (0600, O_EXCL, random name), fsync,
+// rename over path, fsync of the directory. A failure leaves path as it was
+// and removes the temporary file. The temporary file is named
+// .keyward-tmp-PID-…: one a kill -9 leaves behind is removed by the next
+// keyward that starts in or writes to that directory, and this call first
+// sweeps such stale files. It is the package internal/fsutil's WriteFile,
+// kept here for programs that import this package.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return fsutil.WriteFile(path, data, &fsutil.WriteOptions{Perm: perm})
 }
 
 // writeAll writes a rendered buffer in one call, so a renderer that fails

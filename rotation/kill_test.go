@@ -82,7 +82,6 @@ func killBackends() []killBackend {
 }
 
 func openKillStore(t testing.TB, backend, addr string) *keyward.Store {
-	ctx := context.Background()
 	so := &keyward.StoreOptions{TTL: -1, Retries: -1}
 	switch backend {
 	case "local":
@@ -103,7 +102,7 @@ func openKillStore(t testing.TB, backend, addr string) *keyward.Store {
 		if backend == "vault-keys" {
 			o.Layout = vault.LayoutKeys
 		}
-		d, err := vault.Open(ctx, o)
+		d, err := vault.NewDriver(o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,7 +121,6 @@ func Fixed(v keyward.Secret) func(context.Context) (keyward.Secret, error) {
 
 type rotor struct {
 	s     *keyward.Store
-	d     driver.Store
 	key   string
 	o     Options
 	now   time.Time
@@ -157,6 +156,9 @@ func (w *wrapped) Error() string   { return w.head.Error() }
 func (w *wrapped) Unwrap() []error { return []error{w.head, w.cause} }
 
 func conflict(key string, err error) error {
+	if errors.Is(err, keyward.ErrClosed) {
+		return err // a closed store is not a lost race
+	}
 	if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
 		return opErr(key, keyward.FailedPrecondition, "%w; nothing was lost: the winner's value is current", &wrapped{ErrConflict, err})
 	}
@@ -173,16 +175,17 @@ func Rotate(ctx context.Context, s *keyward.Store, key string, opts *Options) (*
 	if clock == nil {
 		clock = time.Now
 	}
-	r := &rotor{s: s, d: s.Driver(), key: key, o: o, now: clock().UTC(), grace: o.Grace}
+	r := &rotor{s: s, key: key, o: o, now: clock().UTC(), grace: o.Grace}
 	if r.grace <= 0 {
 		r.grace = DefaultGrace
 	}
 	r.res = &Result{Key: key, Store: s.URL(), RotatedAt: r.now, DryRun: o.DryRun}
-	layout := driver.LayoutOf(r.d, key)
-	if layout == "" {
+	name := s.RingLayout(key)
+	if name == "" {
 		return nil, opErr(key, keyward.Unimplemented, "the store is read-only; rotate where the secret is written")
 	}
-	r.res.Layout = string(layout)
+	r.res.Layout = string(name)
+	lay := layoutOf(name)
 	st, err := s.RotationState(ctx, key)
 	if err != nil {
 		return nil, err
@@ -196,15 +199,7 @@ func Rotate(ctx context.Context, s *keyward.Store, key string, opts *Options) (*
 			r.res.Resumed, r.res.Aborted = o.Resume, o.Abort
 			return r.res, nil
 		}
-		switch layout {
-		case driver.LayoutFields:
-			err = r.resumeFields(ctx, st)
-		case driver.LayoutVersions:
-			err = r.resumeVersions(ctx, st)
-		case driver.LayoutNative:
-			err = r.resumeNative(ctx, st)
-		}
-		if err != nil {
+		if err := lay.resume(ctx, r, st); err != nil {
 			return nil, err
 		}
 		return r.res, nil
@@ -229,50 +224,18 @@ func Rotate(ctx context.Context, s *keyward.Store, key string, opts *Options) (*
 		r.res.PreviousExpires = r.now.Add(r.grace)
 	}
 	r.res.Revoked = o.RevokePrevious
-	if layout == driver.LayoutVersions {
-		// The record's version now, for the check-and-set of the intent:
-		// read before anything can race with us.
-		if r.recVer, err = r.recordVersion(ctx); err != nil {
-			return nil, err
-		}
+	if err := lay.prepare(ctx, r); err != nil {
+		return nil, err
 	}
 	r.step(StepPlanned)
 	if o.DryRun {
-		r.res.Steps = append(r.res.Steps, planSteps(layout, o.RevokePrevious)...)
+		r.res.Steps = append(r.res.Steps, lay.plan(o.RevokePrevious)...)
 		return r.res, nil
 	}
-	switch layout {
-	case driver.LayoutVersionMeta:
-		err = r.versionMeta(ctx, st, nv)
-	case driver.LayoutVersions:
-		err = r.versions(ctx, st, nv)
-	case driver.LayoutNative:
-		err = r.native(ctx, st, nv)
-	default:
-		err = r.fields(ctx, st, nv)
-	}
-	if err != nil {
+	if err := lay.rotate(ctx, r, st, nv); err != nil {
 		return nil, err
 	}
 	return r.res, nil
-}
-
-func planSteps(l driver.RotationLayout, revoke bool) []Step {
-	var out []Step
-	switch l {
-	case driver.LayoutVersionMeta:
-		out = []Step{StepPromoted}
-	case driver.LayoutVersions:
-		out = []Step{StepStaged, StepPromoted, StepRecorded}
-	case driver.LayoutNative:
-		out = []Step{StepStaged, StepPromoted}
-	default:
-		out = []Step{StepStaged, StepOldSaved, StepPromoted, StepRecorded, StepCleaned}
-	}
-	if revoke && l != driver.LayoutVersionMeta && l != driver.LayoutFields {
-		out = append(out, StepRetired)
-	}
-	return out
 }
 
 // keptRefs are the previous refs the new current keeps: the old current
@@ -296,339 +259,26 @@ func (r *rotor) keptRefs(st *keyward.RotationState) []driver.RingRef {
 	return refs
 }
 
-// ---- version-meta layout (local, mem): one atomic write ----
-
-func (r *rotor) versionMeta(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	meta := map[string]string{driver.MetaRotated: r.now.Format(time.RFC3339Nano)}
-	if refs := r.keptRefs(st); len(refs) > 0 {
-		meta[driver.MetaRing] = driver.EncodeRing(refs)
-	}
-	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, Meta: meta, BestEffortCheck: true})
-	if err != nil {
-		return conflict(r.key, err)
-	}
-	r.res.To, r.res.NewVersion = v.ID, v.ID
-	r.step(StepPromoted)
-	return nil
-}
-
-// ---- versions layout (GCP, Azure, Vault keys): record + version ----
-
-func (r *rotor) putRecord(ctx context.Context, rec *driver.RotationRecord, ifVersion string) error {
-	_, err := r.putRecordV(ctx, rec, ifVersion)
-	return err
-}
-
-func (r *rotor) putRecordV(ctx context.Context, rec *driver.RotationRecord, ifVersion string) (string, error) {
-	v, err := r.s.Put(ctx, r.key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion, BestEffortCheck: true})
+// putRecord writes key's rotation record (KEY_ROTATION), check-and-set on
+// ifVersion when given, and returns the record's new version.
+func putRecord(ctx context.Context, s *keyward.Store, key string, rec *keyward.RotationRecord, ifVersion string) (string, error) {
+	v, err := s.Put(ctx, key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), &keyward.PutOptions{IfVersion: ifVersion, BestEffortCheck: true})
 	return v.ID, err
 }
 
-func (r *rotor) recordVersion(ctx context.Context) (string, error) {
-	v, err := r.s.GetValue(ctx, r.key+driver.SuffixRotation, &keyward.GetOptions{NoCache: true})
-	if keyward.ErrorCode(err) == keyward.NotFound {
-		return "0", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return v.Version.ID, nil
+func (r *rotor) putRecord(ctx context.Context, rec *keyward.RotationRecord, ifVersion string) error {
+	_, err := putRecord(ctx, r.s, r.key, rec, ifVersion)
+	return err
 }
 
-func committed(rec *driver.RotationRecord) driver.RotationRecord {
+// committed is rec without its in-flight parts.
+func committed(rec *keyward.RotationRecord) keyward.RotationRecord {
 	if rec == nil {
-		return driver.RotationRecord{}
+		return keyward.RotationRecord{}
 	}
 	c := *rec
 	c.Next, c.From = nil, ""
 	return c
-}
-
-func (r *rotor) versions(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	rec := committed(st.Record)
-	rec.From = st.Current.Version.ID
-	rec.Next = &driver.RotationRecord{RotatedAt: r.now, Previous: r.keptRefs(st)}
-	// The intent, check-and-set on the record we read: of two concurrent
-	// rotations only one records its intent.
-	intent, err := r.putRecordV(ctx, &rec, r.recVer)
-	if err != nil {
-		return conflict(r.key, err)
-	}
-	r.step(StepStaged)
-	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, BestEffortCheck: true})
-	if err != nil {
-		// Take our intent back (only if it is still ours) so the key is not
-		// left in flight.
-		if keyward.ErrorCode(err) == keyward.FailedPrecondition {
-			c := committed(st.Record)
-			_ = r.putRecord(context.WithoutCancel(ctx), &c, intent)
-		}
-		return conflict(r.key, err)
-	}
-	r.res.To, r.res.NewVersion = v.ID, v.ID
-	r.step(StepPromoted)
-	next := *rec.Next
-	next.ID = v.ID
-	if err := r.putRecord(ctx, &next, intent); err != nil {
-		return err
-	}
-	r.step(StepRecorded)
-	if r.o.RevokePrevious {
-		return r.disableAll(ctx, st.Previous, st.Current)
-	}
-	return nil
-}
-
-func (r *rotor) disableAll(ctx context.Context, prev []keyward.RingKey, cur keyward.RingKey) error {
-	dis, ok := r.d.(driver.VersionDisabler)
-	if !ok || !driver.Has(r.d, driver.AbilityDisableVersion) {
-		return nil
-	}
-	for _, p := range append([]keyward.RingKey{cur}, prev...) {
-		if err := dis.DisableVersion(ctx, r.key, p.Version.ID); err != nil && r.code(err) != keyward.NotFound {
-			return err
-		}
-	}
-	r.step(StepRetired)
-	return nil
-}
-
-func (r *rotor) code(err error) keyward.Code {
-	if c := keyward.ErrorCode(err); c != keyward.Unknown {
-		return c
-	}
-	return r.d.ErrorCode(err)
-}
-
-func (r *rotor) resumeVersions(ctx context.Context, st *keyward.RotationState) error {
-	r.res.Resumed = true
-	if st.Promoted {
-		next := *st.Record.Next
-		next.ID = st.Current.Version.ID
-		r.res.To, r.res.NewVersion = next.ID, next.ID
-		r.res.RotatedAt = next.RotatedAt
-		if len(next.Previous) > 0 {
-			r.res.PreviousExpires = next.Previous[0].Expires
-		}
-		if err := r.putRecord(ctx, &next, ""); err != nil {
-			return err
-		}
-		r.step(StepRecorded)
-		return nil
-	}
-	// The new value was never written: there is nothing to complete.
-	r.res.Resumed, r.res.Aborted = false, true
-	c := committed(st.Record)
-	if err := r.putRecord(ctx, &c, ""); err != nil {
-		return err
-	}
-	r.step(StepCleaned)
-	return nil
-}
-
-// ---- fields layout (bundles, Kubernetes): KEY_PENDING, KEY_OLD, KEY_ROTATION ----
-
-func nextCounter(id string) string {
-	n, err := strconv.Atoi(id)
-	if err != nil {
-		return "1"
-	}
-	return strconv.Itoa(n + 1)
-}
-
-func (r *rotor) fields(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	if _, err := r.s.Put(ctx, r.key+driver.SuffixPending, nv, &keyward.PutOptions{IfVersion: "0", BestEffortCheck: true}); err != nil {
-		if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
-			// There was no pending value when we read the state: another
-			// rotation started in between.
-			return opErr(r.key, keyward.FailedPrecondition, "%w; nothing was lost: the other rotation's value is current or about to be", ErrConflict)
-		}
-		return err
-	}
-	// The pending slot is ours. Check that nobody rotated the key between
-	// our read and taking the slot, or the old value we would keep is stale.
-	now, err := r.s.RotationState(ctx, r.key)
-	if err == nil && (!now.Current.Secret.Equal(st.Current.Secret) || now.Current.ID != st.Current.ID) {
-		err = opErr(r.key, keyward.FailedPrecondition, "%w", ErrConflict)
-	}
-	if err != nil {
-		if derr := r.s.Delete(context.WithoutCancel(ctx), r.key+driver.SuffixPending); derr != nil {
-			err = errors.Join(err, derr)
-		}
-		return err
-	}
-	r.step(StepStaged)
-	rec := committed(st.Record)
-	if rec.ID == "" {
-		rec.ID = st.Current.ID
-	}
-	var prev []driver.RingRef
-	if !r.o.RevokePrevious {
-		prev = []driver.RingRef{{ID: st.Current.ID, Expires: r.res.PreviousExpires}}
-	}
-	rec.Next = &driver.RotationRecord{ID: nextCounter(st.Current.ID), RotatedAt: r.now, Previous: prev}
-	return r.finishFields(ctx, st, &rec, false)
-}
-
-// finishFields runs the fields steps after staging: record the intent,
-// save the old value, promote, commit, clean up. Each step is idempotent.
-func (r *rotor) finishFields(ctx context.Context, st *keyward.RotationState, rec *driver.RotationRecord, promoted bool) error {
-	next := rec.Next
-	r.res.To = next.ID
-	r.res.RotatedAt = next.RotatedAt
-	if len(next.Previous) > 0 {
-		r.res.PreviousExpires = next.Previous[0].Expires
-	} else {
-		r.res.Revoked = true
-	}
-	if !promoted {
-		if err := r.putRecord(ctx, rec, ""); err != nil {
-			return err
-		}
-		if len(next.Previous) > 0 {
-			if _, err := r.s.Put(ctx, r.key+driver.SuffixOld, st.Current.Secret, nil); err != nil {
-				return err
-			}
-		} else if err := r.s.Delete(ctx, r.key+driver.SuffixOld); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-			return err
-		}
-		r.step(StepOldSaved)
-		pend, err := r.s.GetValue(ctx, r.key+driver.SuffixPending, &keyward.GetOptions{NoCache: true})
-		if err != nil {
-			return err
-		}
-		v, err := r.s.Put(ctx, r.key, pend.Secret, nil)
-		if err != nil {
-			return err
-		}
-		r.res.NewVersion = v.ID
-		r.step(StepPromoted)
-	}
-	c := *next
-	if err := r.putRecord(ctx, &c, ""); err != nil {
-		return err
-	}
-	r.step(StepRecorded)
-	if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-		return err
-	}
-	r.step(StepCleaned)
-	return nil
-}
-
-func (r *rotor) resumeFields(ctx context.Context, st *keyward.RotationState) error {
-	if st.Promoted {
-		// The new value is current: the rotation can only be completed.
-		r.res.Resumed = true
-		if st.Record != nil && st.Record.Next != nil {
-			rec := committed(st.Record)
-			rec.Next = st.Record.Next
-			return r.finishFields(ctx, st, &rec, true)
-		}
-		// The record is committed too: only the cleanup is left.
-		if st.Record != nil {
-			r.res.To, r.res.RotatedAt = st.Record.ID, st.Record.RotatedAt
-			if len(st.Record.Previous) > 0 {
-				r.res.PreviousExpires = st.Record.Previous[0].Expires
-			}
-		}
-		if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-			return err
-		}
-		r.step(StepCleaned)
-		return nil
-	}
-	if r.o.Resume {
-		r.res.Resumed = true
-		rec := committed(st.Record)
-		if st.Record != nil && st.Record.Next != nil {
-			rec.Next = st.Record.Next
-		} else {
-			// Staged, but the intent was not recorded: grant the grace from now.
-			if rec.ID == "" {
-				rec.ID = st.Current.ID
-			}
-			rec.Next = &driver.RotationRecord{ID: nextCounter(st.Current.ID), RotatedAt: r.now,
-				Previous: []driver.RingRef{{ID: st.Current.ID, Expires: r.now.Add(r.grace)}}}
-		}
-		return r.finishFields(ctx, st, &rec, false)
-	}
-	// Abort: the new value never became current.
-	r.res.Aborted = true
-	if st.Record != nil && st.Record.Next != nil {
-		c := committed(st.Record)
-		if err := r.putRecord(ctx, &c, ""); err != nil {
-			return err
-		}
-	}
-	if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
-		return err
-	}
-	r.step(StepCleaned)
-	return nil
-}
-
-// ---- native layout (AWS per-key staging labels) ----
-
-func (r *rotor) native(ctx context.Context, st *keyward.RotationState, nv keyward.Secret) error {
-	rot := r.d.(driver.Rotator)
-	v, err := rot.Stage(ctx, r.key, nv.Reveal(), &driver.StageRequest{IfCurrent: st.Current.Version.ID, PreviousExpires: r.res.PreviousExpires, RotatedAt: r.now})
-	r.s.Purge()
-	if err != nil {
-		return conflict(r.key, wrapDriver(r.d, r.key, err))
-	}
-	r.step(StepStaged)
-	return r.promoteNative(ctx, v.ID, st.Current.Version.ID)
-}
-
-func (r *rotor) promoteNative(ctx context.Context, pending, old string) error {
-	rot := r.d.(driver.Rotator)
-	v, err := rot.Promote(ctx, r.key, pending)
-	r.s.Purge()
-	if err != nil {
-		return conflict(r.key, wrapDriver(r.d, r.key, err))
-	}
-	r.res.To, r.res.NewVersion = v.ID, v.ID
-	r.step(StepPromoted)
-	if r.o.RevokePrevious && old != "" {
-		if err := rot.Retire(ctx, r.key, old); err != nil {
-			return wrapDriver(r.d, r.key, err)
-		}
-		r.step(StepRetired)
-	}
-	return nil
-}
-
-func (r *rotor) resumeNative(ctx context.Context, st *keyward.RotationState) error {
-	rot := r.d.(driver.Rotator)
-	if r.o.Abort {
-		r.res.Aborted = true
-		err := rot.Discard(ctx, r.key, st.Pending.Version.ID)
-		r.s.Purge()
-		if err != nil {
-			return wrapDriver(r.d, r.key, err)
-		}
-		r.step(StepCleaned)
-		return nil
-	}
-	r.res.Resumed = true
-	return r.promoteNative(ctx, st.Pending.Version.ID, st.Current.Version.ID)
-}
-
-// wrapDriver turns a raw driver error into a keyward error with its code.
-func wrapDriver(d driver.Store, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ke *keyward.Error
-	if errors.As(err, &ke) {
-		return err
-	}
-	code := d.ErrorCode(err)
-	if code == keyward.OK {
-		code = keyward.Unknown
-	}
-	return keyward.NewError(code, "rotate "+strconv.Quote(key), err)
 }
 
 // Describe renders a one-line summary of a result for people. It never

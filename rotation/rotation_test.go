@@ -209,7 +209,7 @@ func TestRotateGraceAndExpiry(t *testing.T) {
 			if len(ret) == 0 && e.ld.layout != driver.LayoutVersionMeta {
 				t.Fatalf("Retire found nothing to retire")
 			}
-			if _, disabling := e.store.Driver().(driver.VersionDisabler); disabling {
+			if e.store.Can("disable-version") {
 				for _, r := range ret {
 					if r.How != "disabled" {
 						t.Errorf("retired %s: how = %s, want disabled", r.ID, r.How)
@@ -345,8 +345,7 @@ func TestConcurrentRotationsOneWins(t *testing.T) {
 type crash struct{ at rotation.Step }
 
 func isDisabling(e *env) bool {
-	_, ok := e.store.Driver().(driver.VersionDisabler)
-	return ok
+	return e.store.Can("disable-version")
 }
 
 // TestCrashAtEveryStep simulates a process dying after each step (the hook

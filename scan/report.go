@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/keyward/keyward/internal/fsutil"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Finding is one leak, placed in a file (and, for history scans, the commit
@@ -164,8 +165,8 @@ func (bl Baseline) Filter(fs []Finding) []Finding {
 	return out
 }
 
-// WriteBaseline writes the findings' IDs to path atomically (temp file and
-// rename). The file holds fingerprints, never values.
+// WriteBaseline writes the findings' IDs to path atomically, mode 0600
+// (fsutil.WriteFile). The file holds fingerprints, never values.
 func WriteBaseline(path string, fs []Finding) error {
 	return WriteBaselineKeyed(path, fs, "")
 }
@@ -186,23 +187,8 @@ func WriteBaselineKeyed(path string, fs []Finding, keyID string) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".keyward-baseline-*")
-	if err != nil {
-		return fmt.Errorf("keyward: failed to write baseline: %w", err)
-	}
-	_, werr := tmp.Write(append(b, '\n'))
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("keyward: failed to write baseline: %w", werr)
+	if err := fsutil.WriteFile(path, append(b, '\n'), nil); err != nil {
+		return keyward.NewError(fsutil.Code(err), "write baseline", err)
 	}
 	return nil
 }

@@ -202,22 +202,7 @@ func (s *Scanner) ScanTree(ctx context.Context, paths []string, o SourceOptions)
 // pathError is a scan root that cannot be read: NotFound when it does not
 // exist (exit 3 in the CLI).
 func pathError(p string, err error) error {
-	code := keyward.Unknown
-	switch {
-	case os.IsNotExist(err):
-		code = keyward.NotFound
-	case os.IsPermission(err):
-		code = keyward.PermissionDenied
-	}
-	return keyward.Errorf(code, "scan "+p, "%v", unwrapPathError(err))
-}
-
-func unwrapPathError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return keyward.Errorf(fsutil.Code(err), "scan "+p, "%v", fsutil.StripPath(err))
 }
 
 func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
@@ -254,7 +239,7 @@ func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
 				fi, err := os.Lstat(p)
 				if err != nil {
 					if !os.IsNotExist(err) {
-						r.warn("%s: %v", p, unwrapPathError(err))
+						r.warn("%s: %v", p, fsutil.StripPath(err))
 					}
 					continue // tracked but deleted in the work tree
 				}
@@ -270,7 +255,7 @@ func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
 			}
 		}
 		if err != nil {
-			r.warn("%s: %v", p, unwrapPathError(err))
+			r.warn("%s: %v", p, fsutil.StripPath(err))
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -287,7 +272,7 @@ func (r *runner) walk(ctx context.Context, root string, jobs chan<- job) error {
 		}
 		fi, err := d.Info()
 		if err != nil {
-			r.warn("%s: %v", p, unwrapPathError(err))
+			r.warn("%s: %v", p, fsutil.StripPath(err))
 			return nil
 		}
 		r.file(p, fi, jobs)
@@ -313,7 +298,7 @@ func (r *runner) file(p string, fi fs.FileInfo, jobs chan<- job) {
 			r.warn("%v: skipped", err)
 			return
 		}
-		r.warn("%s: %v", p, unwrapPathError(err))
+		r.warn("%s: %v", p, fsutil.StripPath(err))
 		return
 	}
 	jobs <- job{path: p, data: data}

@@ -253,16 +253,7 @@ func Load(path string) (*Config, error) {
 // same bytes to the schema and to audit.
 func LoadRead(path string, data []byte, err error) (*Config, error) {
 	if err != nil {
-		code := keyward.Unknown
-		switch {
-		case os.IsNotExist(err):
-			code = keyward.NotFound
-		case os.IsPermission(err):
-			code = keyward.PermissionDenied
-		case keyward.ErrorCode(err) == keyward.InvalidArgument:
-			code = keyward.InvalidArgument // a FIFO, a device, over the limit
-		}
-		return nil, keyward.NewError(code, "load "+FileName, err)
+		return nil, keyward.NewError(fsutil.Code(err), "load "+FileName, err)
 	}
 	c, err := Parse(data, path)
 	if err != nil {

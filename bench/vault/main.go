@@ -63,7 +63,7 @@ func main() {
 		{"keys (one secret per key)", "secret/bench/keys", vault.LayoutKeys, "secret/data/bench/keys/"},
 	} {
 		open := func() *keyward.Store {
-			d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Path: c.path, Layout: c.layout, Token: vaultserver.RootToken})
+			d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Path: c.path, Layout: c.layout, Token: vaultserver.RootToken})
 			if err != nil {
 				log.Fatal(err)
 			}

@@ -18,8 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward/internal/cli/cmdutil"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/harden"
-	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/plugin"
 )
 
@@ -106,7 +106,7 @@ func Main() int {
 // sweepTemp removes the plaintext temporary files an interrupted keyward
 // (kill -9, power loss) left in dir, and says so in one line.
 func sweepTemp(f *cmdutil.Factory, dir string) {
-	if removed := tmpfile.Sweep(dir, time.Now()); len(removed) > 0 {
+	if removed := fsutil.SweepTemps(dir, time.Now()); len(removed) > 0 {
 		fmt.Fprintf(f.IO.ErrOut, "keyward: note: removed %d temporary file(s) an interrupted keyward left behind (%s)\n",
 			len(removed), strings.Join(removed, ", "))
 	}

@@ -15,6 +15,13 @@
 //
 // Refusals are *[Error] values; their keyward code is InvalidArgument, and
 // their message names the file and the limit, never any content.
+//
+// The package is also the one way keyward replaces a file ([WriteFile],
+// [WriteFileIn]: temporary file, fsync, rename, fsync of the directory,
+// with stale temporary files swept by [SweepTemps]), the one mapping from a
+// file-system error to a keyward code ([Code], documented in docs/cli.md,
+// "Unified filesystem error codes"), and the one way to drop the path an
+// *fs.PathError repeats ([StripPath]).
 package fsutil
 
 import (
@@ -195,6 +202,12 @@ func ReadAll(r io.Reader, name string, limit int64) ([]byte, error) {
 // FIFO the user named). The blocked read is left behind in its goroutine;
 // the caller is expected to be on its way out.
 func ReadAllContext(ctx context.Context, r io.Reader, name string, limit int64) ([]byte, error) {
+	return untilDone(ctx, func() ([]byte, error) { return ReadAll(r, name, limit) })
+}
+
+// untilDone runs read in a goroutine and returns its result, or ctx.Err()
+// as soon as ctx is done (the read is then left behind).
+func untilDone(ctx context.Context, read func() ([]byte, error)) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -204,7 +217,7 @@ func ReadAllContext(ctx context.Context, r io.Reader, name string, limit int64) 
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := ReadAll(r, name, limit)
+		b, err := read()
 		done <- result{b, err}
 	}()
 	select {
@@ -268,25 +281,12 @@ func ReadUserFile(ctx context.Context, path string, limit int64) ([]byte, error)
 	if m.IsRegular() {
 		return ReadFile(path, limit)
 	}
-	type result struct {
-		b   []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
+	return untilDone(ctx, func() ([]byte, error) {
 		f, err := os.Open(path) // may wait for a FIFO's writer
 		if err != nil {
-			done <- result{nil, err}
-			return
+			return nil, err
 		}
 		defer f.Close()
-		b, err := ReadAll(f, path, limit)
-		done <- result{b, err}
-	}()
-	select {
-	case res := <-done:
-		return res.b, res.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+		return ReadAll(f, path, limit)
+	})
 }

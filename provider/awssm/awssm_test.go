@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
 	"github.com/keyward/keyward/internal/testing/awsserver"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/awssm"
 )
 
@@ -38,54 +39,33 @@ func testClient(url string) *secretsmanager.Client {
 	})
 }
 
-type harness struct {
-	srv  *awsserver.Server
-	mode awssm.Mode
-	name string
-}
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return awssm.NewDriver(h.name, &awssm.Options{Mode: h.mode, Client: testClient(h.srv.URL), ForceDelete: false})
-}
-
-func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
-	d, err := h.MakeDriver(ctx)
-	if err != nil {
-		return err
+func conformance(mode awssm.Mode) drivertest.HarnessMaker {
+	return func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
+		srv := awsserver.New(t)
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) {
+				return awssm.NewDriver("dharmamind/production", &awssm.Options{Mode: mode, Client: testClient(srv.URL)})
+			},
+			Capabilities: drivertest.Caps{BinaryValues: mode == awssm.ModeKeys, CheckAndSet: true},
+		}, nil
 	}
-	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
-	return err
 }
-
-func (h *harness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: h.mode == awssm.ModeKeys, CheckAndSet: true}
-}
-
-func (h *harness) Close() {}
 
 func TestConformanceBundle(t *testing.T) {
-	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{srv: awsserver.New(t), mode: awssm.ModeBundle, name: "dharmamind/production"}, nil
-	})
+	drivertest.RunConformanceTests(t, conformance(awssm.ModeBundle))
 }
 
 func TestConformanceKeys(t *testing.T) {
-	drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
-		return &harness{srv: awsserver.New(t), mode: awssm.ModeKeys, name: "dharmamind/production"}, nil
-	})
+	drivertest.RunConformanceTests(t, conformance(awssm.ModeKeys))
 }
 
 // guideBundle is the guide's create-secret example, with obviously fake values.
 const guideBundle = `{"jwt_secret_key":"fake-jwt-secret-for-tests-0123456789abcdef","database_url":"postgresql://fake:fake@localhost/dharmamind","port":5432,"nothing":null,"Mixed_Case":"mixed"}`
 
 func bundleStore(t *testing.T, srv *awsserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(srv.URL)}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(srv.URL)}, opts)
+	})
 }
 
 func TestGuideBundleKeyMapping(t *testing.T) {
@@ -224,7 +204,7 @@ func TestBundleWriteCreatesLowerCaseFieldAndNewVersions(t *testing.T) {
 	if st["AWSCURRENT"] != v2.ID || st["AWSPREVIOUS"] != v1.ID {
 		t.Fatalf("stages %v: want AWSCURRENT=%s AWSPREVIOUS=%s", st, v2.ID, v1.ID)
 	}
-	if _, ok := st[awssm.PendingLabel]; ok {
+	if _, ok := st["keyward-pending"]; ok {
 		t.Fatalf("the private pending label was left behind: %v", st)
 	}
 	// The previous version stays readable by id and by label.
@@ -477,12 +457,9 @@ func faultStore(t *testing.T, url string, opts keyward.StoreOptions) *keyward.St
 	if opts.RetryBase == 0 {
 		opts.RetryBase = time.Millisecond
 	}
-	s, err := awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(url)}, &opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return awssm.OpenStore("dharmamind/production", &awssm.Options{Client: testClient(url)}, &opts)
+	})
 }
 
 func TestFaultRefusedConnection(t *testing.T) {
@@ -653,5 +630,48 @@ func TestNoCredentialsIsPermissionDenied(t *testing.T) {
 	}
 	if n := srv.Calls(""); n != 0 {
 		t.Fatalf("%d requests reached the server without credentials", n)
+	}
+}
+
+// The two modes are two driver types, each with only the abilities it
+// has: the bundle rotates through fields and is no Rotator (a plugin
+// serving it offers no native rotation); the per-key driver rotates with
+// staging labels. Both read in batches and stamp changes.
+func TestModesAreTwoDrivers(t *testing.T) {
+	srv := awsserver.New(t)
+	for _, tc := range []struct {
+		mode   awssm.Mode
+		layout driver.RotationLayout
+		rotate bool
+	}{
+		{awssm.ModeBundle, driver.LayoutFields, false},
+		{awssm.ModeKeys, driver.LayoutNative, true},
+	} {
+		d, err := awssm.NewDriver("dharmamind/production", &awssm.Options{Mode: tc.mode, Client: testClient(srv.URL)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := driver.LayoutOf(d, "JWT_SECRET_KEY"); got != tc.layout {
+			t.Errorf("%s: layout %v, want %v", tc.mode, got, tc.layout)
+		}
+		if driver.Has(d, driver.AbilityRotate) != tc.rotate {
+			t.Errorf("%s: Rotator = %v, want %v", tc.mode, !tc.rotate, tc.rotate)
+		}
+		for _, a := range []driver.Ability{driver.AbilityList, driver.AbilityWrite, driver.AbilityDelete,
+			driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityStamps} {
+			if !driver.Has(d, a) {
+				t.Errorf("%s: no %s", tc.mode, a)
+			}
+		}
+		d.Close()
+	}
+	if _, err := awssm.NewDriver("", nil); err == nil {
+		t.Error("a bundle without a secret name opened")
+	}
+	if _, err := awssm.NewDriver("", &awssm.Options{Mode: awssm.ModeKeys}); err != nil {
+		t.Errorf("keys mode with no prefix (each key a secret name): %v", err)
+	}
+	if _, err := awssm.NewDriver("x", &awssm.Options{Mode: "other"}); err == nil {
+		t.Error("an unknown mode opened")
 	}
 }

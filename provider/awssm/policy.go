@@ -179,7 +179,7 @@ func policyTarget(r *policy.Request) (name string, mode Mode, region string, err
 		}
 	}
 	if region == "" {
-		region = DefaultRegion
+		region = defaultRegion
 	}
 	if !regionRe.MatchString(region) {
 		return "", "", "", keyward.Errorf(keyward.InvalidArgument, "derive the policy", "awssm: region %q is not an AWS region", region)

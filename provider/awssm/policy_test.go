@@ -5,44 +5,30 @@ package awssm_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/awsserver"
+	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/awssm"
 	"github.com/keyward/keyward/rotation"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 const policyCanary = "aws-policy-canary-value-5e1d77"
 
 func derivePolicy(t *testing.T, raw string, access policy.Access, all bool) *policy.Document {
 	t.Helper()
-	u, err := policy.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: access,
-		Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: all, Account: awsserver.Account,
-		Getenv: func(k string) string {
+	return providertest.Derive(t, raw, policy.Request{Access: access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: all,
+		Account: awsserver.Account, Getenv: func(k string) string {
 			if k == "AWS_REGION" {
 				return awsserver.Region
 			}
 			return ""
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(doc.Native+doc.Terraform, policyCanary) {
-		t.Fatal("the policy holds a secret value")
-	}
-	return doc
+		}}, policyCanary)
 }
 
 // TestPolicyEnforced binds the printed IAM policy to the test credentials
@@ -211,8 +197,8 @@ func TestPolicyGolden(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := derivePolicy(t, c.url, c.access, c.all)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".json"), doc.Native)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".tf"), doc.Terraform)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".json"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".tf"), doc.Terraform)
 			var p awssm.IAMPolicy
 			dec := json.NewDecoder(strings.NewReader(doc.Native))
 			dec.DisallowUnknownFields()
@@ -245,22 +231,5 @@ func TestPolicyGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -4,7 +4,6 @@ package awssm
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -48,37 +47,7 @@ const (
 	fromLabelPrefix = "keyward-from-"
 )
 
-var _ driver.Rotator = (*awsDriver)(nil)
-
-var errNotKeysMode = errors.New("native rotation is for per-key secrets (mode=keys); bundles rotate through fields")
-
-type stageMap map[string][]string // version id → stages
-
-func (m stageMap) holder(stage string) string {
-	for id, stages := range m {
-		for _, s := range stages {
-			if s == stage {
-				return id
-			}
-		}
-	}
-	return ""
-}
-
-func (d *awsDriver) stages(ctx context.Context, name string) (stageMap, error) {
-	c, err := d.api(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}, oneAttempt)
-	if err != nil {
-		return nil, wrapSDK(err)
-	}
-	if out.DeletedDate != nil {
-		return nil, &keyError{err: errNotFound, secret: name}
-	}
-	return stageMap(out.VersionIdsToStages), nil
-}
+var _ driver.Rotator = (*keysDriver)(nil)
 
 // A staging label belongs to one version of a secret at a time (attaching
 // it elsewhere moves it), so keyward's labels carry the first 8 characters
@@ -111,7 +80,7 @@ func fromOf(stages []string) string {
 
 func isKeywardLabel(s string) bool { return strings.HasPrefix(s, "keyward-") }
 
-func (d *awsDriver) entry(ctx context.Context, name, id string) (*driver.RingEntry, error) {
+func (d *keysDriver) entry(ctx context.Context, name, id string) (*driver.RingEntry, error) {
 	sv, err := d.getSecret(ctx, name, "id:"+id)
 	if err != nil {
 		return nil, err
@@ -120,10 +89,7 @@ func (d *awsDriver) entry(ctx context.Context, name, id string) (*driver.RingEnt
 }
 
 // RotationState implements driver.Rotator.
-func (d *awsDriver) RotationState(ctx context.Context, key string) (*driver.RotationState, error) {
-	if d.opts.Mode != ModeKeys {
-		return nil, errNotKeysMode
-	}
+func (d *keysDriver) RotationState(ctx context.Context, key string) (*driver.RotationState, error) {
 	name := d.secretName(key)
 	m, err := d.stages(ctx, name)
 	if err != nil {
@@ -159,7 +125,7 @@ func (d *awsDriver) RotationState(ctx context.Context, key string) (*driver.Rota
 	return st, nil
 }
 
-func (d *awsDriver) moveStage(ctx context.Context, name, stage, to, from string) error {
+func (d *keysDriver) moveStage(ctx context.Context, name, stage, to, from string) error {
 	c, err := d.api(ctx)
 	if err != nil {
 		return err
@@ -176,10 +142,7 @@ func (d *awsDriver) moveStage(ctx context.Context, name, stage, to, from string)
 }
 
 // Stage implements driver.Rotator.
-func (d *awsDriver) Stage(ctx context.Context, key string, data []byte, r *driver.StageRequest) (driver.Version, error) {
-	if d.opts.Mode != ModeKeys {
-		return driver.Version{}, errNotKeysMode
-	}
+func (d *keysDriver) Stage(ctx context.Context, key string, data []byte, r *driver.StageRequest) (driver.Version, error) {
 	name := d.secretName(key)
 	m, err := d.stages(ctx, name)
 	if err != nil {
@@ -214,10 +177,7 @@ func (d *awsDriver) Stage(ctx context.Context, key string, data []byte, r *drive
 }
 
 // Promote implements driver.Rotator.
-func (d *awsDriver) Promote(ctx context.Context, key, pending string) (driver.Version, error) {
-	if d.opts.Mode != ModeKeys {
-		return driver.Version{}, errNotKeysMode
-	}
+func (d *keysDriver) Promote(ctx context.Context, key, pending string) (driver.Version, error) {
 	name := d.secretName(key)
 	m, err := d.stages(ctx, name)
 	if err != nil {
@@ -270,10 +230,7 @@ func (d *awsDriver) Promote(ctx context.Context, key, pending string) (driver.Ve
 }
 
 // Discard implements driver.Rotator.
-func (d *awsDriver) Discard(ctx context.Context, key, pending string) error {
-	if d.opts.Mode != ModeKeys {
-		return errNotKeysMode
-	}
+func (d *keysDriver) Discard(ctx context.Context, key, pending string) error {
 	name := d.secretName(key)
 	m, err := d.stages(ctx, name)
 	if err != nil {
@@ -291,10 +248,7 @@ func (d *awsDriver) Discard(ctx context.Context, key, pending string) error {
 }
 
 // Retire implements driver.Rotator: AWSPREVIOUS leaves the version.
-func (d *awsDriver) Retire(ctx context.Context, key, version string) error {
-	if d.opts.Mode != ModeKeys {
-		return errNotKeysMode
-	}
+func (d *keysDriver) Retire(ctx context.Context, key, version string) error {
 	name := d.secretName(key)
 	m, err := d.stages(ctx, name)
 	if err != nil {

@@ -11,36 +11,37 @@ import (
 	"github.com/keyward/keyward/driver"
 )
 
-var _ driver.ChangeStamper = (*awsDriver)(nil)
-
 // Stamps implements driver.ChangeStamper with DescribeSecret (metadata, no
 // value; IAM secretsmanager:DescribeSecret): the stamp is the secret's
 // version → staging labels map, which changes with every write and every
-// rotation step. A bundle is one call whose stamp every key shares; in
-// mode=keys each key's secret is one call.
-func (d *awsDriver) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
+// rotation step. A bundle is one call whose stamp every key shares.
+func (d *bundleDriver) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
 	out := make(map[string]string, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
-	if d.opts.Mode != ModeKeys {
-		st, err := d.stages(ctx, d.name)
-		if err != nil {
-			if d.ErrorCode(err) == driver.NotFound {
-				return out, nil
-			}
-			return nil, err
+	st, err := d.stages(ctx, d.name)
+	if err != nil {
+		if errorCode(err) == driver.NotFound {
+			return out, nil
 		}
-		s := encodeStages(st)
-		for _, k := range keys {
-			out[k] = s
-		}
-		return out, nil
+		return nil, err
 	}
+	s := encodeStages(st)
+	for _, k := range keys {
+		out[k] = s
+	}
+	return out, nil
+}
+
+// Stamps implements driver.ChangeStamper: in mode=keys each key's secret
+// is one DescribeSecret call.
+func (d *keysDriver) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
 	for _, k := range keys {
 		st, err := d.stages(ctx, d.secretName(k))
 		if err != nil {
-			if d.ErrorCode(err) == driver.NotFound {
+			if errorCode(err) == driver.NotFound {
 				continue
 			}
 			return nil, err

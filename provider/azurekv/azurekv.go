@@ -71,6 +71,13 @@
 // Store. The SDK's own retry policy is turned off so the Store's bounded,
 // jittered retries are the only ones.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens an azurekv://HOST URL and is
+// the opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(host, opts) returns the driver for the vault and
+// OpenStore(host, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // Store.As accepts **azsecrets.Client (created on first use). Store.ErrorAs
@@ -91,7 +98,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -104,74 +110,57 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 )
 
 // Scheme is the URL scheme azurekv registers.
 const Scheme = "azurekv"
 
-// EndpointEnv names the variable that overrides the endpoint when the URL
-// has no endpoint= parameter (emulators, tests).
-const EndpointEnv = "KEYWARD_AZUREKV_ENDPOINT"
-
-// VaultEnv is the guide's variable naming the vault, used by azurekv://.
-const VaultEnv = "AZURE_VAULT_URL"
-
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, &URLOpener{})
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// URLOpener opens azurekv:// URLs.
-type URLOpener struct {
-	// Options are the defaults; URL parameters override them.
-	Options Options
-	// Getenv reads AZURE_VAULT_URL and KEYWARD_AZUREKV_ENDPOINT; nil is os.Getenv.
-	Getenv func(string) string
+// OpenURL opens a driver for an azurekv:// URL (see # URLs) with the
+// variables of the process environment; it is the opener registered on
+// keyward.DefaultURLMux. The form is gcpsm's: the vault host (from
+// $AZURE_VAULT_URL for azurekv://), names= and endpoint=
+// ($KEYWARD_AZUREKV_ENDPOINT).
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	return urlForm.Open(u, os.Getenv)
 }
 
-// OpenStoreURL implements keyward.URLOpener.
-func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	getenv := o.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	opts := o.Options
+var urlForm = &cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_AZUREKV_ENDPOINT", Locate: hostOf,
+	New: func(host string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(host, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	}}
+
+// hostOf is the vault host an azurekv:// URL names: azurekv://HOST, or
+// azurekv:// for $AZURE_VAULT_URL's host; NAME without a dot is
+// NAME.vault.azure.net. op names the operation in errors (open, derive the
+// policy).
+func hostOf(u *url.URL, getenv func(string) string, op string) (string, error) {
 	if strings.Trim(u.Path, "/") != "" {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv URL must be azurekv://NAME.vault.azure.net (no path)")
+		return "", keyward.Errorf(keyward.InvalidArgument, op, "azurekv URL must be azurekv://NAME.vault.azure.net (no path)")
 	}
 	host := u.Host
 	if host == "" {
-		raw := strings.TrimSpace(getenv(VaultEnv))
-		if raw == "" {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv:// names no vault and %s is not set", VaultEnv)
+		raw, err := cloudsm.FromEnv(Scheme, "vault", "AZURE_VAULT_URL", getenv, op)
+		if err != nil {
+			return "", err
 		}
 		vu, err := url.Parse(raw)
 		if err != nil || vu.Host == "" {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "%s is not a URL like https://NAME.vault.azure.net/", VaultEnv)
+			return "", keyward.Errorf(keyward.InvalidArgument, op, "AZURE_VAULT_URL is not a URL like https://NAME.vault.azure.net/")
 		}
 		host = vu.Host
 	}
-	q := u.Query()
-	for k := range q {
-		switch k {
-		case "endpoint":
-			opts.Endpoint = q.Get(k)
-		case "names":
-			switch q.Get(k) {
-			case "guide":
-				opts.ExactNames = false
-			case "exact":
-				opts.ExactNames = true
-			default:
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: names= must be guide or exact")
-			}
-		default:
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: unknown query parameter %q", k)
-		}
+	if !hostRe.MatchString(host) {
+		return "", keyward.Errorf(keyward.InvalidArgument, op, "azurekv: %q is not a vault host like NAME.vault.azure.net", host)
 	}
-	if opts.Endpoint == "" {
-		opts.Endpoint = strings.TrimSpace(getenv(EndpointEnv))
+	if !strings.Contains(host, ".") {
+		host += ".vault.azure.net"
 	}
-	return New(host, &opts)
+	return host, nil
 }
 
 // Options configure a driver.
@@ -190,9 +179,10 @@ type Options struct {
 
 var hostRe = regexp.MustCompile(`^[a-zA-Z0-9.-]+(:[0-9]+)?$`)
 
-// New returns a driver for the vault at host (NAME.vault.azure.net). No
-// network call or credential lookup happens until the first operation.
-func New(host string, opts *Options) (driver.Store, error) {
+// NewDriver returns a driver for the vault at host (NAME.vault.azure.net,
+// or NAME). No network call or credential lookup happens until the first
+// operation.
+func NewDriver(host string, opts *Options) (driver.Store, error) {
 	if !hostRe.MatchString(host) {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: %q is not a vault host like NAME.vault.azure.net", host)
 	}
@@ -212,7 +202,7 @@ func New(host string, opts *Options) (driver.Store, error) {
 		case "https":
 			d.baseURL = "https://" + eu.Host + "/"
 		case "http":
-			if !isLoopback(eu.Hostname()) {
+			if !cloudsm.Loopback(eu.Hostname()) {
 				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "azurekv: refusing plaintext endpoint %s: only loopback endpoints may use http://", eu.Host)
 			}
 			// The SDK refuses to send a token over http://; requests are
@@ -229,12 +219,13 @@ func New(host string, opts *Options) (driver.Store, error) {
 	return d, nil
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(host string, opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(host, opts)
+	if err != nil {
+		return nil, err
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return keyward.NewStore(d, sopts), nil
 }
 
 type store struct {
@@ -243,9 +234,7 @@ type store struct {
 	emulator bool   // loopback http endpoint: dummy token, no real credential
 	opts     Options
 
-	mu     sync.Mutex
-	client *azsecrets.Client
-	closed bool
+	client cloudsm.Client[azsecrets.Client]
 }
 
 var (
@@ -294,7 +283,7 @@ type emulatorTransport struct {
 var plainClient = &http.Client{}
 
 func (t *emulatorTransport) Do(req *http.Request) (*http.Response, error) {
-	if req.URL.Host != t.host || !isLoopback(req.URL.Hostname()) {
+	if req.URL.Host != t.host || !cloudsm.Loopback(req.URL.Hostname()) {
 		return nil, fmt.Errorf("azurekv: emulator transport refuses a request to %s (only %s)", req.URL.Host, t.host)
 	}
 	r := req.Clone(req.Context())
@@ -306,59 +295,41 @@ func (t *emulatorTransport) Do(req *http.Request) (*http.Response, error) {
 }
 
 func (d *store) getClient() (*azsecrets.Client, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, errClosed
-	}
-	if d.client != nil {
-		return d.client, nil
-	}
-	co := &azsecrets.ClientOptions{}
-	// The Store retries (bounded, jittered, Unavailable only, honouring
-	// Retry-After); the SDK's retries would multiply them.
-	co.Retry.MaxRetries = -1
-	co.Transport = d.opts.Transport
-	var cred azcore.TokenCredential
-	switch {
-	case d.emulator:
-		cred = emulatorCredential{}
-		co.DisableChallengeResourceVerification = true
-		co.Transport = &emulatorTransport{host: strings.TrimSuffix(strings.TrimPrefix(d.baseURL, "https://"), "/"), next: d.opts.Transport}
-	case d.opts.Credential != nil:
-		cred = d.opts.Credential
-	default:
-		c, err := azidentity.NewDefaultAzureCredential(nil)
+	return d.client.Get(func() (*azsecrets.Client, error) {
+		co := &azsecrets.ClientOptions{}
+		// The Store retries (bounded, jittered, Unavailable only, honouring
+		// Retry-After); the SDK's retries would multiply them.
+		co.Retry.MaxRetries = -1
+		co.Transport = d.opts.Transport
+		var cred azcore.TokenCredential
+		switch {
+		case d.emulator:
+			cred = emulatorCredential{}
+			co.DisableChallengeResourceVerification = true
+			co.Transport = &emulatorTransport{host: strings.TrimSuffix(strings.TrimPrefix(d.baseURL, "https://"), "/"), next: d.opts.Transport}
+		case d.opts.Credential != nil:
+			cred = d.opts.Credential
+		default:
+			c, err := azidentity.NewDefaultAzureCredential(nil)
+			if err != nil {
+				return nil, &credError{err}
+			}
+			cred = c
+		}
+		c, err := azsecrets.NewClient(d.baseURL, cred, co)
 		if err != nil {
 			return nil, &credError{err}
 		}
-		cred = c
-	}
-	c, err := azsecrets.NewClient(d.baseURL, cred, co)
-	if err != nil {
-		return nil, &credError{err}
-	}
-	d.client = c
-	return c, nil
+		return c, nil
+	}, errClosed)
 }
 
 var nameRe = regexp.MustCompile(`^[0-9a-zA-Z-]{1,127}$`)
 
-// SecretName maps a key to a Key Vault name the way the guide does
-// (JWT_SECRET_KEY → jwt-secret-key).
-func SecretName(key string) string {
-	return strings.ReplaceAll(strings.ToLower(key), "_", "-")
-}
-
-// KeyName is List's reverse of SecretName (jwt-secret-key → JWT_SECRET_KEY).
-func KeyName(name string) string {
-	return strings.ReplaceAll(strings.ToUpper(name), "-", "_")
-}
-
 func (d *store) name(key string) (string, error) {
 	n := key
 	if !d.opts.ExactNames {
-		n = SecretName(key)
+		n = cloudsm.GuideName(key)
 	}
 	if !nameRe.MatchString(n) {
 		return "", &invalidKeyError{key}
@@ -416,7 +387,8 @@ func (d *store) List(ctx context.Context) ([]driver.KeyInfo, error) {
 			}
 			n := p.ID.Name()
 			if !d.opts.ExactNames {
-				n = KeyName(n)
+				// Key Vault names compare without regard to case.
+				n = cloudsm.KeyName(strings.ToLower(n))
 			}
 			ki := driver.KeyInfo{Key: n}
 			if a := p.Attributes; a != nil && a.Updated != nil {
@@ -578,11 +550,6 @@ func (e *respError) Error() string {
 func (e *respError) Unwrap() error             { return e.err }
 func (e *respError) RetryAfter() time.Duration { return e.retryAfter }
 
-type ctxError struct{ ctx, err error }
-
-func (e *ctxError) Error() string   { return e.err.Error() }
-func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
-
 // transportError is a failure below HTTP: refused, reset, truncated.
 type transportError struct{ err error }
 
@@ -593,8 +560,8 @@ func wrap(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := driver.ContextErr(ctx); cerr != nil {
-		return &ctxError{ctx: cerr, err: err}
+	if cerr := cloudsm.ContextError(ctx, err); cerr != nil {
+		return cerr
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
@@ -614,7 +581,7 @@ func wrap(ctx context.Context, err error) error {
 					e.inner = eb.Error.InnerError.Code
 				}
 			}
-			e.retryAfter = retryAfter(re.RawResponse.Header.Get("Retry-After"))
+			e.retryAfter = cloudsm.RetryAfter(re.RawResponse.Header.Get("Retry-After"))
 		}
 		return e
 	}
@@ -625,19 +592,6 @@ func wrap(ctx context.Context, err error) error {
 		return &transportError{err}
 	}
 	return err
-}
-
-func retryAfter(h string) time.Duration {
-	if h == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return time.Until(t)
-	}
-	return 0
 }
 
 func statusOf(err error) int {
@@ -705,23 +659,6 @@ func codeOf(e *respError) driver.Code {
 	return driver.Unknown
 }
 
-func (d *store) As(i any) bool {
-	p, ok := i.(**azsecrets.Client)
-	if !ok {
-		return false
-	}
-	c, err := d.getClient()
-	if err != nil {
-		return false
-	}
-	*p = c
-	return true
-}
+func (d *store) As(i any) bool { return cloudsm.As(i, d.getClient) }
 
-func (d *store) Close() error {
-	d.mu.Lock()
-	d.closed = true
-	d.client = nil
-	d.mu.Unlock()
-	return nil
-}
+func (d *store) Close() error { return d.client.Close(nil) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,47 +19,39 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/cloudsm"
 	"github.com/keyward/keyward/internal/testing/azureserver"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/azurekv"
 )
 
 const vaultHost = "keyward-test.vault.azure.net"
 
-type harness struct{ srv *azureserver.Server }
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return azurekv.New(vaultHost, &azurekv.Options{Endpoint: h.srv.URL()})
-}
-
-func (h *harness) Seed(_ context.Context, key string, data []byte) error {
-	_, err := h.srv.Seed(azurekv.SecretName(key), string(data))
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps { return drivertest.Caps{} } // text values only
-func (h *harness) Close()                {}
-
+// TestConformance: the in-process Key Vault, every listing following
+// nextLink; Key Vault holds text values only.
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
 		srv := azureserver.New(t)
-		srv.PageSize = 1 // every listing follows nextLink
-		return &harness{srv: srv}, nil
+		srv.PageSize = 1
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) {
+				return azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: srv.URL()})
+			},
+			SeedFunc: func(key string, data []byte) error {
+				_, err := srv.Seed(cloudsm.GuideName(key), string(data))
+				return err
+			},
+		}, nil
 	})
 }
 
 func newStore(t *testing.T, srv *azureserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := keyward.NewStore(d, opts)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return azurekv.OpenStore(vaultHost, &azurekv.Options{Endpoint: srv.URL()}, opts)
+	})
 }
 
 func TestGuideNameMapping(t *testing.T) {
-	ctx := context.Background()
 	srv := azureserver.New(t)
 	if _, err := srv.Seed("jwt-secret-key", "guide-jwt"); err != nil {
 		t.Fatal(err)
@@ -69,79 +60,25 @@ func TestGuideNameMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
-	for _, key := range []string{"JWT_SECRET_KEY", "jwt-secret-key", "Jwt_Secret_Key"} {
-		v, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatalf("Get(%s): %v", key, err)
-		}
-		if v.RevealString() != "guide-jwt" {
-			t.Fatalf("Get(%s) read another secret's value (%d bytes)", key, v.Len())
-		}
-	}
-	infos, err := s.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, ki := range infos {
-		keys = append(keys, ki.Key)
-		if _, err := s.Get(ctx, ki.Key); err != nil {
-			t.Fatalf("a listed key does not read back: %s: %v", ki.Key, err)
-		}
-	}
-	if got := strings.Join(keys, ","); got != "JWT_SECRET_KEY,STRIPE_SECRET_KEY" {
-		t.Fatalf("List = %s", got)
-	}
-	_, err = s.Get(ctx, "bad.key")
-	if keyward.ErrorCode(err) != keyward.InvalidArgument {
-		t.Fatalf("Get of a key that cannot be a name: code %v, want InvalidArgument", keyward.ErrorCode(err))
-	}
+	providertest.GuideNames(t, s, "guide-jwt", []string{"JWT_SECRET_KEY", "jwt-secret-key", "Jwt_Secret_Key"}, "JWT_SECRET_KEY,STRIPE_SECRET_KEY")
 }
 
 func TestURLs(t *testing.T) {
-	env := map[string]string{"AZURE_VAULT_URL": "https://dharmamind-vault.vault.azure.net/"}
-	op := &azurekv.URLOpener{Getenv: func(k string) string { return env[k] }}
-	for _, tc := range []struct {
-		url     string
-		wantErr string
-	}{
-		{url: "azurekv://dharmamind-vault.vault.azure.net"},
-		{url: "azurekv://dharmamind-vault"},
-		{url: "azurekv://"},
-		{url: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1:8443"},
-		{url: "azurekv://v.vault.azure.net?endpoint=http://[::1]:8443/"},
-		{url: "azurekv://v.vault.azure.net?endpoint=https://kv.example.com"},
-		{url: "azurekv://v.vault.azure.net?names=exact"},
-		{url: "azurekv://v.vault.azure.net?endpoint=http://kv.example.com:80", wantErr: "refusing plaintext endpoint"},
-		{url: "azurekv://v.vault.azure.net?endpoint=http://10.1.2.3", wantErr: "refusing plaintext endpoint"},
-		{url: "azurekv://v.vault.azure.net?endpoint=ftp://127.0.0.1", wantErr: "scheme"},
-		{url: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1/x", wantErr: "base URL"},
-		{url: "azurekv://v.vault.azure.net/secrets", wantErr: "no path"},
-		{url: "azurekv://v.vault.azure.net?bogus=1", wantErr: "unknown query parameter"},
-		{url: "azurekv://v.vault.azure.net?names=x", wantErr: "names="},
-	} {
-		u, err := url.Parse(tc.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := op.OpenStoreURL(context.Background(), u)
-		if tc.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: %v", tc.url, err)
-				continue
-			}
-			d.Close()
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%s: error %v, want one containing %q", tc.url, err, tc.wantErr)
-		}
-	}
-	delete(env, "AZURE_VAULT_URL")
-	u, _ := url.Parse("azurekv://")
-	if _, err := op.OpenStoreURL(context.Background(), u); err == nil || !strings.Contains(err.Error(), "AZURE_VAULT_URL") {
-		t.Errorf("azurekv:// without AZURE_VAULT_URL: %v, want an error naming it", err)
-	}
+	t.Setenv("AZURE_VAULT_URL", "https://dharmamind-vault.vault.azure.net/")
+	t.Setenv("KEYWARD_AZUREKV_ENDPOINT", "")
+	providertest.OpenURLs(t, azurekv.OpenURL, append(providertest.EndpointCases("azurekv://v.vault.azure.net"), []providertest.URLCase{
+		{URL: "azurekv://dharmamind-vault.vault.azure.net"},
+		{URL: "azurekv://dharmamind-vault"},
+		{URL: "azurekv://"},
+		{URL: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1:8443"},
+		{URL: "azurekv://v.vault.azure.net?endpoint=https://kv.example.com"},
+		{URL: "azurekv://v.vault.azure.net?endpoint=http://10.1.2.3", WantErr: "refusing plaintext endpoint"},
+		{URL: "azurekv://v.vault.azure.net?endpoint=http://127.0.0.1/x", WantErr: "base URL"},
+		{URL: "azurekv://v.vault.azure.net/secrets", WantErr: "no path"},
+		{URL: "azurekv://bad_host", WantErr: "not a vault host"},
+	}...))
+	t.Setenv("AZURE_VAULT_URL", "")
+	providertest.OpenURLs(t, azurekv.OpenURL, []providertest.URLCase{{URL: "azurekv://", WantErr: "AZURE_VAULT_URL"}})
 }
 
 type recordingCred struct{ calls atomic.Int32 }
@@ -161,7 +98,7 @@ func TestEmulatorEndpointNeverUsesRealCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	cred := &recordingCred{}
-	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: srv.URL(), Credential: cred})
+	d, err := azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: srv.URL(), Credential: cred})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +209,6 @@ func TestCheckAndSetRefusedUnlessBestEffort(t *testing.T) {
 // Fault injection through keyward.Store: the Store's retry policy, not the
 // SDK's, is in force.
 func TestFaults(t *testing.T) {
-	ctx := context.Background()
 	canary := fmt.Sprintf("KWCANARY-azure-fault-%d", time.Now().UnixNano())
 	for _, tc := range []struct {
 		name      string
@@ -312,19 +248,8 @@ func TestFaults(t *testing.T) {
 			o.TTL = -1
 			o.RetryBase = time.Millisecond
 			s := newStore(t, srv, &o)
-			v, err := s.Get(ctx, "JWT_SECRET_KEY")
-			if got := keyward.ErrorCode(err); got != tc.wantCode {
-				t.Fatalf("code %v (%v), want %v", got, err, tc.wantCode)
-			}
-			if err == nil && v.RevealString() != canary {
-				t.Fatalf("read a different value (%d bytes)", v.Len())
-			}
-			if err != nil && strings.Contains(fmt.Sprintf("%v %+v", err, err), canary) {
-				t.Fatalf("the error carries the secret value")
-			}
-			if tc.wantCalls > 0 && srv.Calls(azureserver.OpGet) != tc.wantCalls {
-				t.Fatalf("GetSecret reached the server %d times, want %d", srv.Calls(azureserver.OpGet), tc.wantCalls)
-			}
+			providertest.FaultGet(t, s, "JWT_SECRET_KEY", canary, tc.wantCode,
+				func() int { return srv.Calls(azureserver.OpGet) }, tc.wantCalls)
 		})
 	}
 }
@@ -348,38 +273,21 @@ func TestRetryAfterIsReported(t *testing.T) {
 }
 
 func TestStaleIfErrorDuringOutage(t *testing.T) {
-	ctx := context.Background()
 	srv := azureserver.New(t)
 	if _, err := srv.Seed("jwt-secret-key", "cached-value"); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Unix(1_800_000_000, 0)
-	s := newStore(t, srv, &keyward.StoreOptions{TTL: time.Minute, MaxStale: time.Hour, Retries: 1,
-		RetryBase: time.Millisecond, Clock: func() time.Time { return now }})
-	if _, err := s.Get(ctx, "JWT_SECRET_KEY"); err != nil {
-		t.Fatal(err)
-	}
-	srv.InjectFault(azureserver.Fault{Status: 503})
-	now = now.Add(10 * time.Minute)
-	v, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil)
-	if err != nil {
-		t.Fatalf("during an outage, within MaxStale: %v", err)
-	}
-	if !v.Stale || v.Secret.RevealString() != "cached-value" {
-		t.Fatalf("want the cached value marked stale (stale=%v)", v.Stale)
-	}
-	srv.ClearFaults()
-	srv.InjectFault(azureserver.Fault{Status: 403})
-	if _, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil); keyward.ErrorCode(err) != keyward.PermissionDenied {
-		t.Fatalf("403 during staleness: %v, want PermissionDenied", err)
-	}
+	providertest.StaleIfError(t, func(o *keyward.StoreOptions) *keyward.Store { return newStore(t, srv, o) },
+		"JWT_SECRET_KEY", "cached-value",
+		func() { srv.InjectFault(azureserver.Fault{Status: 503}) },
+		func() { srv.ClearFaults(); srv.InjectFault(azureserver.Fault{Status: 403}) })
 }
 
 func TestRefusedConnectionIsUnavailable(t *testing.T) {
 	srv := azureserver.New(t)
 	u := srv.URL()
 	srv.Close()
-	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: u})
+	d, err := azurekv.NewDriver(vaultHost, &azurekv.Options{Endpoint: u})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,11 @@ package azurekv
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 	kwpolicy "github.com/keyward/keyward/policy"
 )
 
@@ -69,13 +69,13 @@ func Policy(_ context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) 
 		for _, k := range r.Keys {
 			n := k
 			if !exact {
-				n = SecretName(k)
+				n = cloudsm.GuideName(k)
 			}
 			secrets = append(secrets, n)
 			if r.Access == kwpolicy.Rotate {
 				rn := k + driver.SuffixRotation
 				if !exact {
-					rn = SecretName(rn)
+					rn = cloudsm.GuideName(rn)
 				}
 				secrets = append(secrets, rn)
 			}
@@ -103,30 +103,14 @@ func Policy(_ context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) 
 }
 
 func policyTarget(r *kwpolicy.Request) (host string, exact bool, err error) {
-	u := r.URL
-	if strings.Trim(u.Path, "/") != "" {
-		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv URL must be azurekv://NAME.vault.azure.net (no path)")
+	if host, err = hostOf(r.URL, r.Env, "derive the policy"); err != nil {
+		return "", false, err
 	}
-	host = u.Host
-	if host == "" {
-		raw := strings.TrimSpace(r.Env(VaultEnv))
-		vu, err := url.Parse(raw)
-		if raw == "" || err != nil || vu.Host == "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv:// names no vault and %s is not a vault URL", VaultEnv)
-		}
-		host = vu.Host
-	}
-	if !hostRe.MatchString(host) {
-		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv: %q is not a vault host like NAME.vault.azure.net", host)
-	}
-	if !strings.Contains(host, ".") {
-		host += ".vault.azure.net"
-	}
-	exact = u.Query().Get("names") == "exact"
+	exact = r.URL.Query().Get("names") == "exact"
 	for _, k := range r.Keys {
 		n := k
 		if !exact {
-			n = SecretName(k)
+			n = cloudsm.GuideName(k)
 		}
 		if !r.All && !nameRe.MatchString(n) {
 			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "azurekv: key %q cannot name a Key Vault secret (letters, digits and -)", k)

@@ -3,19 +3,15 @@
 package azurekv_test
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/azurekv"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestPolicy pins the role assignment: Secrets User for read, Secrets
 // Officer for write and rotate, scoped to the one vault, with the
@@ -32,23 +28,10 @@ func TestPolicy(t *testing.T) {
 		{"all-write", "azurekv://dharmamind-vault.vault.azure.net?names=exact", policy.Write, true, azurekv.RoleSecretsOfficer},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := policy.ParseURL(c.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
-				Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
-			b, _ := json.Marshal(doc.Document)
+			doc := providertest.Derive(t, c.url, policy.Request{Access: c.access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all})
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
 			var back azurekv.Assignments
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&back); err != nil {
-				t.Fatal(err)
-			}
+			providertest.DecodeStrict(t, doc.Document, &back)
 			if len(back.Assignments) != 1 || back.Assignments[0].RoleDefinitionName != c.role ||
 				!strings.HasSuffix(back.Assignments[0].Scope, "/providers/Microsoft.KeyVault/vaults/dharmamind-vault") {
 				t.Fatalf("assignments = %+v", back.Assignments)
@@ -62,22 +45,5 @@ func TestPolicy(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -9,20 +9,12 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/azureserver"
-	"github.com/keyward/keyward/provider/azurekv"
 	"github.com/keyward/keyward/rotation"
 	"github.com/keyward/keyward/rotation/rotationtest"
 )
 
 func azureRotationStore(t *testing.T, clock func() time.Time) *keyward.Store {
-	srv := azureserver.New(t)
-	d, err := azurekv.New(vaultHost, &azurekv.Options{Endpoint: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock})
-	t.Cleanup(func() { s.Close() })
-	return s
+	return newStore(t, azureserver.New(t), &keyward.StoreOptions{TTL: -1, Clock: clock})
 }
 
 // TestRotation: versions, with the previous version disabled when its

@@ -35,6 +35,13 @@
 // an unreadable one is PermissionDenied. A missing key is NotFound. Asking
 // for a version is Unimplemented.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a dotenv://PATH URL and is
+// the opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(path, opts) returns the driver over the .env file and
+// OpenStore(path, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // dotenv exposes no driver-specific types.
@@ -61,16 +68,14 @@ import (
 const Scheme = "dotenv"
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// PathFromURL returns the file a dotenv:// URL names: the host and path
-// together, so dotenv://.env is ".env" and dotenv:///etc/app.env is
-// "/etc/app.env".
-func PathFromURL(u *url.URL) string { return keyward.URLPath(u) }
-
-func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	path := PathFromURL(u)
+// OpenURL opens a driver for a dotenv:// URL, which names the file by its
+// host and path together (dotenv://.env is ".env", dotenv:///etc/app.env
+// is "/etc/app.env"); it is the opener registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	path := keyward.URLPath(u)
 	if path == "" {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "dotenv:// needs a file, as in dotenv://.env or dotenv:///abs/path/app.env")
 	}
@@ -88,16 +93,12 @@ func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 		}
 	}
 	if _, err := os.Stat(path); err != nil {
-		code := keyward.Unknown
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, keyward.Errorf(keyward.NotFound, "open", "%s does not exist", path)
-		case errors.Is(err, fs.ErrPermission):
-			code = keyward.PermissionDenied
 		}
-		return nil, keyward.Errorf(code, "open", "%s cannot be read: %v", path, unwrapPath(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "open", "%s cannot be read: %v", path, fsutil.StripPath(err))
 	}
-	return New(path, o), nil
+	return NewDriver(path, o)
 }
 
 // Options configures the driver.
@@ -114,8 +115,9 @@ type Options struct {
 	Warn func(msg string)
 }
 
-// New returns a driver over the .env file at path.
-func New(path string, opts *Options) driver.Store {
+// NewDriver returns a driver over the .env file at path, read on every
+// operation (the error is always nil: a missing file is NotFound then).
+func NewDriver(path string, opts *Options) (driver.Store, error) {
 	d := &dotenvDriver{path: path, lookup: os.LookupEnv}
 	if opts != nil {
 		d.noInterp = opts.NoInterpolate
@@ -124,7 +126,16 @@ func New(path string, opts *Options) driver.Store {
 			d.lookup = opts.LookupEnv
 		}
 	}
-	return d
+	return d, nil
+}
+
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(path string, opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
 }
 
 type dotenvDriver struct {
@@ -171,14 +182,6 @@ func (e *codedError) Error() string {
 }
 func (e *codedError) Unwrap() error { return e.err }
 
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 // load reads and parses the file.
 func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
@@ -192,10 +195,8 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 			return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file (it is " + fe.Kind + ")"}
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, nil, &codedError{code: driver.NotFound, msg: d.path + " does not exist"}
-		case errors.Is(err, fs.ErrPermission):
-			return nil, nil, &codedError{code: driver.PermissionDenied, msg: d.path + " cannot be read", err: unwrapPath(err)}
 		}
-		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	defer f.Close()
 	data, err := fsutil.ReadOpened(f, d.path, fsutil.MaxDotenvFile)
@@ -204,7 +205,7 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 		if errors.As(err, &fe) {
 			return nil, nil, &codedError{code: driver.InvalidArgument, msg: fe.Error()}
 		}
-		return nil, nil, &codedError{code: driver.Unknown, msg: d.path + " cannot be read", err: unwrapPath(err)}
+		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	po := &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp}
 	if d.warn != nil {

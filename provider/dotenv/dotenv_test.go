@@ -28,7 +28,7 @@ type harness struct {
 }
 
 func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return dotenv.New(h.path, &dotenv.Options{LookupEnv: noEnv}), nil
+	return dotenv.NewDriver(h.path, &dotenv.Options{LookupEnv: noEnv})
 }
 func (h *harness) Seed(_ context.Context, key string, data []byte) error {
 	h.mu.Lock()
@@ -72,8 +72,7 @@ func TestComposeSemantics(t *testing.T) {
 		"HOST_FROM_ENV=\"${KW_HOST:-localhost}\"\r\n"+
 		"DB_USER=override\r\n")
 	env := map[string]string{"KW_HOST": "db.internal"}
-	d := dotenv.New(p, &dotenv.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	s := keyward.NewStore(d, nil)
+	s := openStore(t, p, &dotenv.Options{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
 	ctx := context.Background()
 	for k, want := range map[string]string{
 		"DB_USER":       "override",
@@ -94,7 +93,7 @@ func TestComposeSemantics(t *testing.T) {
 	if err != nil || len(infos) != 5 {
 		t.Fatalf("List: %d keys, %v", len(infos), err)
 	}
-	noInterp := keyward.NewStore(dotenv.New(p, &dotenv.Options{NoInterpolate: true, LookupEnv: noEnv}), nil)
+	noInterp := openStore(t, p, &dotenv.Options{NoInterpolate: true, LookupEnv: noEnv})
 	if v, err := noInterp.Get(ctx, "DATABASE_URL"); err != nil || v.RevealString() != "postgres://${DB_USER}@db:5432/app" {
 		t.Fatalf("interpolate=false: %v", err)
 	}
@@ -111,7 +110,7 @@ func TestMalformed(t *testing.T) {
 		{"A=1\n" + c + " is not a statement\n", ":2:19: key contains a space"},
 	} {
 		p := write(t, tc.in)
-		s := keyward.NewStore(dotenv.New(p, &dotenv.Options{LookupEnv: noEnv}), nil)
+		s := openStore(t, p, &dotenv.Options{LookupEnv: noEnv})
 		_, err := s.Get(ctx, "A")
 		if keyward.ErrorCode(err) != keyward.InvalidArgument {
 			t.Fatalf("code %v, want InvalidArgument", keyward.ErrorCode(err))
@@ -152,7 +151,7 @@ func TestMissingAndSpecialFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{dir, fifo} {
-		sd := keyward.NewStore(dotenv.New(p, nil), nil)
+		sd := openStore(t, p, nil)
 		if _, err := sd.Get(ctx, "A"); keyward.ErrorCode(err) != keyward.InvalidArgument || !strings.Contains(err.Error(), "not a regular file") {
 			t.Fatalf("Get from %s: %v", filepath.Base(p), err)
 		}
@@ -194,9 +193,19 @@ func TestOpenURLForms(t *testing.T) {
 }
 
 func TestVersionUnimplemented(t *testing.T) {
-	s := keyward.NewStore(dotenv.New(write(t, "A=1\n"), nil), nil)
+	s := openStore(t, write(t, "A=1\n"), nil)
 	_, err := s.GetValue(context.Background(), "A", &keyward.GetOptions{Version: "1"})
 	if !errors.Is(err, keyward.ErrUnimplemented) {
 		t.Fatalf("Get with a version: %v", err)
 	}
+}
+
+func openStore(t *testing.T, path string, opts *dotenv.Options) *keyward.Store {
+	t.Helper()
+	s, err := dotenv.OpenStore(path, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -48,6 +48,14 @@
 // device or over-large file is InvalidArgument. Asking for a version is
 // Unimplemented. Errors never contain a value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens an env:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(opts) returns the driver over the environment and
+// OpenStore(opts, storeOpts) the keyward.Store over it (New remains,
+// deprecated).
+//
 // # As
 //
 // env exposes no driver-specific types.
@@ -75,14 +83,16 @@ const Scheme = "env"
 // DefaultMaxFileSize is the largest KEY_FILE the provider reads.
 const DefaultMaxFileSize = 1 << 20
 
-// FileSuffix is the suffix of the variable that names a secret's file.
-const FileSuffix = "_FILE"
+// fileSuffix is the suffix of the variable that names a secret's file.
+const fileSuffix = "_FILE"
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for an env:// URL (see # URLs); it is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	if u.Host != "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 		return nil, fmt.Errorf("env:// takes no host or path (use env:// or env://?prefix=APP_)")
 	}
@@ -104,7 +114,7 @@ func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 			return nil, fmt.Errorf("unknown query parameter %q for env:// (known: prefix, keys)", k)
 		}
 	}
-	return New(o), nil
+	return NewDriver(o)
 }
 
 // Options configures the driver. The zero value reads the real process
@@ -124,8 +134,9 @@ type Options struct {
 	Keys []string
 }
 
-// New returns a driver over the environment.
-func New(opts *Options) driver.Store {
+// NewDriver returns a driver over the environment (the error is always
+// nil).
+func NewDriver(opts *Options) (driver.Store, error) {
 	d := &envDriver{lookup: os.LookupEnv, environ: os.Environ, max: DefaultMaxFileSize, keys: map[string]bool{}}
 	if opts != nil {
 		d.prefix = opts.Prefix
@@ -142,7 +153,24 @@ func New(opts *Options) driver.Store {
 			d.keys[k] = true
 		}
 	}
+	return d, nil
+}
+
+// New is NewDriver without the error.
+//
+// Deprecated: use NewDriver, the constructor every provider package has.
+func New(opts *Options) driver.Store {
+	d, _ := NewDriver(opts)
 	return d
+}
+
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
 }
 
 type envDriver struct {
@@ -201,7 +229,7 @@ func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value
 	if v, ok := d.lookup(name); ok {
 		return &driver.Value{Data: []byte(v)}, nil
 	}
-	fileVar := name + FileSuffix
+	fileVar := name + fileSuffix
 	path, ok := d.lookup(fileVar)
 	if !ok || path == "" {
 		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s is not set (nor is %s)", name, fileVar), absent: true}
@@ -237,17 +265,11 @@ func readSecretFile(path string, max int64) ([]byte, error) {
 }
 
 func fileErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err // the path is added by the caller
+	code, cause := fsutil.Code(err), fsutil.StripPath(err) // the path is added by the caller
+	if errors.Is(err, fs.ErrNotExist) {
+		return &codedError{code: code, msg: "does not exist"}
 	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return &codedError{code: driver.NotFound, msg: "does not exist"}
-	case errors.Is(err, fs.ErrPermission):
-		return &codedError{code: driver.PermissionDenied, msg: "cannot be read", err: err}
-	}
-	return &codedError{code: driver.Unknown, msg: "cannot be read", err: err}
+	return &codedError{code: code, msg: "cannot be read", err: cause}
 }
 
 func trimNewline(b []byte) []byte {
@@ -294,7 +316,7 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 		for _, k := range keys {
 			if _, ok := d.lookup(k); ok {
 				out = append(out, driver.KeyInfo{Key: k})
-			} else if p, ok := d.lookup(k + FileSuffix); ok && p != "" {
+			} else if p, ok := d.lookup(k + fileSuffix); ok && p != "" {
 				out = append(out, driver.KeyInfo{Key: k})
 			}
 		}
@@ -307,7 +329,7 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 			continue
 		}
 		key := strings.TrimPrefix(name, d.prefix)
-		if base, ok := strings.CutSuffix(key, FileSuffix); ok && base != "" && val != "" {
+		if base, ok := strings.CutSuffix(key, fileSuffix); ok && base != "" && val != "" {
 			key = base
 		}
 		if key != "" {

@@ -43,7 +43,17 @@ func (e *fakeEnv) environ() []string {
 }
 
 func (e *fakeEnv) driver(prefix string) driver.Store {
-	return env.New(&env.Options{Prefix: prefix, LookupEnv: e.lookup, Environ: e.environ})
+	return e.with(&env.Options{Prefix: prefix})
+}
+
+// with is a driver over e with opts (LookupEnv and Environ set to e's).
+func (e *fakeEnv) with(opts *env.Options) driver.Store {
+	opts.LookupEnv, opts.Environ = e.lookup, e.environ
+	d, err := env.NewDriver(opts)
+	if err != nil {
+		panic(err) // NewDriver's error is always nil
+	}
+	return d
 }
 
 // harness seeds the environment directly (viaFile=false) or through the
@@ -231,7 +241,7 @@ func TestNoValueInErrors(t *testing.T) {
 	e := newFakeEnv()
 	e.set("BIG_FILE", big)
 	e.set("PLAIN", c)
-	d := env.New(&env.Options{LookupEnv: e.lookup, Environ: e.environ, MaxFileSize: 10})
+	d := e.with(&env.Options{MaxFileSize: 10})
 	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
 	ctx := context.Background()
 	_, err1 := s.Get(ctx, "BIG")
@@ -283,7 +293,7 @@ func TestListOnlyDeclaredOrRequested(t *testing.T) {
 		{"both", []string{"JWT_SECRET_KEY"}, []string{"ASKED"}, "ASKED,JWT_SECRET_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := env.New(&env.Options{LookupEnv: e.lookup, Environ: e.environ, Keys: tc.keys})
+			d := e.with(&env.Options{Keys: tc.keys})
 			for _, k := range tc.get {
 				_, _ = d.Get(ctx, k, "")
 			}

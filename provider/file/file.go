@@ -46,6 +46,13 @@
 // size limit (1 MiB by default) is InvalidArgument. An escaping symlink or an
 // unreadable file is PermissionDenied. Errors never contain a value.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a file://DIR URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(dir, opts) returns the driver over the directory and
+// OpenStore(dir, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // file exposes no driver-specific types.
@@ -74,15 +81,14 @@ const Scheme = "file"
 const DefaultMaxSize = 1 << 20
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// DirFromURL returns the directory a file:// URL names (host and path
-// together, so file://./secrets is "./secrets").
-func DirFromURL(u *url.URL) string { return keyward.URLPath(u) }
-
-func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
-	dir := DirFromURL(u)
+// OpenURL opens a driver for a file:// URL, which names the directory by
+// its host and path together (file://./secrets is "./secrets"); it is the
+// opener registered on keyward.DefaultURLMux.
+func OpenURL(_ context.Context, u *url.URL) (driver.Store, error) {
+	dir := keyward.URLPath(u)
 	if dir == "" {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "file:// needs a directory, as in file:///run/secrets or file://./secrets")
 	}
@@ -101,7 +107,7 @@ func openURL(_ context.Context, u *url.URL) (driver.Store, error) {
 			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "unknown query parameter %q for file:// (known: trim)", k)
 		}
 	}
-	return New(dir, o)
+	return NewDriver(dir, o)
 }
 
 // Options configures the driver.
@@ -112,14 +118,23 @@ type Options struct {
 	MaxSize int64
 }
 
-// New returns a driver over the directory dir, which must exist.
-func New(dir string, opts *Options) (driver.Store, error) {
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(dir string, opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
+}
+
+// NewDriver returns a driver over the directory dir, which must exist.
+func NewDriver(dir string, opts *Options) (driver.Store, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, keyward.Errorf(keyward.NotFound, "open", "directory %s does not exist", dir)
 		}
-		return nil, keyward.Errorf(keyward.PermissionDenied, "open", "directory %s cannot be read: %v", dir, unwrapPath(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "open", "directory %s cannot be read: %v", dir, fsutil.StripPath(err))
 	}
 	if !fi.IsDir() {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "%s is not a directory (file:// names a directory of secret files)", dir)
@@ -160,14 +175,6 @@ func errorf(code driver.Code, format string, args ...any) error {
 	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
 func checkKey(key string) error {
 	switch {
 	case key == "":
@@ -188,7 +195,7 @@ func (d *fileDriver) root() (*os.Root, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errorf(driver.NotFound, "directory %s does not exist", d.dir)
 		}
-		return nil, &codedError{code: driver.PermissionDenied, msg: "directory " + d.dir + " cannot be opened", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be opened", err: fsutil.StripPath(err)}
 	}
 	return r, nil
 }
@@ -245,10 +252,10 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		case errors.As(err, &fe):
 			return nil, errorf(driver.InvalidArgument, "%s is larger than the %s limit", where, fsutil.FormatLimit(d.max))
 		}
-		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	if fi, err = f.Stat(); err != nil {
-		return nil, &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	}
 	if d.trim {
 		data = trimNewline(data)
@@ -261,13 +268,13 @@ func (d *fileDriver) statErr(r *os.Root, key, where string, err error) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return errorf(driver.NotFound, "%s does not exist", where)
 	case errors.Is(err, fs.ErrPermission):
-		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: unwrapPath(err)}
+		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: fsutil.StripPath(err)}
 	case errors.Is(err, syscall.ELOOP):
 		return errorf(driver.InvalidArgument, "%s is a symlink loop", where)
 	case escapes(r, key, err):
 		return errorf(driver.PermissionDenied, "%s is a symlink that leads outside %s; refused", where, d.dir)
 	}
-	return &codedError{code: driver.Unknown, msg: where + " cannot be read", err: unwrapPath(err)}
+	return &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
 }
 
 func trimNewline(b []byte) []byte {
@@ -293,12 +300,12 @@ func (d *fileDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	defer r.Close()
 	dir, err := r.Open(".")
 	if err != nil {
-		return nil, &codedError{code: driver.PermissionDenied, msg: "directory " + d.dir + " cannot be listed", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
 	}
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return nil, &codedError{code: driver.Unknown, msg: "directory " + d.dir + " cannot be listed", err: unwrapPath(err)}
+		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
 	}
 	var out []driver.KeyInfo
 	for _, name := range names {

@@ -24,7 +24,7 @@ type harness struct {
 }
 
 func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return file.New(h.dir, &file.Options{TrimNewline: h.trim})
+	return file.NewDriver(h.dir, &file.Options{TrimNewline: h.trim})
 }
 func (h *harness) Seed(_ context.Context, key string, data []byte) error {
 	if h.trim {
@@ -133,7 +133,7 @@ func TestSymlinkEscapeRefused(t *testing.T) {
 	must(t, os.Symlink("/etc/passwd", filepath.Join(dir, "passwd")))
 	must(t, os.Symlink("inside", filepath.Join(dir, "ok-link")))
 
-	d, err := file.New(dir, nil)
+	d, err := file.NewDriver(dir, nil)
 	must(t, err)
 	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
 	for _, k := range []string{"relative", "absolute", "dotdot", "chain", "hop", "absinside", "passwd"} {
@@ -174,7 +174,7 @@ func TestSpecialFilesAndLimits(t *testing.T) {
 	must(t, os.Symlink("fifo", filepath.Join(dir, "fifo-link")))
 	must(t, os.Symlink("loop-b", filepath.Join(dir, "loop-a")))
 	must(t, os.Symlink("loop-a", filepath.Join(dir, "loop-b")))
-	d, err := file.New(dir, &file.Options{MaxSize: 100})
+	d, err := file.NewDriver(dir, &file.Options{MaxSize: 100})
 	must(t, err)
 	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Retries: -1})
 	for _, tc := range []struct {

@@ -75,6 +75,13 @@
 // The client library's own retries are turned off so the Store's bounded,
 // jittered retry policy is the only one.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a gcpsm:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(project, opts) returns the driver for the project and
+// OpenStore(project, opts, storeOpts) the keyward.Store over it.
+//
 // # As
 //
 // Store.As accepts **secretmanager.Client (the client, created on first
@@ -94,7 +101,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
@@ -110,74 +116,52 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 )
 
 // Scheme is the URL scheme gcpsm registers.
 const Scheme = "gcpsm"
 
-// EndpointEnv names the variable that overrides the endpoint when the URL
-// has no endpoint= parameter (emulators, tests).
-const EndpointEnv = "KEYWARD_GCPSM_ENDPOINT"
-
-// ProjectEnv is the guide's variable naming the project, used by gcpsm://.
-const ProjectEnv = "GCP_PROJECT"
-
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, &URLOpener{})
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// URLOpener opens gcpsm:// URLs.
-type URLOpener struct {
-	// Options are the defaults; URL parameters override them.
-	Options Options
-	// Getenv reads GCP_PROJECT and KEYWARD_GCPSM_ENDPOINT; nil is os.Getenv.
-	Getenv func(string) string
+// OpenURL opens a driver for a gcpsm:// URL (see # URLs) with the variables
+// of the process environment; it is the opener registered on
+// keyward.DefaultURLMux. The form is azurekv's: the project (from
+// $GCP_PROJECT for gcpsm://), names= and endpoint= ($KEYWARD_GCPSM_ENDPOINT).
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	return urlForm.Open(u, os.Getenv)
 }
 
-// OpenStoreURL implements keyward.URLOpener.
-func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store, error) {
-	getenv := o.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	opts := o.Options
+var urlForm = &cloudsm.URLForm{Scheme: Scheme, EndpointEnv: "KEYWARD_GCPSM_ENDPOINT", Locate: projectOf,
+	New: func(project string, q cloudsm.Query) (driver.Store, error) {
+		return NewDriver(project, &Options{Endpoint: q.Endpoint, ExactNames: q.ExactNames})
+	}}
+
+// projectOf is the project a gcpsm:// URL names: gcpsm://projects/PROJECT,
+// gcpsm://PROJECT, or gcpsm:// for $GCP_PROJECT. op names the operation
+// in errors (open, derive the policy).
+func projectOf(u *url.URL, getenv func(string) string, op string) (string, error) {
 	var project string
 	switch {
 	case u.Host == "projects":
 		project = strings.Trim(u.Path, "/")
 	case u.Host == "" && strings.Trim(u.Path, "/") == "":
-		project = strings.TrimSpace(getenv(ProjectEnv))
-		if project == "" {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm:// names no project and %s is not set", ProjectEnv)
+		var err error
+		if project, err = cloudsm.FromEnv(Scheme, "project", "GCP_PROJECT", getenv, op); err != nil {
+			return "", err
 		}
 	default:
 		if strings.Trim(u.Path, "/") != "" {
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
+			return "", keyward.Errorf(keyward.InvalidArgument, op, "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
 		}
 		project = u.Host
 	}
-	q := u.Query()
-	for k := range q {
-		switch k {
-		case "endpoint":
-			opts.Endpoint = q.Get(k)
-		case "names":
-			switch q.Get(k) {
-			case "guide":
-				opts.ExactNames = false
-			case "exact":
-				opts.ExactNames = true
-			default:
-				return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: names= must be guide or exact")
-			}
-		default:
-			return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: unknown query parameter %q", k)
-		}
+	if !projectRe.MatchString(project) {
+		return "", keyward.Errorf(keyward.InvalidArgument, op, "gcpsm: %q is not a project id or number", project)
 	}
-	if opts.Endpoint == "" {
-		opts.Endpoint = strings.TrimSpace(getenv(EndpointEnv))
-	}
-	return New(project, &opts)
+	return project, nil
 }
 
 // Options configure a driver.
@@ -195,9 +179,9 @@ type Options struct {
 
 var projectRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.:-]{0,99}$`)
 
-// New returns a driver for project. No network call or credential lookup
-// happens until the first operation.
-func New(project string, opts *Options) (driver.Store, error) {
+// NewDriver returns a driver for project (its id or number). No network
+// call or credential lookup happens until the first operation.
+func NewDriver(project string, opts *Options) (driver.Store, error) {
 	if !projectRe.MatchString(project) {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: %q is not a project id or number", project)
 	}
@@ -211,6 +195,15 @@ func New(project string, opts *Options) (driver.Store, error) {
 	}
 	d.ep = ep
 	return d, nil
+}
+
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(project string, opts *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(project, opts)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
 }
 
 type endpoint struct {
@@ -233,7 +226,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 	if err != nil || host == "" || port == "" || strings.ContainsAny(rest, "/?#@") {
 		return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint= must be HOST:PORT (optionally with http:// or https://)")
 	}
-	loop := isLoopback(host)
+	loop := cloudsm.Loopback(host)
 	switch scheme {
 	case "https":
 		return endpoint{addr: rest}, nil
@@ -248,24 +241,14 @@ func parseEndpoint(raw string) (endpoint, error) {
 	return endpoint{}, keyward.Errorf(keyward.InvalidArgument, "open", "gcpsm: endpoint= has an unsupported scheme (want http:// for loopback, or https://)")
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 type store struct {
 	project string
 	parent  string
 	opts    Options
 	ep      endpoint
 
-	mu     sync.Mutex
-	client *secretmanager.Client
-	conn   *grpc.ClientConn
-	closed bool
+	client cloudsm.Client[secretmanager.Client]
+	conn   *grpc.ClientConn // the plaintext connection, made with the client
 }
 
 var (
@@ -314,19 +297,14 @@ func (e *rpcError) Unwrap() error              { return e.err }
 func (e *rpcError) RetryAfter() time.Duration  { return e.delay }
 func (e *rpcError) GRPCStatus() *status.Status { s, _ := status.FromError(e.err); return s }
 
-// ctxError marks an RPC error that happened because the caller's context
-// ended, so it classifies as Canceled or DeadlineExceeded, not as an outage.
-type ctxError struct{ ctx, err error }
-
-func (e *ctxError) Error() string   { return e.err.Error() }
-func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
-
 func wrapRPC(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := driver.ContextErr(ctx); cerr != nil {
-		return &ctxError{ctx: cerr, err: err}
+	// An RPC that failed because the caller's context ended is Canceled
+	// or DeadlineExceeded, not an outage.
+	if cerr := cloudsm.ContextError(ctx, err); cerr != nil {
+		return cerr
 	}
 	st, ok := status.FromError(err)
 	if !ok {
@@ -342,68 +320,44 @@ func wrapRPC(ctx context.Context, err error) error {
 
 var secretIDRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
 
-// SecretID maps a key to a secret id the way the guide does
-// (JWT_SECRET_KEY → jwt-secret-key).
-func SecretID(key string) string {
-	return strings.ReplaceAll(strings.ToLower(key), "_", "-")
-}
-
-// KeyName is List's reverse of SecretID for canonical ids
-// (jwt-secret-key → JWT_SECRET_KEY); other ids are returned unchanged.
-func KeyName(id string) string {
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return id
-		}
-	}
-	return strings.ReplaceAll(strings.ToUpper(id), "-", "_")
-}
-
 func (d *store) secretName(key string) (string, error) {
 	if !secretIDRe.MatchString(key) {
 		return "", &invalidKeyError{key}
 	}
 	id := key
 	if !d.opts.ExactNames {
-		id = SecretID(key)
+		id = cloudsm.GuideName(key)
 	}
 	return d.parent + "/secrets/" + id, nil
 }
 
 func (d *store) getClient(ctx context.Context) (*secretmanager.Client, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil, errClosed
-	}
-	if d.client != nil {
-		return d.client, nil
-	}
-	var opts []option.ClientOption
-	if d.ep.plaintext {
-		conn, err := grpc.NewClient(d.ep.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return d.client.Get(func() (*secretmanager.Client, error) {
+		var opts []option.ClientOption
+		if d.ep.plaintext {
+			conn, err := grpc.NewClient(d.ep.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				return nil, &clientError{err}
+			}
+			d.conn = conn
+			opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
+		} else if d.ep.addr != "" {
+			opts = append(opts, option.WithEndpoint(d.ep.addr))
+		}
+		opts = append(opts, d.opts.ClientOptions...)
+		c, err := secretmanager.NewClient(ctx, opts...)
 		if err != nil {
+			if d.conn != nil {
+				_ = d.conn.Close()
+				d.conn = nil
+			}
 			return nil, &clientError{err}
 		}
-		d.conn = conn
-		opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
-	} else if d.ep.addr != "" {
-		opts = append(opts, option.WithEndpoint(d.ep.addr))
-	}
-	opts = append(opts, d.opts.ClientOptions...)
-	c, err := secretmanager.NewClient(ctx, opts...)
-	if err != nil {
-		if d.conn != nil {
-			_ = d.conn.Close()
-			d.conn = nil
-		}
-		return nil, &clientError{err}
-	}
-	// The Store retries (bounded, jittered, Unavailable only) and sets
-	// deadlines; the library's own retries and timeouts would multiply them.
-	*c.CallOptions = secretmanager.CallOptions{}
-	d.client = c
-	return c, nil
+		// The Store retries (bounded, jittered, Unavailable only) and sets
+		// deadlines; the library's own retries and timeouts would multiply them.
+		*c.CallOptions = secretmanager.CallOptions{}
+		return c, nil
+	}, errClosed)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -453,7 +407,7 @@ func (d *store) List(ctx context.Context) ([]driver.KeyInfo, error) {
 		}
 		id := versionID(s.GetName())
 		if !d.opts.ExactNames {
-			id = KeyName(id)
+			id = cloudsm.KeyName(id)
 		}
 		ki := driver.KeyInfo{Key: id}
 		if t := s.GetCreateTime(); t != nil {
@@ -768,31 +722,19 @@ func codeOf(c codes.Code) driver.Code {
 }
 
 func (d *store) As(i any) bool {
-	p, ok := i.(**secretmanager.Client)
-	if !ok {
-		return false
-	}
-	c, err := d.getClient(context.Background())
-	if err != nil {
-		return false
-	}
-	*p = c
-	return true
+	return cloudsm.As(i, func() (*secretmanager.Client, error) { return d.getClient(context.Background()) })
 }
 
+// Close closes the client and its connection, if they were made.
 func (d *store) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	var err error
-	if d.client != nil {
-		err = d.client.Close()
-	}
-	if d.conn != nil {
-		_ = d.conn.Close()
-	}
-	return err
+	return d.client.Close(func(c *secretmanager.Client) error {
+		var err error
+		if c != nil {
+			err = c.Close()
+		}
+		if d.conn != nil {
+			_ = d.conn.Close()
+		}
+		return err
+	})
 }

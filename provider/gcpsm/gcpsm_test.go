@@ -20,47 +20,35 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/cloudsm"
 	"github.com/keyward/keyward/internal/testing/gcpserver"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/gcpsm"
 )
 
 const project = "keyward-test"
 
-type harness struct {
-	srv *gcpserver.Server
-}
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return gcpsm.New(project, &gcpsm.Options{Endpoint: h.srv.Addr()})
-}
-
-func (h *harness) Seed(_ context.Context, key string, data []byte) error {
-	_, err := h.srv.Seed(project, gcpsm.SecretID(key), data)
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
-}
-func (h *harness) Close() {}
-
+// TestConformance: the in-process Secret Manager, every listing across
+// pages.
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(_ context.Context, t *testing.T) (drivertest.Harness, error) {
 		srv := gcpserver.New(t)
-		srv.PageSize = 1 // every listing crosses pages
-		return &harness{srv: srv}, nil
+		srv.PageSize = 1
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) { return gcpsm.NewDriver(project, &gcpsm.Options{Endpoint: srv.Addr()}) },
+			SeedFunc: func(key string, data []byte) error {
+				_, err := srv.Seed(project, cloudsm.GuideName(key), data)
+				return err
+			},
+			Capabilities: drivertest.Caps{BinaryValues: true, CheckAndSet: true},
+		}, nil
 	})
 }
 
 func newStore(t *testing.T, srv *gcpserver.Server, opts *keyward.StoreOptions) *keyward.Store {
-	t.Helper()
-	d, err := gcpsm.New(project, &gcpsm.Options{Endpoint: srv.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := keyward.NewStore(d, opts)
-	t.Cleanup(func() { s.Close() })
-	return s
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return gcpsm.OpenStore(project, &gcpsm.Options{Endpoint: srv.Addr()}, opts)
+	})
 }
 
 func TestGuideNameMapping(t *testing.T) {
@@ -70,35 +58,12 @@ func TestGuideNameMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newStore(t, srv, &keyward.StoreOptions{TTL: -1})
-	for _, key := range []string{"JWT_SECRET_KEY", "jwt-secret-key", "jwt_secret_key"} {
-		v, err := s.Get(ctx, key)
-		if err != nil {
-			t.Fatalf("Get(%s): %v", key, err)
-		}
-		if v.RevealString() != "guide-jwt" {
-			t.Fatalf("Get(%s) read another secret's value (%d bytes)", key, v.Len())
-		}
-	}
 	if _, err := s.Put(ctx, "DATABASE_URL", keyward.NewSecretString("postgresql://x"), nil); err != nil {
 		t.Fatal(err)
 	}
-	infos, err := s.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, ki := range infos {
-		keys = append(keys, ki.Key)
-	}
-	if got := strings.Join(keys, ","); got != "DATABASE_URL,JWT_SECRET_KEY" {
-		t.Fatalf("List = %s, want DATABASE_URL,JWT_SECRET_KEY", got)
-	}
+	providertest.GuideNames(t, s, "guide-jwt", []string{"JWT_SECRET_KEY", "jwt-secret-key", "jwt_secret_key"}, "DATABASE_URL,JWT_SECRET_KEY")
 	if srv.Calls("CreateSecret") != 1 { // Put's first write creates the secret (Seed bypasses gRPC)
 		t.Fatalf("CreateSecret called %d times, want 1", srv.Calls("CreateSecret"))
-	}
-	_, err = s.Get(ctx, "bad.key")
-	if keyward.ErrorCode(err) != keyward.InvalidArgument {
-		t.Fatalf("Get of a key that cannot be a secret id: code %v, want InvalidArgument", keyward.ErrorCode(err))
 	}
 }
 
@@ -109,7 +74,7 @@ func TestExactNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse("gcpsm://projects/" + project + "?names=exact&endpoint=" + srv.Addr())
-	d, err := (&gcpsm.URLOpener{}).OpenStoreURL(ctx, u)
+	d, err := gcpsm.OpenURL(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,49 +90,21 @@ func TestExactNames(t *testing.T) {
 }
 
 func TestURLs(t *testing.T) {
-	env := map[string]string{"GCP_PROJECT": "from-env", gcpsm.EndpointEnv: "127.0.0.1:1"}
-	op := &gcpsm.URLOpener{Getenv: func(k string) string { return env[k] }}
-	for _, tc := range []struct {
-		url     string
-		wantErr string
-	}{
-		{url: "gcpsm://projects/dharmamind-prod"},
-		{url: "gcpsm://dharmamind-prod"},
-		{url: "gcpsm://projects/123456789012/"},
-		{url: "gcpsm://"},
-		{url: "gcpsm://p1234?endpoint=https://secretmanager.example.com:443"},
-		{url: "gcpsm://p1234?endpoint=[::1]:8085"},
-		{url: "gcpsm://p1234?endpoint=http://localhost:8085"},
-		{url: "gcpsm://p1234?endpoint=http://10.0.0.1:8085", wantErr: "refusing plaintext endpoint"},
-		{url: "gcpsm://p1234?endpoint=secretmanager.example.com", wantErr: "must be HOST:PORT"},
-		{url: "gcpsm://p1234?endpoint=ftp://127.0.0.1:1", wantErr: "unsupported scheme"},
-		{url: "gcpsm://projects/a/b", wantErr: "not a project"},
-		{url: "gcpsm://Bad_Project", wantErr: "not a project"},
-		{url: "gcpsm://p1234?bogus=1", wantErr: "unknown query parameter"},
-		{url: "gcpsm://p1234?names=other", wantErr: "names="},
-	} {
-		u, err := url.Parse(tc.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := op.OpenStoreURL(context.Background(), u)
-		if tc.wantErr == "" {
-			if err != nil {
-				t.Errorf("%s: %v", tc.url, err)
-				continue
-			}
-			d.Close()
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("%s: error %v, want one containing %q", tc.url, err, tc.wantErr)
-		}
-	}
-	delete(env, "GCP_PROJECT")
-	u, _ := url.Parse("gcpsm://")
-	if _, err := op.OpenStoreURL(context.Background(), u); err == nil || !strings.Contains(err.Error(), "GCP_PROJECT") {
-		t.Errorf("gcpsm:// without GCP_PROJECT: %v, want an error naming GCP_PROJECT", err)
-	}
+	t.Setenv("GCP_PROJECT", "from-env")
+	t.Setenv("KEYWARD_GCPSM_ENDPOINT", "127.0.0.1:1")
+	providertest.OpenURLs(t, gcpsm.OpenURL, append(providertest.EndpointCases("gcpsm://p1234"), []providertest.URLCase{
+		{URL: "gcpsm://projects/dharmamind-prod"},
+		{URL: "gcpsm://dharmamind-prod"},
+		{URL: "gcpsm://projects/123456789012/"},
+		{URL: "gcpsm://"},
+		{URL: "gcpsm://p1234?endpoint=[::1]:8085"}, // no scheme: plaintext for loopback
+		{URL: "gcpsm://p1234?endpoint=secretmanager.example.com", WantErr: "must be HOST:PORT"},
+		{URL: "gcpsm://p1234?endpoint=ftp://127.0.0.1:1", WantErr: "unsupported scheme"},
+		{URL: "gcpsm://projects/a/b", WantErr: "not a project"},
+		{URL: "gcpsm://Bad_Project", WantErr: "not a project"},
+	}...))
+	t.Setenv("GCP_PROJECT", "")
+	providertest.OpenURLs(t, gcpsm.OpenURL, []providertest.URLCase{{URL: "gcpsm://", WantErr: "GCP_PROJECT"}})
 }
 
 func TestDisabledVersions(t *testing.T) {
@@ -353,7 +290,6 @@ func TestCheckAndSet(t *testing.T) {
 // Fault injection through keyward.Store: the Store's retry policy, not the
 // client library's, is in force.
 func TestFaults(t *testing.T) {
-	ctx := context.Background()
 	canary := "KWCANARY-gcp-fault-" + fmt.Sprint(time.Now().UnixNano())
 	for _, tc := range []struct {
 		name      string
@@ -387,57 +323,28 @@ func TestFaults(t *testing.T) {
 			o.TTL = -1
 			o.RetryBase = time.Millisecond
 			s := newStore(t, srv, &o)
-			v, err := s.Get(ctx, "JWT_SECRET_KEY")
-			if got := keyward.ErrorCode(err); got != tc.wantCode {
-				t.Fatalf("code %v (%v), want %v", got, err, tc.wantCode)
-			}
-			if err == nil && v.RevealString() != canary {
-				t.Fatalf("read a different value (%d bytes)", v.Len())
-			}
-			if err != nil && strings.Contains(err.Error(), canary) {
-				t.Fatalf("the error carries the secret value")
-			}
-			if tc.wantCalls > 0 && srv.Calls("AccessSecretVersion") != tc.wantCalls {
-				t.Fatalf("AccessSecretVersion called %d times, want %d", srv.Calls("AccessSecretVersion"), tc.wantCalls)
-			}
+			providertest.FaultGet(t, s, "JWT_SECRET_KEY", canary, tc.wantCode,
+				func() int { return srv.Calls("AccessSecretVersion") }, tc.wantCalls)
 		})
 	}
 }
 
 func TestStaleIfErrorDuringOutage(t *testing.T) {
-	ctx := context.Background()
 	srv := gcpserver.New(t)
 	if _, err := srv.Seed(project, "jwt-secret-key", []byte("cached-value")); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Unix(1_800_000_000, 0)
-	s := newStore(t, srv, &keyward.StoreOptions{TTL: time.Minute, MaxStale: time.Hour, Retries: 1,
-		RetryBase: time.Millisecond, Clock: func() time.Time { return now }})
-	if _, err := s.Get(ctx, "JWT_SECRET_KEY"); err != nil {
-		t.Fatal(err)
-	}
-	srv.InjectFault(gcpserver.Fault{Code: codes.Unavailable})
-	now = now.Add(10 * time.Minute)
-	v, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil)
-	if err != nil {
-		t.Fatalf("during an outage, within MaxStale: %v", err)
-	}
-	if !v.Stale || v.Secret.RevealString() != "cached-value" {
-		t.Fatalf("want the cached value marked stale (stale=%v)", v.Stale)
-	}
-	// A denial is not an outage: no stale value.
-	srv.ClearFaults()
-	srv.InjectFault(gcpserver.Fault{Code: codes.PermissionDenied})
-	if _, err := s.GetValue(ctx, "JWT_SECRET_KEY", nil); keyward.ErrorCode(err) != keyward.PermissionDenied {
-		t.Fatalf("permission denied during staleness: %v, want PermissionDenied", err)
-	}
+	providertest.StaleIfError(t, func(o *keyward.StoreOptions) *keyward.Store { return newStore(t, srv, o) },
+		"JWT_SECRET_KEY", "cached-value",
+		func() { srv.InjectFault(gcpserver.Fault{Code: codes.Unavailable}) },
+		func() { srv.ClearFaults(); srv.InjectFault(gcpserver.Fault{Code: codes.PermissionDenied}) })
 }
 
 func TestUnreachableIsUnavailable(t *testing.T) {
 	srv := gcpserver.New(t)
 	addr := srv.Addr()
 	srv.Close()
-	d, err := gcpsm.New(project, &gcpsm.Options{Endpoint: addr})
+	d, err := gcpsm.NewDriver(project, &gcpsm.Options{Endpoint: addr})
 	if err != nil {
 		t.Fatal(err)
 	}

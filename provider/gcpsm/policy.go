@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 	"github.com/keyward/keyward/policy"
 )
 
@@ -72,7 +73,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		if exact {
 			return k
 		}
-		return SecretID(k)
+		return cloudsm.GuideName(k)
 	}
 	var bindings []Binding
 	var cmds []string
@@ -162,23 +163,8 @@ func shellQuote(s string) string {
 }
 
 func policyTarget(r *policy.Request) (project string, exact bool, err error) {
-	u := r.URL
-	switch {
-	case u.Host == "projects":
-		project = strings.Trim(u.Path, "/")
-	case u.Host == "" && strings.Trim(u.Path, "/") == "":
-		project = strings.TrimSpace(r.Env(ProjectEnv))
-		if project == "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm:// names no project and %s is not set", ProjectEnv)
-		}
-	default:
-		if strings.Trim(u.Path, "/") != "" {
-			return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm URL must be gcpsm://projects/PROJECT or gcpsm://PROJECT")
-		}
-		project = u.Host
+	if project, err = projectOf(r.URL, r.Env, "derive the policy"); err != nil {
+		return "", false, err
 	}
-	if !projectRe.MatchString(project) {
-		return "", false, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "gcpsm: %q is not a project id or number", project)
-	}
-	return project, u.Query().Get("names") == "exact", nil
+	return project, r.URL.Query().Get("names") == "exact", nil
 }

@@ -3,19 +3,16 @@
 package gcpsm_test
 
 import (
-	"context"
-	"encoding/json"
-	"flag"
-	"os"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/gcpsm"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // TestPolicy pins the bindings (gcloud commands, and the JSON parsed back):
 // accessor on each secret by the guide's name mapping; write adds the
@@ -35,27 +32,16 @@ func TestPolicy(t *testing.T) {
 		{"all-rotate-number", "gcpsm://projects/123456789", policy.Rotate, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := policy.ParseURL(c.url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
-				Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"}, All: c.all, Principal: "serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
-			b, err := json.Marshal(doc.Document)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".json"), string(b)+"\n")
+			doc := providertest.Derive(t, c.url, policy.Request{Access: c.access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"},
+				All: c.all, Principal: "serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com"})
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".sh"), doc.Native)
 			var back gcpsm.Bindings
-			dec := json.NewDecoder(strings.NewReader(string(b)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&back); err != nil || len(back.Bindings) == 0 {
-				t.Fatalf("bindings do not parse back: %v", err)
+			b := providertest.DecodeStrict(t, doc.Document, &back)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".json"), string(b)+"\n")
+			if len(back.Bindings) == 0 {
+				t.Fatalf("no bindings")
 			}
+			u, _ := url.Parse(c.url)
 			project := strings.TrimPrefix(strings.TrimPrefix(u.Host+u.Path, "projects/"), "projects")
 			project = strings.Trim(project, "/")
 			for _, bd := range back.Bindings {
@@ -73,22 +59,5 @@ func TestPolicy(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

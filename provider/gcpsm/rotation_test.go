@@ -9,20 +9,12 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testing/gcpserver"
-	"github.com/keyward/keyward/provider/gcpsm"
 	"github.com/keyward/keyward/rotation"
 	"github.com/keyward/keyward/rotation/rotationtest"
 )
 
 func gcpRotationStore(t *testing.T, clock func() time.Time) *keyward.Store {
-	srv := gcpserver.New(t)
-	d, err := gcpsm.New(project, &gcpsm.Options{Endpoint: srv.Addr()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := keyward.NewStore(d, &keyward.StoreOptions{TTL: -1, Clock: clock})
-	t.Cleanup(func() { s.Close() })
-	return s
+	return newStore(t, gcpserver.New(t), &keyward.StoreOptions{TTL: -1, Clock: clock})
 }
 
 // TestRotation: versions, with the previous version disabled when its

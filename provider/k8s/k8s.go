@@ -51,6 +51,14 @@
 // (kubectl's limits), not client-go's default 5/s. client-go itself may
 // retry a response that carries Retry-After before keyward sees it.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a k8s://NAMESPACE/NAME URL
+// and is the opener registered on keyward.DefaultURLMux (keyward.Open uses
+// it); NewDriver(namespace, name, opts) returns the driver over the Secret
+// and OpenStore(namespace, name, opts, storeOpts) the keyward.Store over
+// it.
+//
 // # As
 //
 // Store.As accepts *corev1client.SecretsGetter. Store.ErrorAs reaches
@@ -99,10 +107,12 @@ type Options struct {
 }
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(openURL))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-func openURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for a k8s:// URL (see # URLs); it is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	var o Options
 	for k := range u.Query() {
 		switch k {

@@ -4,8 +4,6 @@ package k8s_test
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,10 +12,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/policy"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // allows is RBAC's rule evaluation for namespaced resources (no
 // aggregation, no non-resource URLs).
@@ -48,16 +46,9 @@ func TestPolicy(t *testing.T) {
 		{"rotate-rollout", policy.Rotate, []string{"deployment/api", "deployment/worker", "statefulset/db"}, []string{"get", "update"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := policy.ParseURL("k8s://production/dharmamind")
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: c.access,
+			doc := providertest.Derive(t, "k8s://production/dharmamind", policy.Request{Access: c.access,
 				Keys: []string{"JWT_SECRET_KEY"}, Rollout: c.rollout, Principal: "api"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".yaml"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".yaml"), doc.Native)
 			parts := strings.Split(doc.Native, "\n---\n")
 			if len(parts) != 2 {
 				t.Fatalf("want a Role and a RoleBinding, got %d documents", len(parts))
@@ -97,22 +88,5 @@ func TestPolicy(t *testing.T) {
 	u, _ := policy.ParseURL("k8s://production/dharmamind")
 	if _, err := policy.Derive(context.Background(), &policy.Request{URL: u, Access: policy.Read, All: true, Rollout: []string{"pod/x"}}); err == nil {
 		t.Error("--rollout pod/x accepted")
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -225,15 +225,15 @@ func TestIdentityResolution(t *testing.T) {
 		}
 	})
 	t.Run("default path", func(t *testing.T) {
-		p, _ := local.DefaultIdentityPath(env(map[string]string{"XDG_CONFIG_HOME": "/x/cfg", "HOME": "/home/u"}))
+		p, _ := local.IdentityPath(env(map[string]string{"XDG_CONFIG_HOME": "/x/cfg", "HOME": "/home/u"}), "")
 		if p != filepath.Join("/x/cfg", "keyward", "identity.txt") {
 			t.Fatalf("with XDG_CONFIG_HOME: %s", p)
 		}
-		p, _ = local.DefaultIdentityPath(env(map[string]string{"HOME": "/home/u"}))
+		p, _ = local.IdentityPath(env(map[string]string{"HOME": "/home/u"}), "")
 		if p != filepath.Join("/home/u", ".config", "keyward", "identity.txt") {
 			t.Fatalf("with HOME: %s", p)
 		}
-		if _, err := local.DefaultIdentityPath(env(nil)); err == nil {
+		if _, err := local.IdentityPath(env(nil), ""); err == nil {
 			t.Fatalf("no HOME: want an error")
 		}
 	})

@@ -3,10 +3,10 @@ package local
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // localError is the error type every local function returns. Its message
@@ -75,15 +75,7 @@ func errorCode(err error) driver.Code {
 	if errors.As(err, &le) {
 		return le.code
 	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return driver.NotFound
-	case errors.Is(err, fs.ErrPermission):
-		return driver.PermissionDenied
-	case errors.Is(err, fs.ErrExist):
-		return driver.AlreadyExists
-	}
-	return keyward.ErrorCode(err)
+	return fsutil.Code(err)
 }
 
 // ErrorCode classifies an error returned by this package's helpers

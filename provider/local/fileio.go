@@ -2,10 +2,7 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // crashHook, when set (tests only), is called at each step of a write;
@@ -105,51 +103,24 @@ func lock(ctx context.Context, path string) (unlock func(), err error) {
 	}, nil
 }
 
-// writeAtomic replaces path with data: a new file in the same directory
-// (0600, O_EXCL) is written, fsynced and renamed over path, then the
-// directory is fsynced. The caller holds the lock.
+// writeAtomic replaces path with data (fsutil.WriteFile, mode 0600, under
+// the temporary name removeStaleTemps knows). The caller holds the lock.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	var suffix [8]byte
-	_, _ = rand.Read(suffix[:])
-	tmp := tempPrefix(path) + hex.EncodeToString(suffix[:])
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return wrapErr(errorCode(err), err, "", "cannot create a temporary file in %s: %v", dir, unwrapPathErr(err))
-	}
-	step("temp-created")
-	fail := func(err error) error {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return wrapErr(errorCode(err), err, "", "cannot write %s: %v (the store is unchanged)", path, unwrapPathErr(err))
-	}
-	half := len(data) / 2
-	if _, err := f.Write(data[:half]); err != nil {
-		return fail(err)
-	}
-	step("temp-half-written")
-	if _, err := f.Write(data[half:]); err != nil {
-		return fail(err)
-	}
-	step("temp-written")
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	step("temp-synced")
-	if err := f.Close(); err != nil {
-		_ = os.Remove(tmp)
-		return wrapErr(errorCode(err), err, "", "cannot write %s: %v (the store is unchanged)", path, unwrapPathErr(err))
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return wrapErr(errorCode(err), err, "", "cannot replace %s: %v (the store is unchanged)", path, unwrapPathErr(err))
-	}
-	step("renamed")
-	if err := syncDir(dir); err != nil {
+	err := fsutil.WriteFile(path, data, &fsutil.WriteOptions{TempPrefix: filepath.Base(tempPrefix(path)), Step: step})
+	var we *fsutil.WriteError
+	if !errors.As(err, &we) {
 		return err
 	}
-	step("dir-synced")
-	return nil
+	code, cause := fsutil.Code(err), fsutil.StripPath(err)
+	switch we.Op {
+	case "create":
+		return wrapErr(code, err, "", "cannot create a temporary file in %s: %v", filepath.Dir(path), cause)
+	case "rename":
+		return wrapErr(code, err, "", "cannot replace %s: %v (the store is unchanged)", path, cause)
+	case "sync-dir":
+		return wrapErr(code, err, "", "cannot sync directory %s: %v", filepath.Dir(path), cause)
+	}
+	return wrapErr(code, err, "", "cannot write %s: %v (the store is unchanged)", path, cause)
 }
 
 // removeStaleTemps deletes temporary files left by writers that died. The
@@ -169,12 +140,7 @@ func escapeGlob(s string) string {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return wrapErr(errorCode(err), err, "", "cannot sync directory %s: %v", dir, unwrapPathErr(err))
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) && !isSyncUnsupported(err) {
+	if err := fsutil.SyncDir(dir); err != nil {
 		return wrapErr(errorCode(err), err, "", "cannot sync directory %s: %v", dir, unwrapPathErr(err))
 	}
 	return nil

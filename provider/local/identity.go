@@ -16,6 +16,7 @@ import (
 	"filippo.io/age/plugin"
 
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Environment variables that name the identity.
@@ -50,9 +51,9 @@ func GenerateIdentity() (*age.X25519Identity, error) {
 	return age.GenerateX25519Identity()
 }
 
-// DefaultIdentityPath is the per-user identity file:
+// defaultIdentityPath is the per-user identity file:
 // $XDG_CONFIG_HOME/keyward/identity.txt, else ~/.config/keyward/identity.txt.
-func DefaultIdentityPath(getenv func(string) string) (string, error) {
+func defaultIdentityPath(getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -87,12 +88,12 @@ func IdentityPath(getenv func(string) string, override string) (string, error) {
 	if p := getenv(EnvIdentityFile); p != "" {
 		return p, nil
 	}
-	return DefaultIdentityPath(getenv)
+	return defaultIdentityPath(getenv)
 }
 
 // LoadIdentity finds the user's identity: $KEYWARD_AGE_IDENTITY (the key
 // itself), else the file $KEYWARD_AGE_IDENTITY_FILE, else the default path
-// (see DefaultIdentityPath). A missing identity is a PermissionDenied error
+// (see defaultIdentityPath). A missing identity is a PermissionDenied error
 // that names where it looked and suggests 'keyward init'.
 func LoadIdentity(getenv func(string) string) (*Identity, error) {
 	return loadIdentity(getenv, "")
@@ -218,9 +219,9 @@ func parseIdentity(r io.Reader, source string) (*Identity, error) {
 	return id, nil
 }
 
-// IdentityFileContents renders id the way age-keygen does: comments with
+// identityFileContents renders id the way age-keygen does: comments with
 // the creation time and public key, then the secret key line.
-func IdentityFileContents(id *age.X25519Identity, now time.Time) []byte {
+func identityFileContents(id *age.X25519Identity, now time.Time) []byte {
 	return fmt.Appendf(nil, "# created: %s\n# public key: %s\n%s\n",
 		now.UTC().Format(time.RFC3339), id.Recipient().String(), id.String())
 }
@@ -241,7 +242,7 @@ func WriteIdentityFile(path string, id *age.X25519Identity) error {
 		}
 		return wrapErr(errorCode(err), err, "", "cannot create identity file %s: %v", path, unwrapPathErr(err))
 	}
-	_, werr := f.Write(IdentityFileContents(id, time.Now()))
+	_, werr := f.Write(identityFileContents(id, time.Now()))
 	if werr == nil {
 		werr = f.Sync()
 	}
@@ -255,12 +256,6 @@ func WriteIdentityFile(path string, id *age.X25519Identity) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// unwrapPathErr drops the *fs.PathError wrapper (whose text repeats the
-// path we already name).
-func unwrapPathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
+// unwrapPathErr drops the path wrapper (whose text repeats the path we
+// already name): fsutil.StripPath.
+func unwrapPathErr(err error) error { return fsutil.StripPath(err) }

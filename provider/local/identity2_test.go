@@ -67,7 +67,7 @@ func TestPassphraseProtectedIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ew.Write(IdentityFileContents(x, t0()))
+		ew.Write(identityFileContents(x, t0()))
 		ew.Close()
 		if aw != nil {
 			aw.Close()

@@ -67,6 +67,14 @@
 // Errors from this package carry a next step for people; [Hint] returns it.
 // No error ever contains a secret value or key material.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a local://PATH URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(path, opts) returns the driver over the store file and
+// OpenStore(path, opts, storeOpts) the keyward.Store over it (its URL set
+// to local://PATH).
+//
 // # As
 //
 // local exposes no driver-specific types through As.
@@ -95,17 +103,12 @@ import (
 const Scheme = "local"
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, &URLOpener{})
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
 }
 
-// URLOpener opens local:// URLs.
-type URLOpener struct {
-	// Getenv replaces os.Getenv for finding the identity (tests).
-	Getenv func(string) string
-}
-
-// OpenStoreURL implements keyward.URLOpener.
-func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+// OpenURL opens a driver for a local:// URL (see PathFromURL and
+// ?history=); it is the opener registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	path, idFile, err := PathFromURL(u)
 	if err != nil {
 		return nil, err
@@ -114,7 +117,7 @@ func (o *URLOpener) OpenStoreURL(ctx context.Context, u *url.URL) (driver.Store,
 	if err != nil {
 		return nil, err
 	}
-	return NewDriver(path, &Options{IdentityFile: idFile, Getenv: o.Getenv, KeepVersions: keep})
+	return NewDriver(path, &Options{IdentityFile: idFile, KeepVersions: keep})
 }
 
 // PathFromURL returns the store file and the identity= parameter of a

@@ -11,8 +11,6 @@ func tryLockFile(f *os.File) (bool, error) { return true, nil }
 
 func unlockFile(f *os.File) error { return nil }
 
-func isSyncUnsupported(err error) bool { return true }
-
 func openRead(path string) (*os.File, error) { return os.Open(path) }
 
 func openLock(path string) (*os.File, error) {

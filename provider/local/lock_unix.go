@@ -26,8 +26,6 @@ func tryLockFile(f *os.File) (bool, error) {
 
 func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
-func isSyncUnsupported(err error) bool { return errors.Is(err, syscall.EINVAL) }
-
 // openRead opens a file for reading without blocking on a FIFO (the
 // caller then refuses anything but a regular file).
 func openRead(path string) (*os.File, error) {

@@ -27,8 +27,6 @@ func unlockFile(f *os.File) error {
 }
 
 // Windows cannot fsync a directory; the rename is still atomic.
-func isSyncUnsupported(error) bool { return true }
-
 func openRead(path string) (*os.File, error) { return os.Open(path) }
 
 func openLock(path string) (*os.File, error) {

@@ -8,6 +8,13 @@
 // use and shared by every Open of the same name in this process; mem:// is a
 // fresh store each time.
 //
+// # Constructors
+//
+// A mem store is its Backend, so where other provider packages have
+// NewDriver and OpenStore, mem has NewBackend, then Backend.Driver and
+// Backend.OpenStore. OpenURL opens a mem:// URL and is the opener
+// registered on keyward.DefaultURLMux, as in every provider package.
+//
 // # As
 //
 // mem exposes no driver-specific types.
@@ -39,20 +46,25 @@ var (
 )
 
 func init() {
-	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(func(ctx context.Context, u *url.URL) (driver.Store, error) {
-		if u.Host == "" && (u.Path == "" || u.Path == "/") {
-			return NewBackend().Driver(), nil
-		}
-		namedMu.Lock()
-		defer namedMu.Unlock()
-		name := u.Host + u.Path
-		b := named[name]
-		if b == nil {
-			b = NewBackend()
-			named[name] = b
-		}
-		return b.Driver(), nil
-	}))
+	keyward.DefaultURLMux().Register(Scheme, keyward.OpenerFunc(OpenURL))
+}
+
+// OpenURL opens a driver for a mem:// URL (see # URLs): over the named
+// Backend of this process, or a new one for mem://. It is the opener
+// registered on keyward.DefaultURLMux.
+func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
+	if u.Host == "" && (u.Path == "" || u.Path == "/") {
+		return NewBackend().Driver(), nil
+	}
+	namedMu.Lock()
+	defer namedMu.Unlock()
+	name := u.Host + u.Path
+	b := named[name]
+	if b == nil {
+		b = NewBackend()
+		named[name] = b
+	}
+	return b.Driver(), nil
 }
 
 type version struct {

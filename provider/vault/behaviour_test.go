@@ -34,7 +34,7 @@ func open(t *testing.T, o vault.Options, so *keyward.StoreOptions) (*keyward.Sto
 	if o.Getenv == nil {
 		o.Getenv = noEnv
 	}
-	d, err := vault.Open(context.Background(), &o)
+	d, err := vault.NewDriver(&o)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -645,7 +645,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 		return h.Hint()
 	}
 	open := func(t *testing.T, srv *vaultserver.Server, token string) *keyward.Store {
-		d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: token, Path: "dharmamind/production", Getenv: noEnv})
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: token, Path: "dharmamind/production", Getenv: noEnv})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,7 +682,7 @@ func TestRefusalsSayWhy(t *testing.T) {
 	}
 	// With the mount named there is no detection: the data read itself is
 	// refused and diagnosed.
-	d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "hvs.expired-fake", Path: "production", Mount: "dharmamind", KVVersion: 2, Getenv: noEnv})
+	d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: "hvs.expired-fake", Path: "production", Mount: "dharmamind", KVVersion: 2, Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}

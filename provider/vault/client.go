@@ -24,8 +24,8 @@ import (
 	"github.com/keyward/keyward/internal/fsutil"
 )
 
-// Driver is the vault driver. Users hold a keyward.Store over it.
-type Driver struct {
+// kvDriver is the vault driver (KV v1 and v2). Users hold a keyward.Store over it.
+type kvDriver struct {
 	c      *api.Client
 	o      Options
 	getenv func(string) string
@@ -54,9 +54,11 @@ type target struct {
 	sub     string // path inside the mount
 }
 
-// Open returns a driver. It does not contact Vault: login and mount
-// detection happen on first use.
-func Open(ctx context.Context, o *Options) (driver.Store, error) {
+// NewDriver returns a driver for the KV secret (bundle layout) or folder
+// (keys layout) o names; the server, the path and every other choice are
+// in Options. It does not contact Vault: login and mount detection happen
+// on first use.
+func NewDriver(o *Options) (driver.Store, error) {
 	d, err := newDriver(o)
 	if err != nil {
 		return nil, err
@@ -67,8 +69,22 @@ func Open(ctx context.Context, o *Options) (driver.Store, error) {
 	return d, nil
 }
 
+// OpenStore is NewDriver wrapped in a keyward.Store.
+func OpenStore(o *Options, sopts *keyward.StoreOptions) (*keyward.Store, error) {
+	d, err := NewDriver(o)
+	if err != nil {
+		return nil, err
+	}
+	return keyward.NewStore(d, sopts), nil
+}
+
+// Open is NewDriver; ctx is not used.
+//
+// Deprecated: use NewDriver, the constructor every provider package has.
+func Open(ctx context.Context, o *Options) (driver.Store, error) { return NewDriver(o) }
+
 // kv1Driver hides Versioner for stores known to be KV v1.
-type kv1Driver struct{ d *Driver }
+type kv1Driver struct{ d *kvDriver }
 
 func (k *kv1Driver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
 	return k.d.Get(ctx, key, version)
@@ -86,21 +102,21 @@ func (k *kv1Driver) Close() error                                 { return k.d.C
 func (k *kv1Driver) As(i any) bool                                { return k.d.As(i) }
 
 var (
-	_ driver.Lister      = (*Driver)(nil)
-	_ driver.Writer      = (*Driver)(nil)
-	_ driver.Deleter     = (*Driver)(nil)
-	_ driver.Versioner   = (*Driver)(nil)
-	_ driver.BatchGetter = (*Driver)(nil)
-	_ driver.As          = (*Driver)(nil)
+	_ driver.Lister      = (*kvDriver)(nil)
+	_ driver.Writer      = (*kvDriver)(nil)
+	_ driver.Deleter     = (*kvDriver)(nil)
+	_ driver.Versioner   = (*kvDriver)(nil)
+	_ driver.BatchGetter = (*kvDriver)(nil)
+	_ driver.As          = (*kvDriver)(nil)
 	_ driver.BatchGetter = (*kv1Driver)(nil)
 )
 
-func newDriver(in *Options) (*Driver, error) {
+func newDriver(in *Options) (*kvDriver, error) {
 	o := Options{}
 	if in != nil {
 		o = *in
 	}
-	d := &Driver{o: o, getenv: o.Getenv, now: o.Now}
+	d := &kvDriver{o: o, getenv: o.Getenv, now: o.Now}
 	if d.getenv == nil {
 		d.getenv = os.Getenv
 	}
@@ -199,7 +215,7 @@ func (t *sameHostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // ---- auth ----
 
-func (d *Driver) authMethod() string {
+func (d *kvDriver) authMethod() string {
 	if d.o.Auth != "" {
 		return d.o.Auth
 	}
@@ -215,7 +231,7 @@ func (d *Driver) authMethod() string {
 }
 
 // ensureToken returns a usable token, logging in or renewing as needed.
-func (d *Driver) ensureToken(ctx context.Context) (string, error) {
+func (d *kvDriver) ensureToken(ctx context.Context) (string, error) {
 	d.authMu.Lock()
 	defer d.authMu.Unlock()
 	if d.token != "" {
@@ -244,7 +260,7 @@ func (d *Driver) ensureToken(ctx context.Context) (string, error) {
 }
 
 // invalidate drops token if it is still the current one (after a 403).
-func (d *Driver) invalidate(token string) {
+func (d *kvDriver) invalidate(token string) {
 	d.authMu.Lock()
 	if d.token == token {
 		d.token = ""
@@ -253,7 +269,7 @@ func (d *Driver) invalidate(token string) {
 	d.authMu.Unlock()
 }
 
-func (d *Driver) addSecret(s string) {
+func (d *kvDriver) addSecret(s string) {
 	if len(s) >= 4 {
 		d.secMu.Lock()
 		d.secrets = append(d.secrets, s)
@@ -261,7 +277,7 @@ func (d *Driver) addSecret(s string) {
 	}
 }
 
-func (d *Driver) loginLocked(ctx context.Context) error {
+func (d *kvDriver) loginLocked(ctx context.Context) error {
 	d.method = d.authMethod()
 	switch d.method {
 	case AuthToken:
@@ -331,14 +347,14 @@ func (d *Driver) loginLocked(ctx context.Context) error {
 	return authErr("log in", fmt.Errorf("unknown auth method %q", d.method))
 }
 
-func (d *Driver) authMount() string {
+func (d *kvDriver) authMount() string {
 	if d.o.AuthMount != "" {
 		return strings.Trim(d.o.AuthMount, "/")
 	}
 	return d.method
 }
 
-func (d *Driver) loginMethod() (api.AuthMethod, error) {
+func (d *kvDriver) loginMethod() (api.AuthMethod, error) {
 	mount := d.authMount()
 	switch d.method {
 	case AuthAppRole:
@@ -367,7 +383,7 @@ func (d *Driver) loginMethod() (api.AuthMethod, error) {
 		}
 		p := d.getenv("VAULT_K8S_TOKEN_PATH")
 		if p == "" {
-			p = DefaultK8sTokenPath
+			p = defaultK8sTokenPath
 		}
 		m, err := kubernetes.NewKubernetesAuth(role, kubernetes.WithServiceAccountTokenPath(p), kubernetes.WithMountPath(mount))
 		if err != nil {
@@ -378,7 +394,7 @@ func (d *Driver) loginMethod() (api.AuthMethod, error) {
 	return nil, authErr("log in", fmt.Errorf("no login method for %q", d.method))
 }
 
-func (d *Driver) staticToken() (string, error) {
+func (d *kvDriver) staticToken() (string, error) {
 	if d.o.Token != "" {
 		return d.o.Token, nil
 	}
@@ -411,7 +427,7 @@ func (d *Driver) staticToken() (string, error) {
 	return "", authErr("find a token", errors.New("no Vault token: set VAULT_TOKEN or VAULT_TOKEN_FILE, log in with `vault login` (~/.vault-token), or use AppRole (VAULT_ROLE_ID and VAULT_SECRET_ID) or Kubernetes auth (VAULT_K8S_ROLE)"))
 }
 
-func (d *Driver) renewLocked(ctx context.Context) error {
+func (d *kvDriver) renewLocked(ctx context.Context) error {
 	sec, err := d.raw(ctx, http.MethodPost, "auth/token/renew-self", nil, map[string]any{}, nil, d.token)
 	if err != nil {
 		return err
@@ -433,7 +449,7 @@ func authErr(op string, err error) error {
 
 // call sends a request with a valid token, re-logging in once on 403.
 // scrub lists values (being written) that must never appear in errors.
-func (d *Driver) call(ctx context.Context, method, path string, query url.Values, body any, scrub []string) (*api.Secret, error) {
+func (d *kvDriver) call(ctx context.Context, method, path string, query url.Values, body any, scrub []string) (*api.Secret, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -473,7 +489,7 @@ func (d *Driver) call(ctx context.Context, method, path string, query url.Values
 // policies do not allow the request: Vault answers both with 403
 // "permission denied", but only a dead token is also refused its own
 // auth/token/lookup-self (which the default policy allows).
-func (d *Driver) diagnose403(ctx context.Context, tok string, ve *Error) string {
+func (d *kvDriver) diagnose403(ctx context.Context, tok string, ve *Error) string {
 	for _, m := range ve.Messages {
 		if strings.Contains(m, "invalid token") {
 			return diagTokenDead
@@ -492,7 +508,7 @@ func (d *Driver) diagnose403(ctx context.Context, tok string, ve *Error) string 
 
 // raw sends one request with token and parses Vault's envelope. A 204 or
 // empty body returns a nil secret.
-func (d *Driver) raw(ctx context.Context, method, path string, query url.Values, body any, scrub []string, tok string) (*api.Secret, error) {
+func (d *kvDriver) raw(ctx context.Context, method, path string, query url.Values, body any, scrub []string, tok string) (*api.Secret, error) {
 	r := d.c.NewRequest(method, "/v1/"+path)
 	r.ClientToken = tok
 	if query != nil {
@@ -533,7 +549,7 @@ func opName(method string) string {
 }
 
 // Close releases idle connections.
-func (d *Driver) Close() error {
+func (d *kvDriver) Close() error {
 	if t, ok := d.c.CloneConfig().HttpClient.Transport.(*sameHostTransport); ok {
 		if b, ok := t.base.(*http.Transport); ok {
 			b.CloseIdleConnections()
@@ -543,7 +559,7 @@ func (d *Driver) Close() error {
 }
 
 // As exposes the *api.Client (for **api.Client) and *Error.
-func (d *Driver) As(i any) bool {
+func (d *kvDriver) As(i any) bool {
 	switch p := i.(type) {
 	case **api.Client:
 		*p = d.c

@@ -128,7 +128,7 @@ func (s *scrubbedError) Error() string { return s.msg }
 func (s *scrubbedError) Unwrap() error { return s.cause }
 
 // wrap turns an api client error into an *Error with a code.
-func (d *Driver) wrap(op, path string, resp *api.Response, err error, scrub ...string) error {
+func (d *kvDriver) wrap(op, path string, resp *api.Response, err error, scrub ...string) error {
 	if err == nil {
 		return nil
 	}
@@ -326,7 +326,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 // ErrorCode classifies an error the driver returned.
-func (d *Driver) ErrorCode(err error) driver.Code {
+func (d *kvDriver) ErrorCode(err error) driver.Code {
 	var ve *Error
 	if errors.As(err, &ve) {
 		return ve.code

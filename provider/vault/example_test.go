@@ -40,7 +40,7 @@ func ExampleOpen() {
 		"jwt_secret_key": "example-not-a-real-key", "database_url": "postgres://example",
 	})
 
-	d, err := vault.Open(ctx, &vault.Options{
+	d, err := vault.NewDriver(&vault.Options{
 		Address: srv.URL,
 		Path:    "dharmamind/production", // the mount (dharmamind/) is detected
 		Token:   vaultserver.RootToken,   // usually from VAULT_TOKEN or a login method

@@ -29,7 +29,7 @@ const (
 
 // ---- mount resolution ----
 
-func (d *Driver) resolve(ctx context.Context) (*target, error) {
+func (d *kvDriver) resolve(ctx context.Context) (*target, error) {
 	d.mountMu.Lock()
 	defer d.mountMu.Unlock()
 	if d.tgt != nil {
@@ -47,7 +47,7 @@ func (d *Driver) resolve(ctx context.Context) (*target, error) {
 	return t, nil
 }
 
-func (d *Driver) detect(ctx context.Context) (*target, error) {
+func (d *kvDriver) detect(ctx context.Context) (*target, error) {
 	if d.o.Mount != "" {
 		t := &target{mount: d.o.Mount + "/", version: d.o.KVVersion, sub: d.o.Path}
 		if t.version == 0 {
@@ -110,7 +110,7 @@ func (d *Driver) detect(ctx context.Context) (*target, error) {
 // preflight asks Vault which mount holds path, as `vault kv` does. It
 // returns ("", 1, nil) for a Vault without the endpoint (404), and a
 // PermissionDenied error when no mount matches or the token may not see it.
-func (d *Driver) preflight(ctx context.Context, path string) (string, int, error) {
+func (d *kvDriver) preflight(ctx context.Context, path string) (string, int, error) {
 	sec, err := d.call(ctx, http.MethodGet, "sys/internal/ui/mounts/"+path, nil, nil, nil)
 	if err != nil {
 		if d.ErrorCode(err) == driver.NotFound {
@@ -169,7 +169,7 @@ type kvRead struct {
 
 // readSecret reads one KV secret (at a version, on v2). NotFound covers a
 // missing secret, a missing version and a deleted or destroyed one.
-func (d *Driver) readSecret(ctx context.Context, t *target, p, version string) (*kvRead, error) {
+func (d *kvDriver) readSecret(ctx context.Context, t *target, p, version string) (*kvRead, error) {
 	var q url.Values
 	if version != "" {
 		if t.version == 1 {
@@ -264,14 +264,14 @@ func fieldBytes(v any) []byte {
 	return b
 }
 
-func (d *Driver) notFound(path, key string) error {
+func (d *kvDriver) notFound(path, key string) error {
 	return &Error{Op: "read", Path: path, code: driver.NotFound, err: fmt.Errorf("the secret has no field %q", key)}
 }
 
 // ---- driver.Store ----
 
 // Get reads key's value (one request).
-func (d *Driver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
+func (d *kvDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -290,7 +290,7 @@ func (d *Driver) Get(ctx context.Context, key, version string) (*driver.Value, e
 	return &driver.Value{Data: fieldBytes(r.fields[f]), Version: r.version}, nil
 }
 
-func (d *Driver) getKey(ctx context.Context, t *target, key, version string) (*driver.Value, error) {
+func (d *kvDriver) getKey(ctx context.Context, t *target, key, version string) (*driver.Value, error) {
 	r, err := d.readSecret(ctx, t, t.join(key), version)
 	if err != nil && d.ErrorCode(err) == driver.NotFound && strings.ToLower(key) != key {
 		if r2, err2 := d.readSecret(ctx, t, t.join(strings.ToLower(key)), version); err2 == nil {
@@ -320,7 +320,7 @@ func (d *Driver) getKey(ctx context.Context, t *target, key, version string) (*d
 
 // GetMany reads many keys: one request in the bundle layout, concurrent
 // requests in the keys layout. Missing keys are absent from the result.
-func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
+func (d *kvDriver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -373,19 +373,19 @@ func (d *Driver) GetMany(ctx context.Context, keys []string) (map[string]*driver
 
 // List lists the fields of the secret (bundle) or the secrets under the
 // path (keys). Never values.
-func (d *Driver) List(ctx context.Context) ([]driver.KeyInfo, error) {
+func (d *kvDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	out, _, err := d.ListValues(ctx)
 	return out, err
 }
 
 // ValuesListed implements driver.ValueLister: true in the bundle layout.
-func (d *Driver) ValuesListed() bool { return d.o.Layout != LayoutKeys }
+func (d *kvDriver) ValuesListed() bool { return d.o.Layout != LayoutKeys }
 
 // ListValues implements driver.ValueLister: in the bundle layout the one
 // read that lists the fields also holds their values (keyed as listed, so
 // each reads back exactly as Get would read it). The keys layout lists
 // names only (nil values).
-func (d *Driver) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
+func (d *kvDriver) ListValues(ctx context.Context) ([]driver.KeyInfo, map[string]*driver.Value, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -438,7 +438,7 @@ func casConflict(path string) error {
 
 // Put writes key. In the bundle layout it writes a new version of the
 // secret with every field, check-and-set on the version it read.
-func (d *Driver) Put(ctx context.Context, key string, data []byte, opts *driver.PutOptions) (driver.Version, error) {
+func (d *kvDriver) Put(ctx context.Context, key string, data []byte, opts *driver.PutOptions) (driver.Version, error) {
 	if !utf8.Valid(data) {
 		return driver.Version{}, &Error{Op: "write", Path: d.o.Path, code: driver.InvalidArgument,
 			err: errors.New("a Vault KV value is JSON text; the value is not valid UTF-8 (encode binary values, e.g. base64)")}
@@ -502,7 +502,7 @@ func (d *Driver) Put(ctx context.Context, key string, data []byte, opts *driver.
 
 // Delete removes key: a new version without the field (bundle), or the
 // secret with all its versions (keys).
-func (d *Driver) Delete(ctx context.Context, key string) error {
+func (d *kvDriver) Delete(ctx context.Context, key string) error {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return err
@@ -529,7 +529,7 @@ func (d *Driver) Delete(ctx context.Context, key string) error {
 // modify reads the secret, applies change and writes it back: on KV v2 with
 // check-and-set, retrying when another writer got in between (unless
 // ifVersion makes the write conditional); on KV v1 under a process-wide lock.
-func (d *Driver) modify(ctx context.Context, t *target, ifVersion string, change func(map[string]any) error, scrub ...string) (driver.Version, error) {
+func (d *kvDriver) modify(ctx context.Context, t *target, ifVersion string, change func(map[string]any) error, scrub ...string) (driver.Version, error) {
 	path := t.dataPath(t.sub)
 	if t.version == 1 {
 		d.v1Mu.Lock()
@@ -592,7 +592,7 @@ func (d *Driver) modify(ctx context.Context, t *target, ifVersion string, change
 	}
 }
 
-func (d *Driver) currentVersion(ctx context.Context, t *target) (n int, live bool, err error) {
+func (d *kvDriver) currentVersion(ctx context.Context, t *target) (n int, live bool, err error) {
 	sec, err := d.call(ctx, http.MethodGet, t.metadataPath(t.sub), nil, nil, nil)
 	if err != nil {
 		return 0, false, err
@@ -610,7 +610,7 @@ func (d *Driver) currentVersion(ctx context.Context, t *target) (n int, live boo
 	return n, live, nil
 }
 
-func (d *Driver) writeV2(ctx context.Context, path string, body map[string]any, scrub []string) (driver.Version, error) {
+func (d *kvDriver) writeV2(ctx context.Context, path string, body map[string]any, scrub []string) (driver.Version, error) {
 	sec, err := d.call(ctx, http.MethodPost, path, nil, body, scrub)
 	if err != nil {
 		return driver.Version{}, err
@@ -625,7 +625,7 @@ func (d *Driver) writeV2(ctx context.Context, path string, body map[string]any, 
 
 // Versions lists key's versions, oldest first. In the bundle layout these
 // are the secret versions in which the key's field appeared or changed.
-func (d *Driver) Versions(ctx context.Context, key string) ([]driver.Version, error) {
+func (d *kvDriver) Versions(ctx context.Context, key string) ([]driver.Version, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -700,7 +700,7 @@ func (d *Driver) Versions(ctx context.Context, key string) ([]driver.Version, er
 	return out, nil
 }
 
-func (d *Driver) metadataVersions(ctx context.Context, t *target, p string) ([]driver.Version, error) {
+func (d *kvDriver) metadataVersions(ctx context.Context, t *target, p string) ([]driver.Version, error) {
 	sec, err := d.call(ctx, http.MethodGet, t.metadataPath(p), nil, nil, nil)
 	if err != nil {
 		return nil, err

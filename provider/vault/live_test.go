@@ -29,7 +29,7 @@ type liveHarness struct {
 
 func (h *liveHarness) MakeDriver(ctx context.Context) (driver.Store, error) {
 	o := h.opts
-	return vault.Open(ctx, &o)
+	return vault.NewDriver(&o)
 }
 
 func (h *liveHarness) Seed(ctx context.Context, key string, data []byte) error {

@@ -4,37 +4,24 @@ package vault_test
 
 import (
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/testing/golden"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/internal/testing/vaultserver"
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/provider/vault"
 	"github.com/keyward/keyward/rotation"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 const policyCanary = "vault-policy-canary-value-7f3a9c"
 
 func derive(t *testing.T, raw string, access policy.Access, keys []string, all bool) *policy.Document {
 	t.Helper()
-	u, err := policy.ParseURL(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Environment: "production", Access: access, Keys: keys, All: all})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(doc.Native, policyCanary) {
-		t.Fatal("the policy holds a secret value")
-	}
-	return doc
+	return providertest.Derive(t, raw, policy.Request{Access: access, Keys: keys, All: all}, policyCanary)
 }
 
 // TestPolicyEnforced writes the printed policy into the in-process Vault
@@ -75,7 +62,7 @@ func TestPolicyEnforced(t *testing.T) {
 				}
 				srv.AddToken(vaultserver.Token{ID: "prod-token", Policies: []string{"default", "keyward-production"}})
 				open := func(path string) *keyward.Store {
-					d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "prod-token", Path: path, Layout: layout, Getenv: noEnv})
+					d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: "prod-token", Path: path, Layout: layout, Getenv: noEnv})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -136,7 +123,7 @@ func TestPolicyAll(t *testing.T) {
 	}
 	srv.AddToken(vaultserver.Token{ID: "t", Policies: []string{"default", "p"}})
 	for path, ok := range map[string]bool{"production": true, "production-old": false, "staging": false} {
-		d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: "t", Path: path, Mount: "dharmamind", KVVersion: 2, Layout: vault.LayoutKeys, Getenv: noEnv})
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: "t", Path: path, Mount: "dharmamind", KVVersion: 2, Layout: vault.LayoutKeys, Getenv: noEnv})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,27 +158,10 @@ func TestPolicyGolden(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			doc := derive(t, c.url, c.access, []string{"JWT_SECRET_KEY", "DATABASE_URL"}, c.all)
-			golden(t, filepath.Join("testdata", "policy-"+c.name+".hcl"), doc.Native)
+			golden.Check(t, filepath.Join("testdata", "policy-"+c.name+".hcl"), doc.Native)
 			if _, err := vaultserver.ParsePolicy(doc.Native); err != nil {
 				t.Fatalf("the printed policy does not parse: %v", err)
 			}
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -21,7 +21,7 @@ import (
 //
 // The KV version is the detected one (kv=1 or a mount Vault reports as
 // version 1): KV v1 keeps no versions, so it always uses the fields layout.
-func (d *Driver) RotationLayout(string) driver.RotationLayout {
+func (d *kvDriver) RotationLayout(string) driver.RotationLayout {
 	if d.o.Layout == LayoutKeys && d.kvVersion() != 1 {
 		return driver.LayoutVersions
 	}
@@ -31,7 +31,7 @@ func (d *Driver) RotationLayout(string) driver.RotationLayout {
 // kvVersion is the KV version in use, detecting the mount if no call has
 // yet (RotationLayout has no context of its own; detection is one bounded
 // request, and a failure falls back to the configured version).
-func (d *Driver) kvVersion() int {
+func (d *kvDriver) kvVersion() int {
 	if d.o.KVVersion != 0 {
 		return d.o.KVVersion
 	}

@@ -20,7 +20,7 @@ func vaultRotationStore(layout string) rotationtest.NewStore {
 		srv := vaultserver.New(nil)
 		t.Cleanup(srv.Close)
 		srv.Mount("", "dharmamind", 2)
-		d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 			Path: "dharmamind/production", Layout: layout, Getenv: noEnv})
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +56,7 @@ func TestRotationKV1(t *testing.T) {
 				srv := vaultserver.New(nil)
 				t.Cleanup(srv.Close)
 				srv.Mount("", "kv1", 1)
-				d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+				d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 					Path: "kv1/dharmamind/production", Layout: layout, Getenv: noEnv})
 				if err != nil {
 					t.Fatal(err)
@@ -74,7 +74,7 @@ func TestKV1RefusesIfVersion(t *testing.T) {
 	srv := vaultserver.New(nil)
 	defer srv.Close()
 	srv.Mount("", "kv1", 1)
-	d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+	d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 		Path: "kv1/dharmamind/production", Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestRotationBundleFields(t *testing.T) {
 	srv := vaultserver.New(nil)
 	defer srv.Close()
 	srv.Mount("", "dharmamind", 2)
-	d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: vaultserver.RootToken, Path: "dharmamind/production", Getenv: noEnv})
+	d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken, Path: "dharmamind/production", Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,14 +11,14 @@ import (
 	"github.com/keyward/keyward/driver"
 )
 
-var _ driver.ChangeStamper = (*Driver)(nil)
+var _ driver.ChangeStamper = (*kvDriver)(nil)
 
 // Stamps implements driver.ChangeStamper on KV v2 from metadata, never
 // data: in the bundle layout one metadata read gives the secret's current
 // version, the stamp of every key in it; in the keys layout each key's
 // secret has its own current version (one metadata read per key). KV v1
 // keeps no versions: Unimplemented, and watchers compare values instead.
-func (d *Driver) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
+func (d *kvDriver) Stamps(ctx context.Context, keys []string) (map[string]string, error) {
 	t, err := d.resolve(ctx)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func stamp(n int, live bool) string {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-func (d *Driver) keyStamp(ctx context.Context, t *target, p string) (string, error) {
+func (d *kvDriver) keyStamp(ctx context.Context, t *target, p string) (string, error) {
 	sec, err := d.call(ctx, http.MethodGet, t.metadataPath(p), nil, nil, nil)
 	if err != nil {
 		return "", err

@@ -22,7 +22,7 @@ func TestStamps(t *testing.T) {
 			srv := vaultserver.New(nil)
 			t.Cleanup(srv.Close)
 			srv.Mount("", "dharmamind", 2)
-			d, err := vault.Open(ctx, &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+			d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 				Path: "dharmamind/production", Layout: layout, Getenv: func(string) string { return "" }})
 			if err != nil {
 				t.Fatal(err)

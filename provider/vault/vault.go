@@ -65,6 +65,14 @@
 // never sent to another host). Errors never carry tokens, secret IDs or
 // values: only Vault's JSON error messages are kept, scrubbed.
 //
+// # Constructors
+//
+// As in every provider package: OpenURL opens a vault:// URL and is the
+// opener registered on keyward.DefaultURLMux (keyward.Open uses it);
+// NewDriver(opts) returns the driver (Options hold the server, the path and
+// every URL parameter) and OpenStore(opts, storeOpts) the keyward.Store
+// over it (Open remains, deprecated).
+//
 // # As
 //
 // Store.As accepts **api.Client (github.com/hashicorp/vault/api), the
@@ -105,10 +113,10 @@ const (
 	LayoutKeys   = "keys"
 )
 
-// DefaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
-const DefaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+// defaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
+const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
-// Options configures Open. Zero fields take their defaults from the
+// Options configures NewDriver. Zero fields take their defaults from the
 // environment, as the vault CLI does.
 type Options struct {
 	// Address is the server, e.g. https://vault.example.com:8200; "" means VAULT_ADDR.
@@ -140,13 +148,14 @@ type Options struct {
 var urlParams = map[string]bool{"mount": true, "kv": true, "auth": true, "auth_mount": true,
 	"namespace": true, "layout": true, "tls": true}
 
-// OpenURL opens a driver for a vault:// URL (see the package doc).
+// OpenURL opens a driver for a vault:// URL (see the package doc); it is
+// the opener registered on keyward.DefaultURLMux.
 func OpenURL(ctx context.Context, u *url.URL) (driver.Store, error) {
 	o, err := optionsFromURL(u)
 	if err != nil {
 		return nil, err
 	}
-	return Open(ctx, o)
+	return NewDriver(o)
 }
 
 func optionsFromURL(u *url.URL) (*Options, error) {

@@ -21,7 +21,7 @@ type harness struct {
 
 func (h *harness) MakeDriver(ctx context.Context) (driver.Store, error) {
 	o := h.opts
-	return vault.Open(ctx, &o)
+	return vault.NewDriver(&o)
 }
 
 func (h *harness) Seed(ctx context.Context, key string, data []byte) error {

@@ -174,7 +174,10 @@ func (o *Options) openLog() (*os.File, error) {
 		return nil, cmdutil.WithHint(keyward.Errorf(keyward.NotFound, "read the audit log", "%s does not exist", p),
 			"no keyward command has written a record yet, or the log is elsewhere: see 'keyward audit path'")
 	}
-	return f, err
+	if err != nil {
+		return nil, keyward.NewError(fsutil.Code(err), "read the audit log", err)
+	}
+	return f, nil
 }
 
 // runPath prints where the audit log is.

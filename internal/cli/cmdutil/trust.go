@@ -27,7 +27,9 @@ func UserAllowRefs(getenv func(string) string) ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%v", unwrapPath(err))
+		// A user config that cannot be read is a configuration error (exit
+		// 2), as audit.Resolve's errors for the same file are.
+		return nil, keyward.Errorf(keyward.InvalidArgument, "read config", "%v", fsutil.StripPath(err))
 	}
 	var doc struct {
 		References struct {
@@ -63,14 +65,6 @@ func UserAllowRefs(getenv func(string) string) ([]string, error) {
 		}
 	}
 	return doc.References.Allow, nil
-}
-
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // TrustPolicy is the policy for store URLs the user did not write: the

@@ -60,7 +60,7 @@ func vaultStore(layout string) delivertest.NewStore {
 		srv := vaultserver.New(nil)
 		t.Cleanup(srv.Close)
 		srv.Mount("", "dharmamind", 2)
-		d, err := vault.Open(context.Background(), &vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
+		d, err := vault.NewDriver(&vault.Options{Address: srv.URL, Token: vaultserver.RootToken,
 			Path: "dharmamind/production", Layout: layout, Getenv: func(string) string { return "" }})
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +96,7 @@ func TestDeliverAWSKeys(t *testing.T)   { delivertest.Run(t, awsStore(awssm.Mode
 func TestDeliverGCP(t *testing.T) {
 	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
 		srv := gcpserver.New(t)
-		d, err := gcpsm.New("keyward-test", &gcpsm.Options{Endpoint: srv.Addr()})
+		d, err := gcpsm.NewDriver("keyward-test", &gcpsm.Options{Endpoint: srv.Addr()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestDeliverGCP(t *testing.T) {
 func TestDeliverAzure(t *testing.T) {
 	delivertest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
 		srv := azureserver.New(t)
-		d, err := azurekv.New("keyward-test.vault.azure.net", &azurekv.Options{Endpoint: srv.URL()})
+		d, err := azurekv.NewDriver("keyward-test.vault.azure.net", &azurekv.Options{Endpoint: srv.URL()})
 		if err != nil {
 			t.Fatal(err)
 		}

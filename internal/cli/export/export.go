@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/dotenv"
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // Options are export's inputs.
@@ -246,14 +247,7 @@ func output(opts *Options, b []byte) error {
 		return keyward.Errorf(keyward.InvalidArgument, "export", "-o %s is a directory", opts.Output)
 	}
 	if err := export.WriteFileAtomic(opts.Output, b, 0o600); err != nil {
-		code := keyward.Unknown
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			code = keyward.NotFound
-		case errors.Is(err, os.ErrPermission):
-			code = keyward.PermissionDenied
-		}
-		return keyward.Errorf(code, "export", "cannot write %s: %v", opts.Output, unwrapPath(err))
+		return keyward.Errorf(fsutil.Code(err), "export", "cannot write %s: %v", opts.Output, fsutil.StripPath(err))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s (mode 0600)\n", opts.Output)
 	WarnIfCommittable(opts.IO.ErrOut, opts.Output)
@@ -291,18 +285,6 @@ func WarnIfCommittable(w io.Writer, path string) {
 	if errors.As(err, &ee) && ee.ExitCode() == 1 {
 		fmt.Fprintf(w, "keyward: warning: %s holds plaintext secrets inside a git work tree and is not ignored; add it to .gitignore\n", path)
 	}
-}
-
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }
 
 // readEntries reads keys' values and key rings (KEY_OLD while a previous

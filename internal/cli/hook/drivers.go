@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/fsutil"
 )
 
@@ -46,7 +47,7 @@ func InstallStoreDrivers(ctx context.Context, o *Options) error {
 	}
 	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	if err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("keyward: failed to read %s: %w", p, err)
+		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}
 	for _, l := range strings.Split(string(old), "\n") {
 		if strings.TrimSpace(l) == AttributesLine {
@@ -61,8 +62,12 @@ func InstallStoreDrivers(ctx context.Context, o *Options) error {
 	}
 	b.WriteString("# keyward: merge and diff the local store by secret, never as ciphertext (keyward hook install)\n")
 	b.WriteString(AttributesLine + "\n")
-	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("keyward: failed to write %s: %w", p, err)
+	perm := os.FileMode(0o644)
+	if fi, err := os.Stat(p); err == nil {
+		perm = fi.Mode().Perm() // keep the mode of the user's file
+	}
+	if err := fsutil.WriteFile(p, b.Bytes(), &fsutil.WriteOptions{Perm: perm}); err != nil {
+		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "keyward: configured the store merge and diff drivers (git config merge.keyward, diff.keyward) and added %q to %s; commit it\n", AttributesLine, p)
 	return nil

@@ -163,31 +163,13 @@ func Install(ctx context.Context, o *Options) error {
 		return cmdutil.WithHint(keyward.Errorf(keyward.AlreadyExists, "install hook", "%s exists and was not written by keyward", p),
 			"add 'keyward scan --staged' to it yourself, or replace it with 'keyward hook install --force'")
 	case err != nil && !os.IsNotExist(err):
-		return fmt.Errorf("keyward: failed to read %s: %w", p, err)
+		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("keyward: failed to install hook: %w", err)
+		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".pre-commit-*")
-	if err != nil {
-		return fmt.Errorf("keyward: failed to install hook: %w", err)
-	}
-	_, werr := tmp.WriteString(Script)
-	if werr == nil {
-		werr = tmp.Chmod(0o755)
-	}
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), p)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("keyward: failed to install hook: %w", werr)
+	if err := fsutil.WriteFile(p, []byte(Script), &fsutil.WriteOptions{Perm: 0o755}); err != nil {
+		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "keyward: installed pre-commit hook at %s\n", p)
 	return InstallStoreDrivers(ctx, o)

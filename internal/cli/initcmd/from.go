@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/dotenv"
 	"github.com/keyward/keyward/internal/fsutil"
-	"github.com/keyward/keyward/internal/tmpfile"
 	"github.com/keyward/keyward/provider/local"
 	"github.com/keyward/keyward/schema"
 )
@@ -180,17 +178,11 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 func (m *fromMode) exampleNames() ([]string, error) {
 	b, err := fsutil.ReadFile(m.path, fsutil.MaxDotenvFile)
 	if err != nil {
-		code := keyward.Unknown
 		var fe *fsutil.Error
-		switch {
-		case errors.As(err, &fe):
+		if errors.As(err, &fe) {
 			return nil, keyward.NewError(keyward.InvalidArgument, "init", fe)
-		case errors.Is(err, fs.ErrNotExist):
-			code = keyward.NotFound
-		case errors.Is(err, fs.ErrPermission):
-			code = keyward.PermissionDenied
 		}
-		return nil, keyward.Errorf(code, "init", "cannot read %s: %v", m.path, errors.Unwrap(err))
+		return nil, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", m.path, fsutil.StripPath(err))
 	}
 	var names []string
 	m.values = map[string]string{}
@@ -389,7 +381,7 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 		return keyward.NewError(keyward.InvalidArgument, "init", fe)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", path, errors.Unwrap(err))
+		return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
 	}
 	var entries []dotenv.Entry
 	if exists {
@@ -483,42 +475,10 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	return err
 }
 
-// writeFileAtomic replaces path with data, mode 0600: a temporary file in
-// the same directory, fsync, rename, fsync the directory. A failure leaves
-// the old file as it was.
+// writeFileAtomic replaces path with data, mode 0600 (fsutil.WriteFile).
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmpfile.Sweep(dir, time.Now())
-	tmp, err := tmpfile.Create(dir, filepath.Base(path))
-	if err != nil {
-		return keyward.Errorf(keyward.ErrorCode(err), "init", "cannot write %s: %v", path, errors.Unwrap(err))
-	}
-	name := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return keyward.Errorf(keyward.Unknown, "init", "cannot write %s: %v", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := fsutil.WriteFile(path, data, nil); err != nil {
+		return keyward.Errorf(fsutil.Code(err), "init", "cannot write %s: %v", path, fsutil.StripPath(err))
 	}
 	return nil
 }
@@ -534,7 +494,7 @@ func ensureIgnored(path string) (bool, error) {
 		return false, keyward.NewError(keyward.InvalidArgument, "init", fe)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot read %s: %v", gi, errors.Unwrap(err))
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", gi, fsutil.StripPath(err))
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
@@ -548,11 +508,11 @@ func ensureIgnored(path string) (bool, error) {
 	}
 	f, err := os.OpenFile(gi, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return false, keyward.Errorf(keyward.ErrorCode(err), "init", "cannot update %s: %v", gi, errors.Unwrap(err))
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot update %s: %v", gi, fsutil.StripPath(err))
 	}
 	if _, err := f.WriteString(add); err != nil {
 		f.Close()
-		return false, keyward.Errorf(keyward.Unknown, "init", "cannot update %s: %v", gi, err)
+		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot update %s: %v", gi, fsutil.StripPath(err))
 	}
 	return true, f.Close()
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/redact"
 )
 
@@ -526,11 +527,7 @@ func unwrapExec(err error) error {
 	if errors.As(err, &ee) {
 		return ee.Err
 	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return fsutil.StripPath(err)
 }
 
 // PythonUnbuffered adds PYTHONUNBUFFERED=1 to env unless env already sets

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -239,18 +238,8 @@ func readTerminal(in io.Reader) ([]byte, error) {
 // fileErr names the file and classifies the error without repeating the
 // path twice.
 func fileErr(path string, err error) error {
-	code := keyward.InvalidArgument
-	switch {
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		return cmdutil.InputError("read "+path, err)
-	case errors.Is(err, fs.ErrNotExist):
-		code = keyward.NotFound
-	case errors.Is(err, fs.ErrPermission):
-		code = keyward.PermissionDenied
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return keyward.NewError(code, "read "+path, err)
+	return keyward.NewError(fsutil.Code(err), "read "+path, fsutil.StripPath(err))
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -131,17 +130,11 @@ type renderer struct {
 func run(ctx context.Context, opts *Options) error {
 	src, err := fsutil.ReadFile(opts.In, fsutil.MaxTemplateFile)
 	if err != nil {
-		code := keyward.Unknown
 		var fe *fsutil.Error
-		switch {
-		case errors.As(err, &fe): // a FIFO, a device, over the limit
+		if errors.As(err, &fe) { // a FIFO, a device, over the limit
 			return keyward.NewError(keyward.InvalidArgument, "read template", fe)
-		case errors.Is(err, os.ErrNotExist):
-			code = keyward.NotFound
-		case errors.Is(err, os.ErrPermission):
-			code = keyward.PermissionDenied
 		}
-		return keyward.Errorf(code, "read template", "%s: %v", opts.In, unwrap(err))
+		return keyward.Errorf(fsutil.Code(err), "read template", "%s: %v", opts.In, fsutil.StripPath(err))
 	}
 	r := &renderer{ctx: ctx, opts: opts, src: src, secrets: map[string]keyward.Secret{}, refs: map[string]keyward.Secret{}}
 	out, err := r.render()
@@ -153,13 +146,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if err := export.WriteFileAtomic(opts.Out, out, 0o600); err != nil {
-		code := keyward.Unknown
-		if errors.Is(err, os.ErrNotExist) {
-			code = keyward.NotFound
-		} else if errors.Is(err, os.ErrPermission) {
-			code = keyward.PermissionDenied
-		}
-		return keyward.Errorf(code, "write", "%s: %v", opts.Out, unwrap(err))
+		return keyward.Errorf(fsutil.Code(err), "write", "%s: %v", opts.Out, fsutil.StripPath(err))
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "keyward: wrote %s (mode 0600)\n", opts.Out)
 	cliexport.WarnIfCommittable(opts.IO.ErrOut, opts.Out)
@@ -482,12 +469,4 @@ func execError(err error) error {
 		code = keyward.InvalidArgument
 	}
 	return keyward.Errorf(code, "render template", "%s", msg)
-}
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

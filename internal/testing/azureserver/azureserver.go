@@ -36,6 +36,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/testing/faults"
 )
 
 // Operation names for faults and call counts.
@@ -83,8 +85,7 @@ type Server struct {
 	mu      sync.Mutex
 	secrets map[string]*secret // by lower-case name
 	deleted map[string]*deletedSecret
-	faults  []*Fault
-	calls   map[string]int
+	faults  faults.Queue[Fault] // and the call counts
 	// PageSize is the list page size (Key Vault's default is 25).
 	PageSize int
 	// Token, if set, is the only bearer token accepted; otherwise any
@@ -116,7 +117,7 @@ type deletedSecret struct {
 
 // Start serves on a loopback port (plain HTTP) until Close.
 func Start() *Server {
-	s := &Server{secrets: map[string]*secret{}, deleted: map[string]*deletedSecret{}, calls: map[string]int{}, PageSize: 25}
+	s := &Server{secrets: map[string]*secret{}, deleted: map[string]*deletedSecret{}, PageSize: 25}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -143,23 +144,17 @@ func (s *Server) Close() {
 
 // InjectFault adds a fault; faults are matched in the order added.
 func (s *Server) InjectFault(f Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, &f)
-	s.mu.Unlock()
+	s.faults.Add(f.Op, f.Times, f)
 }
 
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = nil
-	s.mu.Unlock()
+	s.faults.Clear()
 }
 
 // Calls reports how many authenticated requests reached op.
 func (s *Server) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[op]
+	return s.faults.Calls(op)
 }
 
 // Seed adds value as the new current version of name and returns its id.
@@ -302,24 +297,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{http.StatusBadRequest, "BadParameter", "The request URI contains an invalid path.", ""})
 		return
 	}
-	s.mu.Lock()
-	s.calls[op]++
-	var fault *Fault
-	for i, f := range s.faults {
-		if f.Op != "" && f.Op != op {
-			continue
-		}
-		fault = f
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		break
-	}
-	s.mu.Unlock()
-	if fault != nil {
+	fault, faulted := s.faults.Take(op)
+	if faulted {
 		switch {
 		case fault.Hang:
 			<-r.Context().Done()
@@ -346,7 +325,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if fault != nil && fault.Truncate {
+	if faulted && fault.Truncate {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.WriteHeader(status)
 		_, _ = w.Write(b[:len(b)/2])

@@ -34,6 +34,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keyward/keyward/internal/testing/faults"
 )
 
 // MaxPayload is the service's limit on one version's data (64 KiB).
@@ -65,10 +67,9 @@ type Server struct {
 	secretmanagerpb.UnimplementedSecretManagerServiceServer
 
 	mu      sync.Mutex
-	etags   int64              // etag counter: every etag is new
-	secrets map[string]*secret // by "projects/<id>/secrets/<secret>"
-	faults  []*Fault
-	calls   map[string]int
+	etags   int64               // etag counter: every etag is new
+	secrets map[string]*secret  // by "projects/<id>/secrets/<secret>"
+	faults  faults.Queue[Fault] // and the call counts
 	// PageSize is the page size used when a request does not set one
 	// (the real default is 25000; small values exercise pagination).
 	PageSize int
@@ -94,7 +95,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{secrets: map[string]*secret{}, calls: map[string]int{}, PageSize: 25000, lis: lis}
+	s := &Server{secrets: map[string]*secret{}, PageSize: 25000, lis: lis}
 	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
 	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, s)
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -125,23 +126,17 @@ func (s *Server) Close() { s.grpc.Stop() }
 
 // InjectFault adds a fault; faults are matched in the order added.
 func (s *Server) InjectFault(f Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, &f)
-	s.mu.Unlock()
+	s.faults.Add(f.Method, f.Times, f)
 }
 
 // ClearFaults removes every injected fault.
 func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = nil
-	s.mu.Unlock()
+	s.faults.Clear()
 }
 
 // Calls reports how many times method was called (including failed calls).
 func (s *Server) Calls(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[method]
+	return s.faults.Calls(method)
 }
 
 // Seed stores data as a new version of project's secret, creating the
@@ -176,24 +171,8 @@ func automatic() *secretmanagerpb.Replication {
 
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	method := info.FullMethod[strings.LastIndex(info.FullMethod, "/")+1:]
-	s.mu.Lock()
-	s.calls[method]++
-	var fault *Fault
-	for i, f := range s.faults {
-		if f.Method != "" && f.Method != method {
-			continue
-		}
-		fault = f
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		break
-	}
-	s.mu.Unlock()
-	if fault != nil {
+	fault, faulted := s.faults.Take(method)
+	if faulted {
 		if fault.Hang {
 			<-ctx.Done()
 			return nil, status.FromContextError(ctx.Err()).Err()
@@ -203,7 +182,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 	}
 	resp, err := handler(ctx, req)
-	if fault != nil && fault.CorruptCRC && err == nil {
+	if faulted && fault.CorruptCRC && err == nil {
 		if r, ok := resp.(*secretmanagerpb.AccessSecretVersionResponse); ok {
 			r = proto.CloneOf(r)
 			bad := (*r.Payload.DataCrc32C + 1) & 0xffffffff

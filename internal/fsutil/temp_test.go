@@ -1,4 +1,4 @@
-package tmpfile
+package fsutil
 
 import (
 	"os"
@@ -36,14 +36,14 @@ func TestSecurityPlaintextTempFilesSwept(t *testing.T) {
 		symlink bool
 		removed bool
 	}{
-		{"owner killed", Prefix + strconv.Itoa(dead) + "-.env-123", 0o600, 0, false, true},
-		{"owner killed, docker file mode", Prefix + strconv.Itoa(dead) + "-db_password-abc", 0o400, 0, false, true},
-		{"owner running, fresh", Prefix + strconv.Itoa(ppid) + "-.env-456", 0o600, 0, false, false},
-		{"owner running but older than MaxAge (a reused pid)", Prefix + strconv.Itoa(ppid) + "-.env-789", 0o600, MaxAge + time.Minute, false, true},
-		{"committed by a repository (0644)", Prefix + strconv.Itoa(dead) + "-x-1", 0o644, 0, false, false},
-		{"no pid in the name", Prefix + "notes.txt", 0o600, MaxAge * 2, false, false},
-		{"a symlink under the prefix", Prefix + strconv.Itoa(dead) + "-link-1", 0o600, 0, true, false},
-		{"an unrelated file", ".env", 0o600, MaxAge * 2, false, false},
+		{"owner killed", TempPrefix + strconv.Itoa(dead) + "-.env-123", 0o600, 0, false, true},
+		{"owner killed, docker file mode", TempPrefix + strconv.Itoa(dead) + "-db_password-abc", 0o400, 0, false, true},
+		{"owner running, fresh", TempPrefix + strconv.Itoa(ppid) + "-.env-456", 0o600, 0, false, false},
+		{"owner running but older than TempMaxAge (a reused pid)", TempPrefix + strconv.Itoa(ppid) + "-.env-789", 0o600, TempMaxAge + time.Minute, false, true},
+		{"committed by a repository (0644)", TempPrefix + strconv.Itoa(dead) + "-x-1", 0o644, 0, false, false},
+		{"no pid in the name", TempPrefix + "notes.txt", 0o600, TempMaxAge * 2, false, false},
+		{"a symlink under the prefix", TempPrefix + strconv.Itoa(dead) + "-link-1", 0o600, 0, true, false},
+		{"an unrelated file", ".env", 0o600, TempMaxAge * 2, false, false},
 	}
 	dir := t.TempDir()
 	target := filepath.Join(t.TempDir(), "target")
@@ -72,7 +72,7 @@ func TestSecurityPlaintextTempFilesSwept(t *testing.T) {
 		}
 	}
 	removed := map[string]bool{}
-	for _, p := range Sweep(dir, now) {
+	for _, p := range SweepTemps(dir, now) {
 		removed[filepath.Base(p)] = true
 	}
 	for _, tt := range tests {
@@ -89,23 +89,33 @@ func TestSecurityPlaintextTempFilesSwept(t *testing.T) {
 	}
 }
 
-func TestCreateNamesAreSwept(t *testing.T) {
+func TestWriteFileTempNamesAreSwept(t *testing.T) {
 	dir := t.TempDir()
-	f, err := Create(dir, ".env")
-	if err != nil {
+	target := filepath.Join(dir, ".env")
+	var name string
+	opts := &WriteOptions{Step: func(step string) {
+		if step != "temp-created" {
+			return
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if IsTemp(e.Name()) {
+				name = e.Name()
+				st, _ := e.Info()
+				if st.Mode().Perm() != 0o600 {
+					t.Errorf("temporary file mode %v, want 0600", st.Mode().Perm())
+				}
+			}
+		}
+		// Our own, in progress: kept.
+		if got := SweepTemps(dir, time.Now()); len(got) != 0 {
+			t.Errorf("swept a file this process is writing: %v", got)
+		}
+	}}
+	if err := WriteFile(target, []byte("A=1\n"), opts); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	name := filepath.Base(f.Name())
-	if !Is(name) || owner(name) != os.Getpid() {
-		t.Fatalf("Create made %q: want %s<pid>-…", name, Prefix)
-	}
-	st, _ := f.Stat()
-	if st.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", st.Mode().Perm())
-	}
-	// Our own, in progress: kept.
-	if got := Sweep(dir, time.Now()); len(got) != 0 {
-		t.Errorf("swept a file this process is writing: %v", got)
+	if !IsTemp(name) || tempOwner(name) != os.Getpid() {
+		t.Fatalf("WriteFile's temporary file was %q: want %s<pid>-…", name, TempPrefix)
 	}
 }
