@@ -2,6 +2,7 @@ package fsutil
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
@@ -63,4 +64,53 @@ func StripPath(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// CodedError is an error message with the keyward code it exits with, for
+// the providers that read files (dotenv, env, file): the code survives any
+// wrapping, and ErrorCode finds it. Msg names the file once; Err is the
+// cause without its path (StripPath). Its text never holds a value.
+type CodedError struct {
+	Code driver.Code
+	Msg  string
+	Err  error
+	// Absent says the thing named is simply not there (a key that is not
+	// set): a batch read skips it instead of failing.
+	Absent bool
+}
+
+func (e *CodedError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *CodedError) Unwrap() error { return e.Err }
+
+// Errorf is a *CodedError with a formatted message and no cause.
+func Errorf(code driver.Code, format string, args ...any) error {
+	return &CodedError{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// PathErr is the *CodedError for a failed read or listing of a file the
+// message names: the code by Code, the cause by StripPath.
+func PathErr(msg string, err error) error {
+	return &CodedError{Code: Code(err), Msg: msg, Err: StripPath(err)}
+}
+
+// ErrorCode is the code of the first *CodedError in err's chain, else
+// keyward.ErrorCode's: the ErrorCode method of the file-reading drivers.
+func ErrorCode(err error) driver.Code {
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return keyward.ErrorCode(err)
+}
+
+// IsAbsent reports whether err's chain holds a *CodedError marked Absent.
+func IsAbsent(err error) bool {
+	var ce *CodedError
+	return errors.As(err, &ce) && ce.Absent
 }

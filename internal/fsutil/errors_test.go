@@ -113,3 +113,45 @@ func TestStripPath(t *testing.T) {
 		t.Error("StripPath(nil) is not nil")
 	}
 }
+
+func TestCodedError(t *testing.T) {
+	cause := errors.New("permission denied")
+	tests := []struct {
+		name   string
+		err    error
+		text   string
+		code   driver.Code
+		absent bool
+	}{
+		{"message only", Errorf(driver.NotFound, "%s does not exist", "a.env"), "a.env does not exist", driver.NotFound, false},
+		{"with cause", &CodedError{Code: driver.PermissionDenied, Msg: "a.env cannot be read", Err: cause}, "a.env cannot be read: permission denied", driver.PermissionDenied, false},
+		{"wrapped keeps its code", fmt.Errorf("open store: %w", Errorf(driver.InvalidArgument, "bad")), "open store: bad", driver.InvalidArgument, false},
+		{"absent", &CodedError{Code: driver.NotFound, Msg: "K is not set", Absent: true}, "K is not set", driver.NotFound, true},
+		{"path error stripped", PathErr("dir cannot be listed", &fs.PathError{Op: "open", Path: "/x/dir", Err: syscall.ENOTDIR}), "dir cannot be listed: not a directory", driver.NotFound, false},
+		{"no coded error: keyward's code", context.Canceled, "context canceled", driver.Canceled, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.err.Error(); got != tc.text {
+				t.Errorf("text = %q, want %q", got, tc.text)
+			}
+			if got := ErrorCode(tc.err); got != tc.code {
+				t.Errorf("ErrorCode = %v, want %v", got, tc.code)
+			}
+			if got := IsAbsent(tc.err); got != tc.absent {
+				t.Errorf("IsAbsent = %v, want %v", got, tc.absent)
+			}
+		})
+	}
+	if !errors.Is(&CodedError{Msg: "m", Err: cause}, cause) {
+		t.Error("a CodedError does not unwrap to its cause")
+	}
+}
+
+func TestTrimNewline(t *testing.T) {
+	for in, want := range map[string]string{"": "", "v": "v", "v\n": "v", "v\r\n": "v", "v\n\n": "v\n", "v\r": "v\r", "\n": ""} {
+		if got := string(TrimNewline([]byte(in))); got != want {
+			t.Errorf("TrimNewline(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

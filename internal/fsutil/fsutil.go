@@ -290,3 +290,16 @@ func ReadUserFile(ctx context.Context, path string, limit int64) ([]byte, error)
 		return ReadAll(f, path, limit)
 	})
 }
+
+// TrimNewline removes one trailing "\n" (or "\r\n"): the newline an editor
+// or `echo` leaves at the end of a secret file, which is not part of the
+// value.
+func TrimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}

@@ -168,20 +168,6 @@ var (
 	_ driver.BatchGetter = (*dotenvDriver)(nil)
 )
 
-type codedError struct {
-	code driver.Code
-	msg  string
-	err  error
-}
-
-func (e *codedError) Error() string {
-	if e.err != nil {
-		return e.msg + ": " + e.err.Error()
-	}
-	return e.msg
-}
-func (e *codedError) Unwrap() error { return e.err }
-
 // load reads and parses the file.
 func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo, error) {
 	if err := ctx.Err(); err != nil {
@@ -192,20 +178,20 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 		var fe *fsutil.Error
 		switch {
 		case errors.As(err, &fe):
-			return nil, nil, &codedError{code: driver.InvalidArgument, msg: d.path + " is not a regular file (it is " + fe.Kind + ")"}
+			return nil, nil, &fsutil.CodedError{Code: driver.InvalidArgument, Msg: d.path + " is not a regular file (it is " + fe.Kind + ")"}
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, nil, &codedError{code: driver.NotFound, msg: d.path + " does not exist"}
+			return nil, nil, &fsutil.CodedError{Code: driver.NotFound, Msg: d.path + " does not exist"}
 		}
-		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
+		return nil, nil, fsutil.PathErr(d.path+" cannot be read", err)
 	}
 	defer f.Close()
 	data, err := fsutil.ReadOpened(f, d.path, fsutil.MaxDotenvFile)
 	if err != nil {
 		var fe *fsutil.Error
 		if errors.As(err, &fe) {
-			return nil, nil, &codedError{code: driver.InvalidArgument, msg: fe.Error()}
+			return nil, nil, &fsutil.CodedError{Code: driver.InvalidArgument, Msg: fe.Error()}
 		}
-		return nil, nil, &codedError{code: fsutil.Code(err), msg: d.path + " cannot be read", err: fsutil.StripPath(err)}
+		return nil, nil, fsutil.PathErr(d.path+" cannot be read", err)
 	}
 	po := &dotenvfmt.Options{Name: d.path, Lookup: d.lookup, NoInterpolate: d.noInterp}
 	if d.warn != nil {
@@ -213,14 +199,14 @@ func (d *dotenvDriver) load(ctx context.Context) (map[string]string, os.FileInfo
 	}
 	m, err := dotenvfmt.ParseMap(data, po)
 	if err != nil {
-		return nil, nil, &codedError{code: driver.InvalidArgument, msg: "malformed .env file", err: err}
+		return nil, nil, &fsutil.CodedError{Code: driver.InvalidArgument, Msg: "malformed .env file", Err: err}
 	}
 	return m, fi, nil
 }
 
 func (d *dotenvDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
 	if version != "" {
-		return nil, &codedError{code: driver.Unimplemented, msg: "a .env file keeps no versions"}
+		return nil, &fsutil.CodedError{Code: driver.Unimplemented, Msg: "a .env file keeps no versions"}
 	}
 	m, fi, err := d.load(ctx)
 	if err != nil {
@@ -228,7 +214,7 @@ func (d *dotenvDriver) Get(ctx context.Context, key, version string) (*driver.Va
 	}
 	v, ok := m[key]
 	if !ok {
-		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s has no key %s", d.path, key)}
+		return nil, &fsutil.CodedError{Code: driver.NotFound, Msg: fmt.Sprintf("%s has no key %s", d.path, key)}
 	}
 	return &driver.Value{Data: []byte(v), Version: driver.Version{Created: fi.ModTime().UTC()}}, nil
 }
@@ -260,12 +246,6 @@ func (d *dotenvDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	return out, nil
 }
 
-func (d *dotenvDriver) ErrorCode(err error) driver.Code {
-	var ce *codedError
-	if errors.As(err, &ce) {
-		return ce.code
-	}
-	return keyward.ErrorCode(err)
-}
+func (d *dotenvDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *dotenvDriver) Close() error { return nil }

@@ -194,35 +194,15 @@ var (
 	_ driver.BatchGetter = (*envDriver)(nil)
 )
 
-// codedError carries its classification; its text never holds a value.
-type codedError struct {
-	code   driver.Code
-	msg    string
-	err    error
-	absent bool // the key is simply not set (GetMany skips it)
-}
-
-func (e *codedError) Error() string {
-	if e.err != nil {
-		return e.msg + ": " + e.err.Error()
-	}
-	return e.msg
-}
-func (e *codedError) Unwrap() error { return e.err }
-
-func errorf(code driver.Code, format string, args ...any) error {
-	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if key == "" || strings.ContainsAny(key, "=\x00") {
-		return nil, errorf(driver.InvalidArgument, "%q is not a valid environment variable name", key)
+		return nil, fsutil.Errorf(driver.InvalidArgument, "%q is not a valid environment variable name", key)
 	}
 	if version != "" {
-		return nil, errorf(driver.Unimplemented, "the environment keeps no versions")
+		return nil, fsutil.Errorf(driver.Unimplemented, "the environment keeps no versions")
 	}
 	d.want(key)
 	name := d.prefix + key
@@ -232,13 +212,13 @@ func (d *envDriver) Get(ctx context.Context, key, version string) (*driver.Value
 	fileVar := name + fileSuffix
 	path, ok := d.lookup(fileVar)
 	if !ok || path == "" {
-		return nil, &codedError{code: driver.NotFound, msg: fmt.Sprintf("%s is not set (nor is %s)", name, fileVar), absent: true}
+		return nil, &fsutil.CodedError{Code: driver.NotFound, Msg: fmt.Sprintf("%s is not set (nor is %s)", name, fileVar), Absent: true}
 	}
 	data, err := readSecretFile(path, d.max)
 	if err != nil {
-		var ce *codedError
+		var ce *fsutil.CodedError
 		if errors.As(err, &ce) {
-			ce.msg = fileVar + " names " + path + ", which " + ce.msg
+			ce.Msg = fileVar + " names " + path + ", which " + ce.Msg
 			return nil, ce
 		}
 		return nil, err
@@ -255,31 +235,21 @@ func readSecretFile(path string, max int64) ([]byte, error) {
 		var fe *fsutil.Error
 		if errors.As(err, &fe) {
 			if fe.Kind != "" {
-				return nil, errorf(driver.InvalidArgument, "is %s, not a regular file", fe.Kind)
+				return nil, fsutil.Errorf(driver.InvalidArgument, "is %s, not a regular file", fe.Kind)
 			}
-			return nil, errorf(driver.InvalidArgument, "is larger than the %s limit", fsutil.FormatLimit(max))
+			return nil, fsutil.Errorf(driver.InvalidArgument, "is larger than the %s limit", fsutil.FormatLimit(max))
 		}
 		return nil, fileErr(err)
 	}
-	return trimNewline(data), nil
+	return fsutil.TrimNewline(data), nil
 }
 
 func fileErr(err error) error {
 	code, cause := fsutil.Code(err), fsutil.StripPath(err) // the path is added by the caller
 	if errors.Is(err, fs.ErrNotExist) {
-		return &codedError{code: code, msg: "does not exist"}
+		return &fsutil.CodedError{Code: code, Msg: "does not exist"}
 	}
-	return &codedError{code: code, msg: "cannot be read", err: cause}
-}
-
-func trimNewline(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-		if n := len(b); n > 0 && b[n-1] == '\r' {
-			b = b[:n-1]
-		}
-	}
-	return b
+	return &fsutil.CodedError{Code: code, Msg: "cannot be read", Err: cause}
 }
 
 func (d *envDriver) GetMany(ctx context.Context, keys []string) (map[string]*driver.Value, error) {
@@ -287,8 +257,7 @@ func (d *envDriver) GetMany(ctx context.Context, keys []string) (map[string]*dri
 	for _, k := range keys {
 		v, err := d.Get(ctx, k, "")
 		if err != nil {
-			var ce *codedError
-			if errors.As(err, &ce) && ce.absent {
+			if fsutil.IsAbsent(err) {
 				continue // absent keys are not an error; a missing KEY_FILE target is
 			}
 			return nil, err
@@ -344,12 +313,6 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	return out, nil
 }
 
-func (d *envDriver) ErrorCode(err error) driver.Code {
-	var ce *codedError
-	if errors.As(err, &ce) {
-		return ce.code
-	}
-	return keyward.ErrorCode(err)
-}
+func (d *envDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *envDriver) Close() error { return nil }

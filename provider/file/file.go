@@ -61,7 +61,6 @@ package file
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/keyward/keyward/internal/fsutil"
 	"io/fs"
 	"net/url"
@@ -157,32 +156,14 @@ type fileDriver struct {
 
 var _ driver.Lister = (*fileDriver)(nil)
 
-type codedError struct {
-	code driver.Code
-	msg  string
-	err  error
-}
-
-func (e *codedError) Error() string {
-	if e.err != nil {
-		return e.msg + ": " + e.err.Error()
-	}
-	return e.msg
-}
-func (e *codedError) Unwrap() error { return e.err }
-
-func errorf(code driver.Code, format string, args ...any) error {
-	return &codedError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
 func checkKey(key string) error {
 	switch {
 	case key == "":
-		return errorf(driver.InvalidArgument, "empty key")
+		return fsutil.Errorf(driver.InvalidArgument, "empty key")
 	case strings.ContainsAny(key, "/\\\x00"):
-		return errorf(driver.InvalidArgument, "key %q is not a file name (it has a / or \\)", key)
+		return fsutil.Errorf(driver.InvalidArgument, "key %q is not a file name (it has a / or \\)", key)
 	case strings.HasPrefix(key, "."):
-		return errorf(driver.InvalidArgument, "key %q starts with '.', and dot-files are never secrets here", key)
+		return fsutil.Errorf(driver.InvalidArgument, "key %q starts with '.', and dot-files are never secrets here", key)
 	}
 	return nil
 }
@@ -193,9 +174,9 @@ func (d *fileDriver) root() (*os.Root, error) {
 	r, err := os.OpenRoot(d.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errorf(driver.NotFound, "directory %s does not exist", d.dir)
+			return nil, fsutil.Errorf(driver.NotFound, "directory %s does not exist", d.dir)
 		}
-		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be opened", err: fsutil.StripPath(err)}
+		return nil, fsutil.PathErr("directory "+d.dir+" cannot be opened", err)
 	}
 	return r, nil
 }
@@ -220,7 +201,7 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		return nil, err
 	}
 	if version != "" {
-		return nil, errorf(driver.Unimplemented, "a directory of files keeps no versions")
+		return nil, fsutil.Errorf(driver.Unimplemented, "a directory of files keeps no versions")
 	}
 	r, err := d.root()
 	if err != nil {
@@ -236,7 +217,7 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		return nil, d.statErr(r, key, where, err)
 	}
 	if what := fsutil.NotRegular(fi.Mode()); what != "" {
-		return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, what)
+		return nil, fsutil.Errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, what)
 	}
 	f, err := r.OpenFile(key, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -248,17 +229,17 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 		var fe *fsutil.Error
 		switch {
 		case errors.As(err, &fe) && fe.Kind != "":
-			return nil, errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, fe.Kind)
+			return nil, fsutil.Errorf(driver.InvalidArgument, "%s is %s, not a secret file", where, fe.Kind)
 		case errors.As(err, &fe):
-			return nil, errorf(driver.InvalidArgument, "%s is larger than the %s limit", where, fsutil.FormatLimit(d.max))
+			return nil, fsutil.Errorf(driver.InvalidArgument, "%s is larger than the %s limit", where, fsutil.FormatLimit(d.max))
 		}
-		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
+		return nil, fsutil.PathErr(where+" cannot be read", err)
 	}
 	if fi, err = f.Stat(); err != nil {
-		return nil, &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
+		return nil, fsutil.PathErr(where+" cannot be read", err)
 	}
 	if d.trim {
-		data = trimNewline(data)
+		data = fsutil.TrimNewline(data)
 	}
 	return &driver.Value{Data: data, Version: driver.Version{Created: fi.ModTime().UTC()}}, nil
 }
@@ -266,25 +247,15 @@ func (d *fileDriver) Get(ctx context.Context, key, version string) (*driver.Valu
 func (d *fileDriver) statErr(r *os.Root, key, where string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return errorf(driver.NotFound, "%s does not exist", where)
+		return fsutil.Errorf(driver.NotFound, "%s does not exist", where)
 	case errors.Is(err, fs.ErrPermission):
-		return &codedError{code: driver.PermissionDenied, msg: where + " cannot be read", err: fsutil.StripPath(err)}
+		return &fsutil.CodedError{Code: driver.PermissionDenied, Msg: where + " cannot be read", Err: fsutil.StripPath(err)}
 	case errors.Is(err, syscall.ELOOP):
-		return errorf(driver.InvalidArgument, "%s is a symlink loop", where)
+		return fsutil.Errorf(driver.InvalidArgument, "%s is a symlink loop", where)
 	case escapes(r, key, err):
-		return errorf(driver.PermissionDenied, "%s is a symlink that leads outside %s; refused", where, d.dir)
+		return fsutil.Errorf(driver.PermissionDenied, "%s is a symlink that leads outside %s; refused", where, d.dir)
 	}
-	return &codedError{code: fsutil.Code(err), msg: where + " cannot be read", err: fsutil.StripPath(err)}
-}
-
-func trimNewline(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-		if n := len(b); n > 0 && b[n-1] == '\r' {
-			b = b[:n-1]
-		}
-	}
-	return b
+	return fsutil.PathErr(where+" cannot be read", err)
 }
 
 // List returns the regular files in the directory (following symlinks that
@@ -300,12 +271,12 @@ func (d *fileDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	defer r.Close()
 	dir, err := r.Open(".")
 	if err != nil {
-		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
+		return nil, fsutil.PathErr("directory "+d.dir+" cannot be listed", err)
 	}
 	defer dir.Close()
 	names, err := dir.Readdirnames(-1)
 	if err != nil {
-		return nil, &codedError{code: fsutil.Code(err), msg: "directory " + d.dir + " cannot be listed", err: fsutil.StripPath(err)}
+		return nil, fsutil.PathErr("directory "+d.dir+" cannot be listed", err)
 	}
 	var out []driver.KeyInfo
 	for _, name := range names {
@@ -322,12 +293,6 @@ func (d *fileDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 	return out, nil
 }
 
-func (d *fileDriver) ErrorCode(err error) driver.Code {
-	var ce *codedError
-	if errors.As(err, &ce) {
-		return ce.code
-	}
-	return keyward.ErrorCode(err)
-}
+func (d *fileDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *fileDriver) Close() error { return nil }

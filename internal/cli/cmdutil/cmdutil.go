@@ -430,7 +430,7 @@ func ReadSecretInput(ctx context.Context, r io.Reader, max int64, trim bool) ([]
 		return nil, err
 	}
 	if trim {
-		b = trimNewline(b)
+		b = fsutil.TrimNewline(b)
 	}
 	return b, nil
 }
@@ -443,19 +443,6 @@ func InputError(op string, err error) error {
 		return keyward.NewError(keyward.Canceled, op, errors.New("interrupted"))
 	}
 	return keyward.NewError(keyward.InvalidArgument, op, err)
-}
-
-// TrimNewline removes one trailing "\n" (or "\r\n").
-func TrimNewline(b []byte) []byte { return trimNewline(b) }
-
-func trimNewline(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-		if n := len(b); n > 0 && b[n-1] == '\r' {
-			b = b[:n-1]
-		}
-	}
-	return b
 }
 
 // ParseLabels parses repeated --label KEY=VALUE flags; none is a nil map.

@@ -203,7 +203,7 @@ func readValue(ctx context.Context, opts *Options) (keyward.Secret, error) {
 			return keyward.Secret{}, fileErr(opts.FromFile, err)
 		}
 		if trim {
-			b = cmdutil.TrimNewline(b)
+			b = fsutil.TrimNewline(b)
 		}
 		return keyward.NewSecret(b), nil
 	}
