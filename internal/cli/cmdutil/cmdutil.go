@@ -55,6 +55,8 @@ const DefaultStoreURL = "local://keyward.age"
 // keyward.yaml support and no audit trail: its function fields are nil,
 // and ResolveStoreURL, OpenURL and OpenEnv treat that as "no project".
 type Factory struct {
+	sources SourceBook // which rule chose each store OpenStore opened
+
 	IO      *iostreams.IOStreams
 	Getenv  func(string) string
 	Environ func() []string
@@ -166,7 +168,7 @@ func (f *Factory) ResolveStoreURL() (url, env, source string, err error) {
 }
 
 // OpenStore opens the store the command should use. It is closed by Close.
-// It records which rule chose the store (SourceOf), and says so on stderr
+// It records which rule chose the store (Sources), and says so on stderr
 // when stderr is a terminal, or always when an environment variable
 // (KEYWARD_STORE, SECRET_PROVIDER) chose it: a variable left over in a
 // shell must never pick a store silently.
@@ -179,7 +181,7 @@ func (f *Factory) OpenStore(ctx context.Context) (*keyward.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	storeSources.Store(s, source)
+	f.sources.m.Store(s, source)
 	f.NoteSource(s.URL(), source, env)
 	return s, nil
 }
@@ -192,19 +194,27 @@ func (f *Factory) NoteSource(url, source, env string) {
 	}
 }
 
-// storeSources maps each store opened by OpenStore to the rule that chose it.
-var storeSources sync.Map
+// SourceBook records which rule chose each store a Factory opened with
+// OpenStore. The Factory owns it (Factory.Sources); a verb's Options hold
+// it to put "store_source" in their --json.
+type SourceBook struct{ m sync.Map }
 
-// SourceOf says which rule chose a store opened with Factory.OpenStore:
+// Of says which rule chose a store opened with Factory.OpenStore:
 // "--store", "--env", "KEYWARD_STORE", "SECRET_PROVIDER", "keyward.yaml"
 // (its default_environment) or "default" (local://keyward.age); "" for a
-// store opened otherwise. Verbs put it in their --json as "store_source".
-func SourceOf(s *keyward.Store) string {
-	if v, ok := storeSources.Load(s); ok {
+// store opened otherwise, or when the book is nil (a verb's test).
+func (b *SourceBook) Of(s *keyward.Store) string {
+	if b == nil {
+		return ""
+	}
+	if v, ok := b.m.Load(s); ok {
 		return v.(string)
 	}
 	return ""
 }
+
+// Sources is the book of which rule chose each store this Factory opened.
+func (f *Factory) Sources() *SourceBook { return &f.sources }
 
 // DescribeSource says in words which rule chose a store.
 func DescribeSource(source, env string, getenv func(string) string) string {

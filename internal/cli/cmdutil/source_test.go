@@ -43,8 +43,11 @@ func TestOpenStoreSaysWhichRuleChoseTheStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cmdutil.SourceOf(s); got != tc.source {
-				t.Errorf("SourceOf = %q, want %q", got, tc.source)
+			if got := f.Sources().Of(s); got != tc.source {
+				t.Errorf("Sources().Of = %q, want %q", got, tc.source)
+			}
+			if got := cmdutil.NewWith(ios, f.Getenv, nil, nil).Sources().Of(s); got != "" {
+				t.Errorf("another Factory's book knows the store: %q", got)
 			}
 			if got := errOut.String(); got != tc.note {
 				t.Errorf("stderr = %q, want %q", got, tc.note)

@@ -16,10 +16,14 @@ import (
 type StoreDeps struct {
 	IO        *iostreams.IOStreams
 	OpenStore func(context.Context) (*keyward.Store, error)
+	// Sources says which rule chose a store OpenStore opened (nil: "").
+	Sources *SourceBook
 }
 
-// StoreDeps returns the factory's streams and store opener.
-func (f *Factory) StoreDeps() StoreDeps { return StoreDeps{IO: f.IO, OpenStore: f.OpenStore} }
+// StoreDeps returns the factory's streams, store opener and source book.
+func (f *Factory) StoreDeps() StoreDeps {
+	return StoreDeps{IO: f.IO, OpenStore: f.OpenStore, Sources: f.Sources()}
+}
 
 // NamedStoreDeps are what a verb working on stores named on its command
 // line (copy --from A --to B, diff A B) needs: its streams and an opener of

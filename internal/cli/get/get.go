@@ -98,7 +98,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: opts.Sources.Of(s), Version: v.Version.ID, Labels: v.Version.Labels, Stale: v.Stale, Length: v.Secret.Len()}
 		if !v.Version.Created.IsZero() {
 			c := v.Version.Created.UTC()
 			out.Created = &c

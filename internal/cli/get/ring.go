@@ -58,7 +58,7 @@ func runRing(ctx context.Context, opts *Options, s *keyward.Store) error {
 		}
 		return err
 	}
-	out := RingOutput{Key: r.Key, Store: r.Store, StoreSource: cmdutil.SourceOf(s), Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
+	out := RingOutput{Key: r.Key, Store: r.Store, StoreSource: opts.Sources.Of(s), Layout: r.Layout, Current: ringKeyOutput(r.Current, opts.Reveal), Previous: []RingKeyOutput{}}
 	if !r.RotatedAt.IsZero() {
 		t := r.RotatedAt.UTC()
 		out.RotatedAt = &t

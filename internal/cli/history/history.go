@@ -58,7 +58,7 @@ says so on stderr, and --json adds "pruned": {count, through, at}.`,
 type Output struct {
 	Key   string `json:"key"`
 	Store string `json:"store"`
-	// StoreSource is the rule that chose the store (cmdutil.SourceOf).
+	// StoreSource is the rule that chose the store (cmdutil.SourceBook).
 	StoreSource string    `json:"store_source,omitempty"`
 	Versions    []Version `json:"versions"`
 	// Pruned is set when the store's retention removed older versions.
@@ -106,7 +106,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Versions: make([]Version, 0, len(vs)), Pruned: prunedOf(vs)}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: opts.Sources.Of(s), Versions: make([]Version, 0, len(vs)), Pruned: prunedOf(vs)}
 		for _, v := range vs {
 			o := Version{ID: v.ID, Labels: v.Labels, Disabled: v.Disabled, Meta: v.Meta}
 			if !v.Created.IsZero() {

@@ -25,6 +25,8 @@ import (
 type Options struct {
 	IO        *iostreams.IOStreams
 	OpenStore func(context.Context) (*keyward.Store, error)
+	// Sources says which rule chose the store (its --json store_source).
+	Sources *cmdutil.SourceBook
 	// Project loads keyward.yaml (nil, nil when there is none).
 	Project func() (*schema.Config, error)
 	// EnvName is the environment the store was chosen for ("" if none).
@@ -54,7 +56,7 @@ type Options struct {
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
-		IO: f.IO, OpenStore: f.OpenStore, Now: f.Now, Environ: f.Environ, RunExec: runExec,
+		IO: f.IO, OpenStore: f.OpenStore, Sources: f.Sources(), Now: f.Now, Environ: f.Environ, RunExec: runExec,
 		Project: func() (*schema.Config, error) { return f.Project() },
 		EnvName: func() string {
 			_, env, _, err := f.ResolveStoreURL()
@@ -222,7 +224,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Rotated: []*rotation.Result{}}
+	out := &Output{Store: s.URL(), StoreSource: opts.Sources.Of(s), Rotated: []*rotation.Result{}}
 	switch {
 	case opts.Due:
 		err = runDue(ctx, opts, s, cfg, env, out)

@@ -28,6 +28,8 @@ import (
 type Options struct {
 	IO        *iostreams.IOStreams
 	OpenStore func(context.Context) (*keyward.Store, error)
+	// Sources says which rule chose the store (its --json store_source).
+	Sources *cmdutil.SourceBook
 	// ReadHidden reads one line from the terminal without echo. nil means
 	// golang.org/x/term on stdin.
 	ReadHidden func() ([]byte, error)
@@ -47,7 +49,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Check: func(key, env string, v keyward.Secret) []string {
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Sources: f.Sources(), Check: func(key, env string, v keyward.Secret) []string {
 		if f.CheckValue == nil {
 			return nil
 		}
@@ -170,7 +172,7 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	if opts.JSON {
-		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Version: ver.ID, Length: value.Len()}
+		out := Output{Key: opts.Key, Store: s.URL(), StoreSource: opts.Sources.Of(s), Version: ver.ID, Length: value.Len()}
 		if !ver.Created.IsZero() {
 			c := ver.Created.UTC()
 			out.Created = &c

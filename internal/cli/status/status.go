@@ -26,9 +26,11 @@ const ExitOverdue = cmdutil.ExitOverdue
 type Options struct {
 	IO        *iostreams.IOStreams
 	OpenStore func(context.Context) (*keyward.Store, error)
-	Project   func() (*schema.Config, error)
-	EnvName   func() string
-	Now       func() time.Time
+	// Sources says which rule chose the store (its --json store_source).
+	Sources *cmdutil.SourceBook
+	Project func() (*schema.Config, error)
+	EnvName func() string
+	Now     func() time.Time
 
 	Keys []string
 	All  bool
@@ -38,7 +40,7 @@ type Options struct {
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{
-		IO: f.IO, OpenStore: f.OpenStore, Now: f.Now,
+		IO: f.IO, OpenStore: f.OpenStore, Sources: f.Sources(), Now: f.Now,
 		Project: func() (*schema.Config, error) { return f.Project() },
 		EnvName: func() string {
 			_, env, _, err := f.ResolveStoreURL()
@@ -126,7 +128,7 @@ func run(ctx context.Context, opts *Options) error {
 	if opts.Now != nil {
 		now = opts.Now()
 	}
-	out := &Output{Store: s.URL(), StoreSource: cmdutil.SourceOf(s), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
+	out := &Output{Store: s.URL(), StoreSource: opts.Sources.Of(s), Environment: env, Now: now.UTC(), Secrets: []rotation.Status{}}
 	var errs keyward.MultiError
 	var missing []string // KEYs named on the command line that neither keyward.yaml nor the store knows
 	for _, k := range keys {
