@@ -29,8 +29,9 @@ type Options struct {
 	// record) survives a power cut; NoFsync is several times faster.
 	NoFsync bool
 	// SyncOnClose writes each record at once but fsyncs only in Close: one
-	// fsync per CLI command instead of one per record (a `keyward run` over
-	// 50 secrets writes 52 records). Records of a command cut off by a power
+	// fsync per CLI command instead of one per record (a `keyward export`
+	// over 50 secrets writes 52 records; `keyward run` writes 3: its
+	// delivery is one record with Keys). Records of a command cut off by a power
 	// failure may be lost; crashes of the process lose nothing.
 	SyncOnClose bool
 	// Sinks receive every record after it is appended to the file.
@@ -130,12 +131,48 @@ func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
 	if !e.Value.IsZero() {
 		r.ValueHMAC = l.ValueHMAC(e.Value.Reveal())
 	}
-	return l.Append(ctx, r)
+	if len(e.Keys) == 0 {
+		return l.Append(ctx, r)
+	}
+	// A batched read: one record naming every key, or, for a store so
+	// large that its names would not fit in one record (MaxRecordBytes),
+	// as few records as fit.
+	var errs []error
+	keys := make([]KeyRecord, 0, len(e.Keys))
+	size := 0
+	flush := func() {
+		rec := *r
+		rec.Keys = keys
+		errs = append(errs, l.Append(ctx, &rec))
+		keys, size = make([]KeyRecord, 0, len(e.Keys)), 0
+	}
+	for _, k := range e.Keys {
+		kr := KeyRecord{Key: k.Key, Version: k.Version, Cached: k.Cached, Stale: k.Stale}
+		if !k.Value.IsZero() {
+			kr.ValueHMAC = l.ValueHMAC(k.Value.Reveal())
+		}
+		// JSON of one entry: the fields, their names and quotes, escapes.
+		n := 2*(len(kr.Key)+len(kr.Version)) + len(kr.ValueHMAC) + 80
+		if len(keys) > 0 && size+n > keysBudget {
+			flush()
+		}
+		keys = append(keys, kr)
+		size += n
+	}
+	flush()
+	return errors.Join(errs...)
 }
+
+// keysBudget bounds the Keys of one record (estimated JSON bytes), leaving
+// room in MaxRecordBytes for the actor and the other fields.
+const keysBudget = MaxRecordBytes / 2
 
 // Append completes r (version, actor, time, chain fields) and writes it.
 func (l *Logger) Append(ctx context.Context, r *Record) error {
 	r.V = FormatVersion
+	if len(r.Keys) > 0 {
+		r.V = FormatVersionKeys
+	}
 	if r.Time.IsZero() {
 		if l.opts.Clock != nil {
 			r.Time = l.opts.Clock()
@@ -252,6 +289,13 @@ func bound(r *Record) error {
 func stringFields(r *Record) []*string {
 	fs := []*string{&r.Action, &r.Env, &r.Store, &r.Key, &r.Version, &r.Outcome, &r.Code, &r.ValueHMAC, &r.Detail,
 		&r.Actor.User, &r.Actor.UID, &r.Actor.Host, &r.Actor.Process}
+	if len(r.Keys) > 0 {
+		ks := append([]KeyRecord(nil), r.Keys...) // never edit the caller's slice
+		r.Keys = ks
+		for i := range ks {
+			fs = append(fs, &ks[i].Key, &ks[i].Version)
+		}
+	}
 	if c := r.Actor.CI; c != nil {
 		cc := *c // never edit the Logger's shared actor
 		r.Actor.CI = &cc

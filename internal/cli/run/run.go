@@ -246,7 +246,13 @@ func run(ctx context.Context, opts *Options) error {
 		if opts.Watch.Enabled {
 			return runWatch(ctx, opts, s)
 		}
-		vars, err = secretEnv(ctx, opts, s)
+		// One audit record for the whole delivery, naming every key, written
+		// before any value reaches the child (docs/audit.md).
+		bctx, flush := s.AuditBatch(ctx)
+		vars, err = secretEnv(bctx, opts, s)
+		if ferr := flush(ctx); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return err
 		}
