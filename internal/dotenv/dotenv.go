@@ -37,13 +37,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/template"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // MaxLineBytes is the longest line Parse accepts: 128 KiB, the Linux limit
@@ -559,7 +560,7 @@ func (p *parser) warnUnset(off int) template.ReplacementFunc {
 
 // escapeSeq and expandEscapes are compose-go's (Apache-2.0): the escape
 // sequences Docker Compose expands inside double quotes.
-var escapeSeq = regexp.MustCompile(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
+var escapeSeq = lazyre.New(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`)
 
 func expandEscapes(s string) string {
 	if !strings.Contains(s, `\`) {

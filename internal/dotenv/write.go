@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // ValidKey reports whether k can be written as a .env key. Marshal accepts
@@ -68,7 +69,7 @@ func Portable(v string) string {
 
 // pyVarRE is python-dotenv's ${NAME} / ${NAME:-default} reference, which it
 // expands in every kind of value, quoted or not, and cannot escape.
-var pyVarRE = regexp.MustCompile(`\$\{[^}:]*(?::-[^}]*)?\}`)
+var pyVarRE = lazyre.New(`\$\{[^}:]*(?::-[^}]*)?\}`)
 
 // quote picks the form, and says why python-dotenv would misread it.
 func quote(v string) (string, string) {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -24,6 +23,7 @@ import (
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/fsutil"
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Options are template's inputs.
@@ -101,7 +101,7 @@ an unknown key is an error at IN:line:column.`,
 }
 
 // textRef finds a reference written as plain text.
-var textRef = regexp.MustCompile(`(?:ref\+[a-z][a-z0-9+.-]*|keyward)://[^\s"'` + "`" + `<>{}|\\^]+`)
+var textRef = lazyre.New(`(?:ref\+[a-z][a-z0-9+.-]*|keyward)://[^\s"'` + "`" + `<>{}|\\^]+`)
 
 // locError puts IN:line:col in front of an error, keeping its code.
 type locError struct {
