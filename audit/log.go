@@ -337,14 +337,10 @@ func seal(r *Record) ([]byte, error) {
 	return marshal(r)
 }
 
+// marshal is r's JSON line (appendRecord: byte-for-byte what encoding/json
+// writes with HTML escaping off).
 func marshal(r *Record) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return appendRecord(make([]byte, 0, 512), r)
 }
 
 func lineHash(line []byte) string {
