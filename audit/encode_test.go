@@ -36,8 +36,8 @@ func TestEncodeMatchesJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
 		r := &Record{V: rng.IntN(3), Seq: rng.Uint64() >> uint(rng.IntN(64)),
-			Time:  time.Date(2026, 12, 1, 11, 50, 36, rng.IntN(1e9), time.UTC).Truncate(time.Duration(1+rng.IntN(1000)) * time.Microsecond),
-			Actor: Actor{User: pick(rng), UID: pick(rng), Host: pick(rng), PID: rng.IntN(3) * rng.IntN(1<<20), Process: pick(rng)},
+			Time:   time.Date(2026, 12, 1, 11, 50, 36, rng.IntN(1e9), time.UTC).Truncate(time.Duration(1+rng.IntN(1000)) * time.Microsecond),
+			Actor:  Actor{User: pick(rng), UID: pick(rng), Host: pick(rng), PID: rng.IntN(3) * rng.IntN(1<<20), Process: pick(rng)},
 			Action: pick(rng), Env: pick(rng), Store: pick(rng), Key: pick(rng), Version: pick(rng), Outcome: pick(rng), Code: pick(rng),
 			Cached: rng.IntN(2) == 0, Stale: rng.IntN(2) == 0, ValueHMAC: pick(rng), Detail: pick(rng), Prev: pick(rng), Hash: pick(rng)}
 		if i%4 == 1 {
