@@ -103,3 +103,50 @@ func TestHookKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestDeliverySyncedInBackground: with SyncOnClose (the CLI), a delivery
+// record starts an fsync at once, off the caller's path; SyncPending waits
+// for it and syncs what came after; CloseUnsynced leaves the closing
+// record written (not fsynced) and the chain intact.
+func TestDeliverySyncedInBackground(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(Options{Path: p, SyncOnClose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := l.Append(ctx, &Record{Action: "list"}); err != nil {
+		t.Fatal(err)
+	}
+	if !l.dirty {
+		t.Fatal("an appended record is not marked for the next fsync")
+	}
+	if err := l.Hook(ctx, &keyward.Event{Action: "get", Keys: []keyward.KeyEvent{{Key: "A", Version: "1"}, {Key: "B", Version: "2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if l.dirty {
+		t.Fatal("the delivery record did not start an fsync")
+	}
+	if err := l.Append(ctx, &Record{Action: "put", Key: "C"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SyncPending(); err != nil || l.dirty {
+		t.Fatalf("SyncPending: %v, dirty %v", err, l.dirty)
+	}
+	if err := l.Append(ctx, &Record{Action: "cli.run"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CloseUnsynced(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Verify(bytes.NewReader(b), nil); err != nil || res.Records != 4 {
+		t.Fatalf("verify: %v, %+v", err, res)
+	}
+	if err := l.SyncPending(); err != nil {
+		t.Fatalf("SyncPending after close: %v", err)
+	}
+}

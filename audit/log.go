@@ -60,6 +60,12 @@ type Logger struct {
 	// so an append that finds the size unchanged need not re-read the tail.
 	last     tailInfo
 	lastSize int64
+	// dirty: records appended since the last fsync began (SyncOnClose).
+	dirty bool
+	// bg is a background fsync started after a delivery record; bgErr its
+	// result, collected by SyncPending or Close.
+	bg    sync.WaitGroup
+	bgErr error
 }
 
 // Open opens (creating 0600, and its directory 0700) the log at o.Path.
@@ -83,20 +89,72 @@ func Open(o Options) (*Logger, error) {
 	return l, nil
 }
 
-// Close closes the file.
-func (l *Logger) Close() error {
+// Close closes the file; with SyncOnClose it first fsyncs the records not
+// yet synced.
+func (l *Logger) Close() error { return l.close(true) }
+
+// CloseUnsynced closes the file without an fsync of the records appended
+// since the last one (SyncPending): the CLI's closing cli.<verb> outcome
+// record when audit is not required (docs/audit.md). It still waits for a
+// background fsync.
+func (l *Logger) CloseUnsynced() error { return l.close(false) }
+
+func (l *Logger) close(sync bool) error {
+	l.bg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
 	}
-	var err error
-	if l.opts.SyncOnClose && !l.opts.NoFsync {
-		err = l.f.Sync()
+	err := l.bgErr
+	l.bgErr = nil
+	if sync && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+		err = errors.Join(err, l.f.Sync())
 	}
 	err = errors.Join(err, l.f.Close())
 	l.f = nil
 	return err
+}
+
+// SyncPending makes every record appended so far durable (SyncOnClose): it
+// waits for a background fsync and fsyncs what was appended after it began.
+func (l *Logger) SyncPending() error {
+	l.bg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.bgErr
+	l.bgErr = nil
+	if l.f != nil && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+		l.dirty = false
+		if serr := l.f.Sync(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to sync the audit log: %w", serr))
+		}
+	}
+	return err
+}
+
+// syncInBackground starts an fsync of what was appended so far, off the
+// caller's path (SyncOnClose): keyward run's delivery record becomes
+// durable while the child starts, not when it exits. SyncPending and Close
+// wait for it.
+func (l *Logger) syncInBackground() {
+	l.bg.Wait() // at most one at a time
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil || !l.opts.SyncOnClose || l.opts.NoFsync || !l.dirty {
+		return
+	}
+	l.dirty = false
+	f := l.f
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := f.Sync(); err != nil {
+			l.mu.Lock()
+			l.bgErr = errors.Join(l.bgErr, fmt.Errorf("failed to sync the audit log: %w", err))
+			l.mu.Unlock()
+		}
+	}()
 }
 
 // ValueHMAC returns the hex HMAC-SHA256 of value under the audit key, or ""
@@ -160,7 +218,13 @@ func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
 		size += n
 	}
 	flush()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// A delivery (keyward run) hands the values on next: fsync the record
+	// now, in parallel with that, rather than when the command ends.
+	l.syncInBackground()
+	return nil
 }
 
 // keysBudget bounds the Keys of one record (estimated JSON bytes), leaving
@@ -244,6 +308,7 @@ func (l *Logger) appendFile(r *Record) error {
 	}
 	l.last = tailInfo{seq: r.Seq, hash: lineHash(sealed)}
 	l.lastSize = st.Size() + int64(len(line))
+	l.dirty = true
 	if !l.opts.NoFsync && !l.opts.SyncOnClose {
 		if err := l.f.Sync(); err != nil {
 			return fmt.Errorf("failed to sync the audit log: %w", err)
