@@ -83,3 +83,27 @@ func FuzzEncodeMatchesJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestLeadingSeq: the chain head's seq is read without a full decode from
+// lines keyward writes, and anything else falls back to json.Unmarshal.
+func TestLeadingSeq(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		seq  uint64
+		ok   bool
+	}{
+		{`{"v":1,"seq":42,"time":"2026-12-01T11:50:36Z","actor":{},"action":"get","outcome":"ok","prev":"","hash":""}`, 42, true},
+		{`{"v":2,"seq":18446744073709551615,"x":1}`, 18446744073709551615, true},
+		{`{"v":1,"seq":42,"time":`, 0, false},                  // not valid JSON: a cut line
+		{`{"seq":42,"v":1}`, 0, false},                         // another order: json.Unmarshal decides
+		{`{"v":1,"seq":42}`, 0, false},                         // no field after seq
+		{`{"v":1,"seq":-1,"a":1}`, 0, false},                   // not a uint
+		{`{"v":1,"seq":99999999999999999999,"a":1}`, 0, false}, // overflows
+		{`{"v":,"seq":1,"a":1}`, 0, false},
+	} {
+		seq, ok := leadingSeq([]byte(tc.line))
+		if seq != tc.seq || ok != tc.ok {
+			t.Errorf("leadingSeq(%s) = %d, %v; want %d, %v", tc.line, seq, ok, tc.seq, tc.ok)
+		}
+	}
+}

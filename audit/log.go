@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -453,7 +454,9 @@ func readTail(f *os.File, size int64) (tailInfo, error) {
 			last := body[i+1:]
 			t := tailInfo{hash: lineHash(last), partial: partial}
 			var rec Record
-			if json.Unmarshal(last, &rec) == nil {
+			if seq, ok := leadingSeq(last); ok {
+				t.seq = seq
+			} else if json.Unmarshal(last, &rec) == nil {
 				t.seq = rec.Seq
 			} else if off == 0 || i >= 0 {
 				// Find the last parsable record for the sequence number.
@@ -471,6 +474,36 @@ func readTail(f *os.File, size int64) (tailInfo, error) {
 			return tailInfo{}, nil
 		}
 	}
+}
+
+// leadingSeq reads the seq of a line as keyward writes it, {"v":N,"seq":M,…},
+// when it is valid JSON: the chain head without decoding the whole record
+// by reflection on every command. Anything else is for json.Unmarshal.
+func leadingSeq(line []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"v":`))
+	if !ok {
+		return 0, false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"seq":`))
+	if i == 0 || !ok {
+		return 0, false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n >= len(rest) || rest[n] != ',' || !json.Valid(line) {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return seq, true
 }
 
 // WriterSink writes each record as a JSON line to w (stderr, stdout).
