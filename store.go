@@ -74,6 +74,9 @@ type Event struct {
 	// Detail is free text naming keys and versions (never a value), for
 	// records a caller adds with Store.Audit (run --watch reloads).
 	Detail string
+	// Keys, when set, makes this one event for many reads (Key is then
+	// empty): a delivery collected with Store.AuditBatch.
+	Keys []KeyEvent
 }
 
 // Value is a fetched secret with its version and provenance.
@@ -480,7 +483,7 @@ func (s *Store) fail(ctx context.Context, op, key, version string, err error) er
 }
 
 func (s *Store) audit(ctx context.Context, e *Event) error {
-	if s.opts.Audit == nil {
+	if s.opts.Audit == nil || s.batched(ctx, e) {
 		return nil
 	}
 	e.Time = s.now()

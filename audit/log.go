@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -29,8 +30,9 @@ type Options struct {
 	// record) survives a power cut; NoFsync is several times faster.
 	NoFsync bool
 	// SyncOnClose writes each record at once but fsyncs only in Close: one
-	// fsync per CLI command instead of one per record (a `keyward run` over
-	// 50 secrets writes 52 records). Records of a command cut off by a power
+	// fsync per CLI command instead of one per record (a `keyward export`
+	// over 50 secrets writes 52 records; `keyward run` writes 3: its
+	// delivery is one record with Keys). Records of a command cut off by a power
 	// failure may be lost; crashes of the process lose nothing.
 	SyncOnClose bool
 	// Sinks receive every record after it is appended to the file.
@@ -59,6 +61,12 @@ type Logger struct {
 	// so an append that finds the size unchanged need not re-read the tail.
 	last     tailInfo
 	lastSize int64
+	// dirty: records appended since the last fsync began (SyncOnClose).
+	dirty bool
+	// bg is a background fsync started after a delivery record; bgErr its
+	// result, collected by SyncPending or Close.
+	bg    sync.WaitGroup
+	bgErr error
 }
 
 // Open opens (creating 0600, and its directory 0700) the log at o.Path.
@@ -82,20 +90,72 @@ func Open(o Options) (*Logger, error) {
 	return l, nil
 }
 
-// Close closes the file.
-func (l *Logger) Close() error {
+// Close closes the file; with SyncOnClose it first fsyncs the records not
+// yet synced.
+func (l *Logger) Close() error { return l.close(true) }
+
+// CloseUnsynced closes the file without an fsync of the records appended
+// since the last one (SyncPending): the CLI's closing cli.<verb> outcome
+// record when audit is not required (docs/audit.md). It still waits for a
+// background fsync.
+func (l *Logger) CloseUnsynced() error { return l.close(false) }
+
+func (l *Logger) close(sync bool) error {
+	l.bg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
 		return nil
 	}
-	var err error
-	if l.opts.SyncOnClose && !l.opts.NoFsync {
-		err = l.f.Sync()
+	err := l.bgErr
+	l.bgErr = nil
+	if sync && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+		err = errors.Join(err, l.f.Sync())
 	}
 	err = errors.Join(err, l.f.Close())
 	l.f = nil
 	return err
+}
+
+// SyncPending makes every record appended so far durable (SyncOnClose): it
+// waits for a background fsync and fsyncs what was appended after it began.
+func (l *Logger) SyncPending() error {
+	l.bg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.bgErr
+	l.bgErr = nil
+	if l.f != nil && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+		l.dirty = false
+		if serr := l.f.Sync(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("failed to sync the audit log: %w", serr))
+		}
+	}
+	return err
+}
+
+// syncInBackground starts an fsync of what was appended so far, off the
+// caller's path (SyncOnClose): keyward run's delivery record becomes
+// durable while the child starts, not when it exits. SyncPending and Close
+// wait for it.
+func (l *Logger) syncInBackground() {
+	l.bg.Wait() // at most one at a time
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil || !l.opts.SyncOnClose || l.opts.NoFsync || !l.dirty {
+		return
+	}
+	l.dirty = false
+	f := l.f
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := f.Sync(); err != nil {
+			l.mu.Lock()
+			l.bgErr = errors.Join(l.bgErr, fmt.Errorf("failed to sync the audit log: %w", err))
+			l.mu.Unlock()
+		}
+	}()
 }
 
 // ValueHMAC returns the hex HMAC-SHA256 of value under the audit key, or ""
@@ -130,12 +190,54 @@ func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
 	if !e.Value.IsZero() {
 		r.ValueHMAC = l.ValueHMAC(e.Value.Reveal())
 	}
-	return l.Append(ctx, r)
+	if len(e.Keys) == 0 {
+		return l.Append(ctx, r)
+	}
+	// A batched read: one record naming every key, or, for a store so
+	// large that its names would not fit in one record (MaxRecordBytes),
+	// as few records as fit.
+	var errs []error
+	keys := make([]KeyRecord, 0, len(e.Keys))
+	size := 0
+	flush := func() {
+		rec := *r
+		rec.Keys = keys
+		errs = append(errs, l.Append(ctx, &rec))
+		keys, size = make([]KeyRecord, 0, len(e.Keys)), 0
+	}
+	for _, k := range e.Keys {
+		kr := KeyRecord{Key: k.Key, Version: k.Version, Cached: k.Cached, Stale: k.Stale}
+		if !k.Value.IsZero() {
+			kr.ValueHMAC = l.ValueHMAC(k.Value.Reveal())
+		}
+		// JSON of one entry: the fields, their names and quotes, escapes.
+		n := 2*(len(kr.Key)+len(kr.Version)) + len(kr.ValueHMAC) + 80
+		if len(keys) > 0 && size+n > keysBudget {
+			flush()
+		}
+		keys = append(keys, kr)
+		size += n
+	}
+	flush()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// A delivery (keyward run) hands the values on next: fsync the record
+	// now, in parallel with that, rather than when the command ends.
+	l.syncInBackground()
+	return nil
 }
+
+// keysBudget bounds the Keys of one record (estimated JSON bytes), leaving
+// room in MaxRecordBytes for the actor and the other fields.
+const keysBudget = MaxRecordBytes / 2
 
 // Append completes r (version, actor, time, chain fields) and writes it.
 func (l *Logger) Append(ctx context.Context, r *Record) error {
 	r.V = FormatVersion
+	if len(r.Keys) > 0 {
+		r.V = FormatVersionKeys
+	}
 	if r.Time.IsZero() {
 		if l.opts.Clock != nil {
 			r.Time = l.opts.Clock()
@@ -207,6 +309,7 @@ func (l *Logger) appendFile(r *Record) error {
 	}
 	l.last = tailInfo{seq: r.Seq, hash: lineHash(sealed)}
 	l.lastSize = st.Size() + int64(len(line))
+	l.dirty = true
 	if !l.opts.NoFsync && !l.opts.SyncOnClose {
 		if err := l.f.Sync(); err != nil {
 			return fmt.Errorf("failed to sync the audit log: %w", err)
@@ -252,6 +355,13 @@ func bound(r *Record) error {
 func stringFields(r *Record) []*string {
 	fs := []*string{&r.Action, &r.Env, &r.Store, &r.Key, &r.Version, &r.Outcome, &r.Code, &r.ValueHMAC, &r.Detail,
 		&r.Actor.User, &r.Actor.UID, &r.Actor.Host, &r.Actor.Process}
+	if len(r.Keys) > 0 {
+		ks := append([]KeyRecord(nil), r.Keys...) // never edit the caller's slice
+		r.Keys = ks
+		for i := range ks {
+			fs = append(fs, &ks[i].Key, &ks[i].Version)
+		}
+	}
 	if c := r.Actor.CI; c != nil {
 		cc := *c // never edit the Logger's shared actor
 		r.Actor.CI = &cc
@@ -293,14 +403,10 @@ func seal(r *Record) ([]byte, error) {
 	return marshal(r)
 }
 
+// marshal is r's JSON line (appendRecord: byte-for-byte what encoding/json
+// writes with HTML escaping off).
 func marshal(r *Record) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return appendRecord(make([]byte, 0, 512), r)
 }
 
 func lineHash(line []byte) string {
@@ -348,7 +454,9 @@ func readTail(f *os.File, size int64) (tailInfo, error) {
 			last := body[i+1:]
 			t := tailInfo{hash: lineHash(last), partial: partial}
 			var rec Record
-			if json.Unmarshal(last, &rec) == nil {
+			if seq, ok := leadingSeq(last); ok {
+				t.seq = seq
+			} else if json.Unmarshal(last, &rec) == nil {
 				t.seq = rec.Seq
 			} else if off == 0 || i >= 0 {
 				// Find the last parsable record for the sequence number.
@@ -366,6 +474,36 @@ func readTail(f *os.File, size int64) (tailInfo, error) {
 			return tailInfo{}, nil
 		}
 	}
+}
+
+// leadingSeq reads the seq of a line as keyward writes it, {"v":N,"seq":M,…},
+// when it is valid JSON: the chain head without decoding the whole record
+// by reflection on every command. Anything else is for json.Unmarshal.
+func leadingSeq(line []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"v":`))
+	if !ok {
+		return 0, false
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"seq":`))
+	if i == 0 || !ok {
+		return 0, false
+	}
+	n := 0
+	for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 || n >= len(rest) || rest[n] != ',' || !json.Valid(line) {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(string(rest[:n]), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return seq, true
 }
 
 // WriterSink writes each record as a JSON line to w (stderr, stdout).

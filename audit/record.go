@@ -31,8 +31,14 @@ import (
 	"time"
 )
 
-// FormatVersion is the record schema version, written as "v".
+// FormatVersion is the record schema version, written as "v": 1 for a
+// record about one key (or none), 2 for a record that names many keys in
+// Keys (a delivery: keyward run, one record for the whole store). A log may
+// hold both; readers of this package read both.
 const FormatVersion = 1
+
+// FormatVersionKeys is the schema version of a record with Keys.
+const FormatVersionKeys = 2
 
 // Record is one audit line. Field order in JSON is fixed by this struct.
 type Record struct {
@@ -54,11 +60,51 @@ type Record struct {
 	ValueHMAC string `json:"value_hmac,omitempty"`
 	// Detail is free text from the CLI (a verb's argument summary); never a value.
 	Detail string `json:"detail,omitempty"`
+	// Keys names every key of a batched read (v2 records: keyward run
+	// reads the whole store in one record); Key and Version are then empty.
+	Keys []KeyRecord `json:"keys,omitempty"`
 	// Prev is the hex SHA-256 of the previous line (without its newline);
 	// empty for the first record.
 	Prev string `json:"prev"`
 	// Hash is the hex SHA-256 of this record's JSON with Hash empty.
 	Hash string `json:"hash"`
+}
+
+// KeyRecord is one key of a record's Keys.
+type KeyRecord struct {
+	Key     string `json:"key"`
+	Version string `json:"version,omitempty"`
+	Cached  bool   `json:"cached,omitempty"`
+	Stale   bool   `json:"stale,omitempty"`
+	// ValueHMAC is as Record.ValueHMAC, for this key's value.
+	ValueHMAC string `json:"value_hmac,omitempty"`
+}
+
+// HasKey reports whether r is about key: its Key, or one of its Keys.
+func (r *Record) HasKey(key string) bool {
+	if r.Key == key {
+		return true
+	}
+	for _, k := range r.Keys {
+		if k.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// HasValueHMAC reports whether r carries the value HMAC h, for its Key or
+// one of its Keys.
+func (r *Record) HasValueHMAC(h string) bool {
+	if r.ValueHMAC == h {
+		return true
+	}
+	for _, k := range r.Keys {
+		if k.ValueHMAC == h {
+			return true
+		}
+	}
+	return false
 }
 
 // Actor says who did it.

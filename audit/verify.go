@@ -158,12 +158,12 @@ type Filter struct {
 
 func (f *Filter) match(r *Record) bool {
 	switch {
-	case f.Key != "" && r.Key != f.Key,
+	case f.Key != "" && !r.HasKey(f.Key),
 		f.Action != "" && r.Action != f.Action && !strings.HasPrefix(r.Action, f.Action+"."),
 		f.Env != "" && r.Env != f.Env,
 		f.Outcome != "" && r.Outcome != f.Outcome,
 		!f.Since.IsZero() && r.Time.Before(f.Since),
-		f.HMAC != "" && r.ValueHMAC != f.HMAC,
+		f.HMAC != "" && !r.HasValueHMAC(f.HMAC),
 		f.Actor != "" && r.Actor.User != f.Actor && !strings.Contains(r.Actor.String(), f.Actor):
 		return false
 	}

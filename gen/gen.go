@@ -42,6 +42,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keyward/keyward"
 )
@@ -95,8 +96,9 @@ const alnumAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 var wordlistText string
 
 // words is the BIP39 English word list (bip-0039/english.txt from
-// github.com/bitcoin/bips, MIT licence): 2048 words, 11 bits each.
-var words = strings.Fields(wordlistText)
+// github.com/bitcoin/bips, MIT licence): 2048 words, 11 bits each. Split
+// on first use, not in init: every keyward command links this package.
+var words = sync.OnceValue(func() []string { return strings.Fields(wordlistText) })
 
 var recipes = []Recipe{
 	{Name: "urlsafe", Description: "random bytes as base64url without padding (python secrets.token_urlsafe)",
@@ -268,7 +270,7 @@ func passphrase(n int) []byte {
 	b := randomBytes(2 * n)
 	parts := make([]string, n)
 	for i := range parts {
-		parts[i] = words[binary.BigEndian.Uint16(b[2*i:])&0x7ff]
+		parts[i] = words()[binary.BigEndian.Uint16(b[2*i:])&0x7ff]
 	}
 	return []byte(strings.Join(parts, "-"))
 }

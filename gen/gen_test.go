@@ -146,11 +146,11 @@ func TestAlnumRoughlyUniform(t *testing.T) {
 }
 
 func TestPassphraseWords(t *testing.T) {
-	if len(words) != 2048 {
-		t.Fatalf("word list has %d words, want 2048", len(words))
+	if len(words()) != 2048 {
+		t.Fatalf("word list has %d words, want 2048", len(words()))
 	}
 	set := map[string]bool{}
-	for _, w := range words {
+	for _, w := range words() {
 		if set[w] || !utf8.ValidString(w) || strings.Contains(w, "-") {
 			t.Fatalf("bad or duplicate word at index %d", len(set))
 		}

@@ -2,7 +2,8 @@ package scan
 
 import (
 	"bytes"
-	"regexp"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Allow-lists of the built-in rules, modelled on the ones that keep
@@ -27,7 +28,7 @@ var exampleValues = map[string]bool{
 
 // placeholderRE matches a whole secret that is a stand-in: a shell or
 // template variable, a format verb, a path, a keyword literal.
-var placeholderRE = regexp.MustCompile(`^(?:` +
+var placeholderRE = lazyre.New(`^(?:` +
 	`\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^{}]+\}|\$\(\([^()]*\)\)|\{\{[^{}]*\}\}|\$\{\{[^{}]*\}\}|` + // $VAR ${VAR} {{ .X }} ${{ secrets.X }}
 	`%[A-Za-z_][A-Za-z0-9_]*%|@[A-Za-z_][A-Za-z0-9_]*@|<[^<>]+>|` + // %VAR% @VAR@ <your-key>
 	`(?i:true|false|null|nil|none|undefined)|` +
@@ -66,7 +67,7 @@ func oneByte(s []byte) bool {
 // noisePaths are files the built-in format rules skip: scanner rule and
 // ignore files (full of sample secrets by design), and lock files and
 // checksum databases (integrity hashes that look like keys).
-var noisePaths = regexp.MustCompile(`(?:^|/)(?:\.?gitleaks\.toml|\.gitleaksignore|` +
+var noisePaths = lazyre.New(`(?:^|/)(?:\.?gitleaks\.toml|\.gitleaksignore|` +
 	`go\.sum|go\.work\.sum|package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|deno\.lock|` +
 	`Cargo\.lock|poetry\.lock|Pipfile\.lock|composer\.lock|Gemfile\.lock|gradle\.lockfile|verification-metadata\.xml)$`)
 
@@ -74,6 +75,6 @@ var noisePaths = regexp.MustCompile(`(?:^|/)(?:\.?gitleaks\.toml|\.gitleaksignor
 // that are references to something else: a URL (the url-credentials rule
 // judges those), a file name, a YAML key (value ending in ':'), a
 // package coordinate ending in a version, a key:value reference.
-var genericNotSecret = regexp.MustCompile(`://|` +
+var genericNotSecret = lazyre.New(`://|` +
 	`^[\w.-]+\.(?i:cer|crt|pem|key|pub|p12|pfx|jks|json|ya?ml|toml|ini|cfg|conf|env|txt|xml|properties|sh|py|go|js|ts|rb)$|` +
 	`:$|[-_@]v?\d+\.\d+\.\d+$`)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/keyward/keyward/internal/fsutil"
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // gitleaks' configuration file shape (v8), the parts keyward honours.
@@ -64,7 +65,7 @@ func (e *RulesFileError) Error() string {
 	return fmt.Sprintf("keyward: failed to load rules: %s:%d:%d: %s", e.File, e.Line, col, e.Msg)
 }
 
-var tomlLineRE = regexp.MustCompile(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
+var tomlLineRE = lazyre.New(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
 
 // dropQuoted removes the quoted pieces of the file a parser message repeats
 // ('…', "…", `…`), which could be a value.

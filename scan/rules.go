@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // A Rule finds one credential format. The scanner never runs a rule's
@@ -219,12 +221,12 @@ func urlPasswordCheck(s, _ []byte) bool {
 // generic-secret rule skips them: they are full of high-entropy test vectors
 // assigned to names like shared_secret. Managed values and the specific
 // format rules are still searched there.
-var testPaths = []*regexp.Regexp{regexp.MustCompile(`(?:^|/)testdata/|_test\.go$|(?:^|/)(?:test|tests|__tests__|spec)/|\.test\.[jt]sx?$`)}
+var testPaths = lazyre.New(`(?:^|/)testdata/|_test\.go$|(?:^|/)(?:test|tests|__tests__|spec)/|\.test\.[jt]sx?$`)
 
 func mustRule(r Rule, expr string) *Rule {
 	r.Regex = regexp.MustCompile(expr)
 	r.builtin = true
-	r.AllowPaths = append(r.AllowPaths, noisePaths)
+	r.AllowPaths = append(r.AllowPaths, noisePaths.Regexp())
 	return &r
 }
 
@@ -285,7 +287,7 @@ func BuiltinRules() []*Rule {
 			`\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://[^\s:@/'"<>]{1,64}:([^\s:@/'"<>]{1,128})@[A-Za-z0-9][A-Za-z0-9.-]*`),
 		mustRule(Rule{ID: "generic-secret", anchor: true, Description: "Password or secret assigned a high-entropy value",
 			Keywords: []string{"password", "passwd", "secret", "api_key", "apikey", "api-key", "token", "auth_key"},
-			Before:   32, After: 160, Check: genericCheck, AllowPaths: testPaths},
+			Before:   32, After: 160, Check: genericCheck, AllowPaths: []*regexp.Regexp{testPaths.Regexp()}},
 			`(?i)(?:password|passwd|secret|api[_-]?key|token|auth_key)[a-z0-9_.-]{0,20}["']?\s{0,3}(?:=|:=|:|=>)\s{0,3}["'\x60]?([^\s"'\x60;,]{8,100})(?:["'\x60;,]|\s|$)`),
 	}
 }

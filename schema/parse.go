@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Limits against hostile files (YAML bombs): the file size (MaxFileSize),
@@ -34,7 +35,7 @@ var (
 	deliveryFields = []string{"old_suffix", "numbered_ring"}
 )
 
-var secretNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+var secretNameRE = lazyre.New(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 
 // Parse checks keyward.yaml's content; filename is used in error positions.
 // See Load.
@@ -78,7 +79,7 @@ func safeUnmarshal(data []byte, n *yaml.Node) (err error) {
 	return yaml.Unmarshal(data, n)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLineRE = lazyre.New(`^yaml: line (\d+): (.*)$`)
 
 func yamlError(file string, err error) *Error {
 	msg := err.Error()
@@ -599,7 +600,7 @@ func (d *decoder) delivery(n *yaml.Node, c *Config) {
 	})
 }
 
-var oldSuffixRE = regexp.MustCompile(`^[A-Za-z0-9_]*$`)
+var oldSuffixRE = lazyre.New(`^[A-Za-z0-9_]*$`)
 
 func (d *decoder) validateSettings(n *yaml.Node, c *Config) {
 	d.fields(n, "validate", validateFields, func(key string, _, v *yaml.Node) {

@@ -128,10 +128,14 @@ func summarize(name string, ts []float64) Result {
 	return Result{Command: name, Mean: mean, Stddev: math.Sqrt(v / float64(max(len(s)-1, 1))), Median: med, Min: s[0], Max: s[len(s)-1], Times: ts}
 }
 
-// report prints a Markdown table of the results of every file; the first
-// result is the baseline.
+// report prints a Markdown table of the results of every file, merging the
+// times of a command timed in several files (alternating rounds); the
+// first command is the baseline. A command whose name ends in "via env)" is compared
+// with the command named "env true" instead (it runs through env(1) to set
+// a variable). Then each keyward run's added time as a share of sops'.
 func report(paths []string) {
-	var e export
+	var order []string
+	times := map[string][]float64{}
 	for _, path := range paths {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -143,18 +147,53 @@ func report(paths []string) {
 			fmt.Fprintf(os.Stderr, "%s: not a timing export: %v\n", path, err)
 			os.Exit(1)
 		}
-		e.Results = append(e.Results, one.Results...)
-	}
-	base := e.Results[0]
-	ms := func(s float64) string { return fmt.Sprintf("%.2f", s*1000) }
-	fmt.Println("| command | mean ms | ± σ | median ms | min ms | runs | added (median) ms | ratio (median) |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
-	for _, r := range e.Results {
-		added, ratio := "—", "1.00×"
-		if r.Command != base.Command {
-			added = ms(r.Median - base.Median)
-			ratio = fmt.Sprintf("%.2f×", r.Median/base.Median)
+		for _, r := range one.Results {
+			if _, ok := times[r.Command]; !ok {
+				order = append(order, r.Command)
+			}
+			times[r.Command] = append(times[r.Command], r.Times...)
 		}
-		fmt.Printf("| `%s` | %s | %s | %s | %s | %d | %s | %s |\n", r.Command, ms(r.Mean), ms(r.Stddev), ms(r.Median), ms(r.Min), len(r.Times), added, ratio)
+	}
+	res := map[string]Result{}
+	for _, c := range order {
+		res[c] = summarize(c, times[c])
+	}
+	base := res[order[0]]
+	baseOf := func(c string) Result {
+		if e, ok := res["env true"]; ok && strings.HasSuffix(c, "via env)") {
+			return e
+		}
+		return base
+	}
+	ms := func(s float64) string { return fmt.Sprintf("%.2f", s*1000) }
+	fmt.Println("| command | mean ms | ± σ | median ms | min ms | runs | added (median) ms | added (min) ms |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range order {
+		r, b := res[c], baseOf(c)
+		added, addedMin := "—", "—"
+		if c != b.Command {
+			added, addedMin = ms(r.Median-b.Median), ms(r.Min-b.Min)
+		}
+		fmt.Printf("| `%s` | %s | %s | %s | %s | %d | %s | %s |\n", c, ms(r.Mean), ms(r.Stddev), ms(r.Median), ms(r.Min), len(r.Times), added, addedMin)
+	}
+	var sops *Result
+	for _, c := range order {
+		if strings.HasPrefix(c, "sops ") {
+			r := res[c]
+			sops = &r
+		}
+	}
+	if sops == nil {
+		return
+	}
+	sAdded := sops.Median - base.Median
+	fmt.Println()
+	for _, c := range order {
+		if !strings.Contains(c, " run -- true") {
+			continue
+		}
+		r := res[c]
+		a := r.Median - baseOf(c).Median
+		fmt.Printf("* `%s` adds %s ms, %.2f× of what sops adds (%s ms)\n", c, ms(a), a/sAdded, ms(sAdded))
 	}
 }

@@ -3,20 +3,28 @@
 #
 # Creates a throwaway local store (age-encrypted, the embedded default) with
 # 50 secrets, then times, with hyperfine when installed (else a Go timing
-# loop, bench/run/main.go):
-#   1. `true` executed bare;
+# loop, bench/run/main.go), in ONE hyperfine run per round, ROUNDS rounds
+# in alternating order (times merged):
+#   1. `true` executed bare, and `env true`;
 #   2. `keyward --version` (the binary's start-up alone);
-#   3. `keyward run -- true` (decrypts the store, injects all 50 secrets, audit on: the default);
-#   3. the same with KEYWARD_AUDIT=off;
-#   4. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
-#      dotenv file with the same age key, when sops is on PATH (or $SOPS).
-# and prints a Markdown table: mean, median, ms added over bare `true`, ratio.
+#   3. `keyward run -- true` (decrypts the store, injects all 50 secrets,
+#      audit on: the default);
+#   4. the same through env(1) with KEYWARD_AUDIT=off (compared with `env true`);
+#   5. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
+#      dotenv file with the same age key, when sops is on PATH (or $SOPS);
+# for two builds of keyward: `go build` as is (with a C compiler present Go
+# links net's and os/user's cgo code: a dynamically linked binary) and
+# CGO_ENABLED=0 (static: no dynamic loader, no libc start-up; the build
+# README.md recommends). It prints a Markdown table: mean, median, min,
+# ms added over bare `true` (median and min), and keyward's added time as a
+# share of sops'.
 #
-# Usage: bench/run/run.sh [RUNS]        (default 300 runs per command)
+# Usage: bench/run/run.sh [RUNS] [ROUNDS]   (default 300 runs per command per round, 2 rounds)
 # Run from the repository root. Nothing outside a temp dir is touched.
 set -eu
 
 RUNS=${1:-300}
+ROUNDS=${2:-2}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keyward-bench-run.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -27,7 +35,8 @@ unset KEYWARD_STORE SECRET_PROVIDER || true
 mkdir -p "$HOME"
 
 echo "building keyward…" >&2
-(cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward)
+(cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward && CGO_ENABLED=0 go build -o "$WORK/keyward-static" ./cmd/keyward)
+KWS="$WORK/keyward-static"
 # The default binary links only the embedded providers; the remote ones
 # are plugin programs (docs/plugins.md), not started by a local-store run.
 KW="$WORK/keyward"
@@ -85,17 +94,38 @@ else
 	timer="Go timing loop (bench/run/main.go; commands interleaved; 20 warm-up runs)"
 fi
 
-set -- "true (bare)::$TRUE" "keyward --version::$KW --version" "keyward run -- true::$KW run -- $TRUE"
+ENV=$(command -v env)
+set -- "true (bare)::$TRUE" "env true::$ENV $TRUE" \
+	"keyward --version::$KW --version" "keyward run -- true::$KW run -- $TRUE" \
+	"keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KW run -- $TRUE" \
+	"CGO_ENABLED=0 keyward --version::$KWS --version" "CGO_ENABLED=0 keyward run -- true::$KWS run -- $TRUE" \
+	"CGO_ENABLED=0 keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KWS run -- $TRUE"
 if [ -n "$SOPS" ]; then
 	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
 fi
-timeit "$WORK/a.json" "$@"
-# The audit log is on by default (one fsynced record per store operation
-# and per command); this shows its share.
-(export KEYWARD_AUDIT=off; timeit "$WORK/b.json" "keyward run -- true (KEYWARD_AUDIT=off)::$KW run -- $TRUE")
-
+# The audit log is on by default (3 records per run, one fsync in parallel
+# with the child's start); the KEYWARD_AUDIT=off rows show its share.
+round=1
+files=
+while [ "$round" -le "$ROUNDS" ]; do
+	timeit "$WORK/r$round.json" "$@"
+	files="$files $WORK/r$round.json"
+	# next round in the opposite order
+	rev=
+	for a in "$@"; do rev="$a
+$rev"; done
+	old_ifs=$IFS; IFS='
+'
+	# shellcheck disable=SC2086
+	set -- $rev
+	IFS=$old_ifs
+	round=$((round + 1))
+done
 echo
 echo "keyward $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), $(go version | cut -d' ' -f3), $(uname -sm), $(nproc) CPUs; $timer; store $size bytes, 50 secrets"
 [ -n "$SOPS" ] && echo "sops: $("$SOPS" --version 2>/dev/null | head -1)"
 echo
-(cd "$ROOT" && go run ./bench/run report "$WORK/a.json" "$WORK/b.json")
+# shellcheck disable=SC2086
+(cd "$ROOT" && go run ./bench/run report $files)
+echo
+echo "sizes: keyward $(wc -c < "$KW") bytes, CGO_ENABLED=0 $(wc -c < "$KWS") bytes"

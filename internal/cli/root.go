@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -69,10 +70,54 @@ func VersionString(info *debug.BuildInfo, ok bool) string {
 
 type verbFunc func(f *cmdutil.Factory) *cobra.Command
 
-var verbs []verbFunc
+type verb struct {
+	build verbFunc
+	names []string // the command's name and aliases; none: always built
+}
 
-// register adds a verb; verb_*.go files call it from init.
-func register(v verbFunc) { verbs = append(verbs, v) }
+var verbs []verb
+
+// register adds a verb; verb_*.go files call it from init, naming the
+// command it builds (and its aliases), so that a command line naming one
+// verb builds only that one (invokedVerb).
+func register(v verbFunc, names ...string) { verbs = append(verbs, verb{v, names}) }
+
+// wholeTree makes Run build every verb, always (tests compare).
+var wholeTree = false
+
+// invokedVerb returns the verb args run when they name one registered verb
+// (after the root's own flags), so that only its command is built: building
+// every verb's cobra command cost each keyward start-up ~0.4 ms. ok is false
+// whenever the whole tree is needed: no verb (keyward, keyward --help),
+// help, completion (shell completion scripts and __complete), an unknown
+// verb (cobra suggests the nearest) or a flag the root does not know.
+// `keyward --version` needs no verb: name "" and ok.
+func invokedVerb(args []string) (name string, ok bool) {
+	version := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--version" || a == "-v":
+			version = true
+			continue
+		case a == "--store" || a == "--env" || a == "-e" || a == "--config" || a == "--allow-ref":
+			i++ // the flag's value
+			continue
+		case strings.HasPrefix(a, "--store=") || strings.HasPrefix(a, "--env=") || strings.HasPrefix(a, "--config=") ||
+			strings.HasPrefix(a, "--allow-ref=") || (strings.HasPrefix(a, "-e") && len(a) > 2 && a[2] != '-'):
+			continue
+		case strings.HasPrefix(a, "-"):
+			return "", false // --help, --, or a flag for cobra to judge
+		}
+		for _, v := range verbs {
+			if slices.Contains(v.names, a) {
+				return a, true
+			}
+		}
+		return "", false
+	}
+	return "", version
+}
 
 // Main runs keyward with the process's arguments and returns the exit code.
 //
@@ -122,7 +167,12 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	f.Plugins = host
 	defer host.Close() // after the stores: f.Close runs first
 	defer f.Close()
-	root := NewRoot(f)
+	var root *cobra.Command
+	if name, ok := invokedVerb(args); ok && !wholeTree {
+		root = newRoot(f, func(v verb) bool { return len(v.names) == 0 || slices.Contains(v.names, name) })
+	} else {
+		root = NewRoot(f)
+	}
 	root.SetArgs(args)
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -153,7 +203,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 }
 
 // NewRoot builds the root command with every registered verb.
-func NewRoot(f *cmdutil.Factory) *cobra.Command {
+func NewRoot(f *cmdutil.Factory) *cobra.Command { return newRoot(f, nil) }
+
+// newRoot builds the root command with the verbs keep accepts (nil: all).
+func newRoot(f *cmdutil.Factory, keep func(verb) bool) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyward <command>",
 		Short: "Secrets for your services, from wherever they live",
@@ -181,7 +234,9 @@ guide's SECRET_PROVIDER variables.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
 	cmds := make([]*cobra.Command, 0, len(verbs))
 	for _, v := range verbs {
-		cmds = append(cmds, v(f))
+		if keep == nil || keep(v) {
+			cmds = append(cmds, v.build(f))
+		}
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	root.AddCommand(cmds...)

@@ -8,5 +8,5 @@ import (
 )
 
 func init() {
-	register(func(f *cmdutil.Factory) *cobra.Command { return run.NewCmd(f, nil) })
+	register(func(f *cmdutil.Factory) *cobra.Command { return run.NewCmd(f, nil) }, "run")
 }

@@ -8,6 +8,6 @@ import (
 )
 
 func init() {
-	register(func(f *cmdutil.Factory) *cobra.Command { return storedriver.NewMergeCmd(f) })
-	register(func(f *cmdutil.Factory) *cobra.Command { return storedriver.NewDiffCmd(f) })
+	register(func(f *cmdutil.Factory) *cobra.Command { return storedriver.NewMergeCmd(f) }, "merge-driver")
+	register(func(f *cmdutil.Factory) *cobra.Command { return storedriver.NewDiffCmd(f) }, "diff-driver")
 }

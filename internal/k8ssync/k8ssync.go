@@ -6,8 +6,9 @@ package k8ssync
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Action is the plugin action name keyward-provider-k8s serves.
@@ -58,7 +59,7 @@ var workloadKinds = map[string]string{
 }
 
 // DNSSubdomain matches a valid Kubernetes object name.
-var DNSSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+var DNSSubdomain = lazyre.New(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
 // ParseWorkload parses KIND/NAME as kubectl writes it (deployment/api,
 // sts/db, daemonset.apps/agent).

@@ -91,54 +91,59 @@ func Base64Core(enc *base64.Encoding, value []byte, k int) []byte {
 
 // Redactor is a compiled set of secrets; its Writers share it.
 type Redactor struct {
+	secrets map[string][]byte
+	keys    []string // of secrets, sorted
+
+	// The patterns (every encoded form of every value) and their automaton
+	// are built on first use: a child that writes nothing (keyward run --
+	// true) never pays for them.
+	once     sync.Once
 	patterns [][]byte
 	repl     [][]byte
-	maxLen   int
-
-	// The automaton is built on first use: a child that writes nothing
-	// (keyward run -- true) never pays for it.
-	once sync.Once
-	ac   *automaton
+	ac       *automaton
 }
 
 func (r *Redactor) automaton() *automaton {
-	if len(r.patterns) == 0 {
-		return nil
-	}
-	r.once.Do(func() { r.ac = buildAutomaton(r.patterns) })
+	r.once.Do(r.build)
 	return r.ac
 }
 
-// Compile prepares the secrets (key → value) once, for any number of
-// filters. Values shorter than MinLength are skipped; their keys are
-// returned, sorted, so the caller can say so.
-func Compile(secrets map[string][]byte) (*Redactor, []string) {
-	r := &Redactor{}
-	var skipped []string
+// build computes the patterns and their automaton.
+func (r *Redactor) build() {
 	owner := map[string]string{}
-	keys := make([]string, 0, len(secrets))
-	for k := range secrets {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var patterns [][]byte
-	for _, k := range keys {
-		forms := Forms(secrets[k])
-		if forms == nil {
-			skipped = append(skipped, k)
-			continue
-		}
-		for _, p := range forms {
+	for _, k := range r.keys {
+		for _, p := range Forms(r.secrets[k]) {
 			if _, dup := owner[string(p)]; dup {
 				continue
 			}
 			owner[string(p)] = k
-			patterns = append(patterns, p)
+			r.patterns = append(r.patterns, p)
 			r.repl = append(r.repl, []byte("[REDACTED:"+k+"]"))
-			r.maxLen = max(r.maxLen, len(p))
 		}
 	}
-	r.patterns = patterns
+	r.secrets = nil
+	if len(r.patterns) > 0 {
+		r.ac = buildAutomaton(r.patterns)
+	}
+}
+
+// Compile prepares the secrets (key → value) once, for any number of
+// filters. Values shorter than MinLength are skipped; their keys are
+// returned, sorted, so the caller can say so. The work of compiling is done
+// when a filter first writes.
+func Compile(secrets map[string][]byte) (*Redactor, []string) {
+	r := &Redactor{secrets: make(map[string][]byte, len(secrets))}
+	var skipped []string
+	for k, v := range secrets {
+		if len(v) < MinLength {
+			skipped = append(skipped, k)
+			continue
+		}
+		r.secrets[k] = v
+		r.keys = append(r.keys, k)
+	}
+	sort.Strings(r.keys)
+	sort.Strings(skipped)
 	return r, skipped
 }
 
@@ -212,7 +217,13 @@ func (f *Filter) Close() error {
 	if len(f.pending) == 0 {
 		return nil
 	}
-	ms, _ := f.r.automaton().scan(f.pending, f.matches[:0])
+	ac := f.r.automaton()
+	if ac == nil {
+		_, err := f.w.Write(f.pending)
+		f.pending = nil
+		return err
+	}
+	ms, _ := ac.scan(f.pending, f.matches[:0])
 	_, err := f.emit(f.pending, ms, len(f.pending))
 	f.pending = nil
 	return err

@@ -214,3 +214,27 @@ func BenchmarkCat(b *testing.B) {
 		}
 	}
 }
+
+// TestCompileIsLazy: Compile only sorts the keys and names the skipped
+// ones; the patterns and the automaton are built when a filter first
+// writes (keyward run -- true never builds them), and then redact.
+func TestCompileIsLazy(t *testing.T) {
+	r, skipped := Compile(map[string][]byte{"LONG": []byte("lazy-canary-value"), "SHORT": []byte("abc")})
+	if len(skipped) != 1 || skipped[0] != "SHORT" {
+		t.Fatalf("skipped = %v, want [SHORT]", skipped)
+	}
+	if r.patterns != nil || r.ac != nil {
+		t.Fatal("Compile built the patterns before any write")
+	}
+	var out strings.Builder
+	w := r.Writer(&out)
+	if _, err := w.Write([]byte("x lazy-canary-value y")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r.ac == nil || out.String() != "x [REDACTED:LONG] y" {
+		t.Fatalf("after a write: automaton built %v, output %q", r.ac != nil, out.String())
+	}
+}

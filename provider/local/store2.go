@@ -74,6 +74,21 @@ type snapshot struct {
 	starts []int32
 	parsed bool
 	mu     sync.Mutex // guards the lazy full parse (snapshots are shared)
+	// listed holds the newest records list just opened, each handed once
+	// to the current() that asks for it next: keyward run's List then
+	// GetMany decrypts every record once, not twice.
+	listed map[*rec]*recPlain
+}
+
+// takeListed returns (and forgets) the record list opened for r, if any.
+func (s *snapshot) takeListed(r *rec) *recPlain {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.listed[r]
+	if p != nil {
+		delete(s.listed, r)
+	}
+	return p
 }
 
 // loadSnapshot parses, authenticates and (for v1) decrypts data.
@@ -173,9 +188,12 @@ func (s *snapshot) current(key string) (*versionEntry, error) {
 		return nil, nil
 	}
 	r := &rs[len(rs)-1]
-	p, err := s.openFor(r, key)
-	if err != nil {
-		return nil, err
+	p := s.takeListed(r)
+	if p == nil || p.Key != key {
+		var err error
+		if p, err = s.openFor(r, key); err != nil {
+			return nil, err
+		}
 	}
 	e := plainToEntry(r.ver, p)
 	return &e, nil
@@ -263,6 +281,12 @@ func (s *snapshot) list() ([]driver.KeyInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	listed := map[*rec]*recPlain{}
+	defer func() {
+		s.mu.Lock()
+		s.listed = listed
+		s.mu.Unlock()
+	}()
 	for i := range recs {
 		if i+1 < len(recs) && recs[i+1].id == recs[i].id {
 			continue // not the newest of its key
@@ -274,6 +298,7 @@ func (s *snapshot) list() ([]driver.KeyInfo, error) {
 		if err != nil {
 			return nil, recDamaged(s.name, err)
 		}
+		listed[&recs[i]] = p
 		out = append(out, driver.KeyInfo{Key: p.Key, Version: strconv.Itoa(recs[i].ver), Updated: p.Created})
 	}
 	slices.SortFunc(out, func(a, b driver.KeyInfo) int { return strings.Compare(a.Key, b.Key) })

@@ -335,9 +335,34 @@ func writeTable(w io.Writer, recs []audit.Record, tty bool) error {
 			outcome += " stale"
 		}
 		fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Actor.String(), r.Action,
-			dash(r.Env), dash(r.Key), dash(r.Version), outcome)
+			dash(r.Env), dash(keyColumn(&r)), dash(r.Version), outcome)
 	}
 	return t.Flush()
+}
+
+// keyColumn is the KEY column: the record's key, or for a record naming
+// many keys (a v2 delivery record, docs/audit.md) the first few and how
+// many in all; --json prints them all with their versions.
+func keyColumn(r *audit.Record) string {
+	if len(r.Keys) == 0 {
+		return r.Key
+	}
+	const show = 3
+	names := make([]string, 0, show)
+	for i, k := range r.Keys {
+		if i == show {
+			break
+		}
+		names = append(names, k.Key)
+	}
+	if len(r.Keys) == 1 {
+		return names[0]
+	}
+	more := ""
+	if len(r.Keys) > show {
+		more = ",…"
+	}
+	return fmt.Sprintf("%d keys: %s%s", len(r.Keys), strings.Join(names, ","), more)
 }
 
 func dash(s string) string {

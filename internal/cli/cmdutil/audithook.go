@@ -35,7 +35,8 @@ func (a *auditState) open(f *Factory) (*audit.Logger, audit.Effective, error) {
 		if !a.cfg.Enabled {
 			return
 		}
-		// One fsync when the command ends, not one per record.
+		// No fsync per record: one before the command's outcome record
+		// (AfterCommand), or in the background after a delivery record.
 		o := audit.Options{Path: a.cfg.File, NoFsync: !a.cfg.Fsync, SyncOnClose: true}
 		if a.cfg.Stderr {
 			o.Sinks = append(o.Sinks, &audit.WriterSink{W: f.IO.ErrOut})
@@ -115,7 +116,16 @@ func (f *Factory) wireAudit() {
 					r.Outcome, r.Code = "error", keyward.ErrorCode(cmdErr).String()
 				}
 			}
-			err = errors.Join(l.Append(ctx, r), l.Close())
+			// The records of what the command read and wrote are made
+			// durable first (a run's delivery record already is, synced
+			// while its child started); the outcome record after them is
+			// fsynced only when audit is required (docs/audit.md).
+			err = errors.Join(l.SyncPending(), l.Append(ctx, r))
+			if cfg.Required {
+				err = errors.Join(err, l.Close())
+			} else {
+				err = errors.Join(err, l.CloseUnsynced())
+			}
 		}
 		if err != nil {
 			switch {

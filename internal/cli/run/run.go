@@ -230,6 +230,14 @@ func hasRefs(env []string) bool {
 }
 
 func run(ctx context.Context, opts *Options) error {
+	// os/exec probes once whether pidfds work, forking a throwaway child to
+	// do so; os.FindProcess makes the same probe. Let the other core do it
+	// while this one reads the store, so starting the child does not wait.
+	go func() {
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Release()
+		}
+	}()
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ
@@ -245,7 +253,13 @@ func run(ctx context.Context, opts *Options) error {
 		if opts.Watch.Enabled {
 			return runWatch(ctx, opts, s)
 		}
-		vars, err = secretEnv(ctx, opts, s)
+		// One audit record for the whole delivery, naming every key, written
+		// before any value reaches the child (docs/audit.md).
+		bctx, flush := s.AuditBatch(ctx)
+		vars, err = secretEnv(bctx, opts, s)
+		if ferr := flush(ctx); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return err
 		}

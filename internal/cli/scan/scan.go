@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	"github.com/keyward/keyward/internal/lazyre"
 	"github.com/keyward/keyward/scan"
 )
 
@@ -457,7 +457,7 @@ func stagedNotes(notes []string, err error) []string {
 
 // noteRE picks the environment, store and error code out of a note such as
 // "environment staging: keyward: failed to list in awssm://…: permission denied: …".
-var noteRE = regexp.MustCompile(`^(?:environment (\S+): )?(?:keyward: )?failed to [^"]*?(?: "[^"]*")? in (\S+): ([a-z ]+):`)
+var noteRE = lazyre.New(`^(?:environment (\S+): )?(?:keyward: )?failed to [^"]*?(?: "[^"]*")? in (\S+): ([a-z ]+):`)
 
 // shortNote is the first line of a note, or "ENV: STORE: CODE" for a store error.
 func shortNote(s string) string {

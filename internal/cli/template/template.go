@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -23,6 +22,7 @@ import (
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
 	"github.com/keyward/keyward/internal/fsutil"
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Options are template's inputs.
@@ -97,7 +97,7 @@ an unknown key is an error at IN:line:column.`,
 }
 
 // textRef finds a reference written as plain text.
-var textRef = regexp.MustCompile(`(?:ref\+[a-z][a-z0-9+.-]*|keyward)://[^\s"'` + "`" + `<>{}|\\^]+`)
+var textRef = lazyre.New(`(?:ref\+[a-z][a-z0-9+.-]*|keyward)://[^\s"'` + "`" + `<>{}|\\^]+`)
 
 // locError puts IN:line:col in front of an error, keeping its code.
 type locError struct {

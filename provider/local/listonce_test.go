@@ -1,0 +1,75 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// TestListThenGetManyOpensEachRecordOnce: keyward run lists the store and
+// then reads every key; the records List decrypted are handed to the reads
+// (once each), so the run decrypts each record once, not twice. A read
+// after that, or of a key changed since, opens its record again.
+func TestListThenGetManyOpensEachRecordOnce(t *testing.T) {
+	ctx := context.Background()
+	id := newTestIdentity(t)
+	path := filepath.Join(t.TempDir(), "keyward.age")
+	d, _ := NewDriver(path, &Options{Identity: id})
+	w := d.(*localDriver)
+	if err := w.update(ctx, true, func(tx *txn) error {
+		for i := range 50 {
+			if _, err := tx.put(fmt.Sprintf("K%02d", i), []byte(fmt.Sprintf("value-%02d", i)), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := NewDriver(path, &Options{Identity: id})
+	r := d2.(*localDriver)
+	opens0 := recordOpens.Load()
+	infos, err := r.List(ctx)
+	if err != nil || len(infos) != 50 {
+		t.Fatalf("List: %d, %v", len(infos), err)
+	}
+	keys := make([]string, len(infos))
+	for i := range infos {
+		keys[i] = infos[i].Key
+	}
+	vals, err := r.GetMany(ctx, keys)
+	if err != nil || len(vals) != 50 {
+		t.Fatalf("GetMany: %d, %v", len(vals), err)
+	}
+	for i := range 50 {
+		k := fmt.Sprintf("K%02d", i)
+		if v := vals[k]; v == nil || string(v.Data) != fmt.Sprintf("value-%02d", i) || v.Version.ID != "1" {
+			t.Fatalf("%s = %+v", k, v)
+		}
+	}
+	if n := recordOpens.Load() - opens0; n != 50 {
+		t.Fatalf("List+GetMany of 50 keys opened %d records, want 50", n)
+	}
+	// handed once: the next read opens the record again
+	if v, err := r.Get(ctx, "K07", ""); err != nil || string(v.Data) != "value-07" {
+		t.Fatalf("Get after GetMany: %v", err)
+	}
+	if n := recordOpens.Load() - opens0; n != 51 {
+		t.Fatalf("a Get after the run opened %d records in all, want 51", n)
+	}
+	// a key written after the listing is read from the new file
+	if _, err := w.Put(ctx, "K08", []byte("changed"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Put(ctx, "K09", []byte("changed-after-list"), nil); err != nil {
+		t.Fatal(err)
+	}
+	vals, err = r.GetMany(ctx, []string{"K08", "K09"})
+	if err != nil || string(vals["K08"].Data) != "changed" || string(vals["K09"].Data) != "changed-after-list" {
+		t.Fatalf("after writes: %v %q %q", err, vals["K08"].Data, vals["K09"].Data)
+	}
+}
