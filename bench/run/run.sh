@@ -10,7 +10,9 @@
 #   3. `keyward run -- true` (decrypts the store, injects all 50 secrets,
 #      audit on: the default);
 #   4. the same through env(1) with KEYWARD_AUDIT=off (compared with `env true`);
-#   5. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
+#   5. the floors (bench/run/floor, CGO_ENABLED=0): a Go hello world, a
+#      cobra root answering --version, a Go parent that runs `true` and waits;
+#   6. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
 #      dotenv file with the same age key, when sops is on PATH (or $SOPS);
 # for two builds of keyward: `go build` as is (with a C compiler present Go
 # links net's and os/user's cgo code: a dynamically linked binary) and
@@ -36,6 +38,8 @@ mkdir -p "$HOME"
 
 echo "building keyward…" >&2
 (cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward && CGO_ENABLED=0 go build -o "$WORK/keyward-static" ./cmd/keyward)
+# The floors (bench/run/floor): what any static Go CLI pays here.
+for f in hello cobra spawn; do (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/floor-$f" ./bench/run/floor/$f); done
 KWS="$WORK/keyward-static"
 # The default binary links only the embedded providers; the remote ones
 # are plugin programs (docs/plugins.md), not started by a local-store run.
@@ -99,7 +103,9 @@ set -- "true (bare)::$TRUE" "env true::$ENV $TRUE" \
 	"keyward --version::$KW --version" "keyward run -- true::$KW run -- $TRUE" \
 	"keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KW run -- $TRUE" \
 	"CGO_ENABLED=0 keyward --version::$KWS --version" "CGO_ENABLED=0 keyward run -- true::$KWS run -- $TRUE" \
-	"CGO_ENABLED=0 keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KWS run -- $TRUE"
+	"CGO_ENABLED=0 keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KWS run -- $TRUE" \
+	"floor: Go hello world::$WORK/floor-hello" "floor: cobra --version::$WORK/floor-cobra --version" \
+	"floor: Go parent runs true::$WORK/floor-spawn $TRUE"
 if [ -n "$SOPS" ]; then
 	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
 fi

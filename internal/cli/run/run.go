@@ -520,20 +520,7 @@ func execChild(opts *Options, env []string) error {
 	}()
 	err = c.Wait()
 	close(done)
-	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
-		// ErrWaitDelay: the child exited 0 but something it started still
-		// held the output pipe open.
-		return nil
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &cmdutil.SilentError{Code: 128 + int(ws.Signal())}
-		}
-		return &cmdutil.SilentError{Code: ee.ExitCode()}
-	}
-	// An I/O error copying the child's output (a closed pipe, say).
-	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", opts.Command[0]), err)
+	return exitOf(opts.Command[0], err)
 }
 
 func unwrapExec(err error) error {
@@ -554,4 +541,24 @@ func PythonUnbuffered(env []string) []string {
 		}
 	}
 	return append(env[:len(env):len(env)], "PYTHONUNBUFFERED=1")
+}
+
+// exitOf turns the child's exit into keyward's: 0 stays nil, an exit code
+// or a signal becomes the same exit of keyward (128+signal, as a shell
+// does), anything else (an I/O error copying the child's output, a
+// closed pipe, say) is an Unknown error naming the command.
+func exitOf(name string, err error) error {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
+		// ErrWaitDelay: the child exited 0 but something it started still
+		// held the output pipe open.
+		return nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &cmdutil.SilentError{Code: 128 + int(ws.Signal())}
+		}
+		return &cmdutil.SilentError{Code: ee.ExitCode()}
+	}
+	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", name), err)
 }

@@ -476,20 +476,7 @@ func (w *watcher) start(snap *snapshot) (*child, error) {
 }
 
 // result turns the child's exit into keyward's.
-func (w *watcher) result(ch *child) error {
-	err := ch.err
-	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
-		return nil
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return &cmdutil.SilentError{Code: 128 + int(ws.Signal())}
-		}
-		return &cmdutil.SilentError{Code: ee.ExitCode()}
-	}
-	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", w.opts.Command[0]), err)
-}
+func (w *watcher) result(ch *child) error { return exitOf(w.opts.Command[0], ch.err) }
 
 // audit records one reload: the keys and versions, never values.
 func (w *watcher) audit(ctx context.Context, how string, old, cur *snapshot) string {
