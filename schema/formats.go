@@ -7,10 +7,10 @@ import (
 	"math"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // Format is a built-in value format that a secret can declare with
@@ -52,13 +52,13 @@ func (e *FormatError) Error() string { return "not a valid " + e.Format + ": " +
 // The format regexps compile on first use: a command that validates
 // nothing (keyward run, get) does not pay ~2.5 ms of start-up for them.
 var (
-	stripeKeyRE     = lazyRE(`^(sk|rk)_(live|test)_[A-Za-z0-9]{16,247}$`)
-	stripeWebhookRE = lazyRE(`^whsec_[A-Za-z0-9+/=]{16,}$`)
-	googleSecretRE  = lazyRE(`^(GOCSPX-[A-Za-z0-9_-]{28}|[A-Za-z0-9_-]{24})$`)
-	uuidRE          = lazyRE(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$`)
-	hexRE           = lazyRE(`^(?:[0-9a-fA-F]{2})+$`)
-	awsKeyIDRE      = lazyRE(`^(AKIA|ASIA)[A-Z2-7]{16}$`)
-	awsSecretRE     = lazyRE(`^[A-Za-z0-9/+]{40}$`)
+	stripeKeyRE     = lazyre.New(`^(sk|rk)_(live|test)_[A-Za-z0-9]{16,247}$`)
+	stripeWebhookRE = lazyre.New(`^whsec_[A-Za-z0-9+/=]{16,}$`)
+	googleSecretRE  = lazyre.New(`^(GOCSPX-[A-Za-z0-9_-]{28}|[A-Za-z0-9_-]{24})$`)
+	uuidRE          = lazyre.New(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$`)
+	hexRE           = lazyre.New(`^(?:[0-9a-fA-F]{2})+$`)
+	awsKeyIDRE      = lazyre.New(`^(AKIA|ASIA)[A-Z2-7]{16}$`)
+	awsSecretRE     = lazyre.New(`^[A-Za-z0-9/+]{40}$`)
 )
 
 // JWTMinBits is the estimated entropy a jwt-secret needs (HS256 wants a
@@ -74,7 +74,7 @@ func init() {
 	addFormat(Format{Name: "stripe-secret-key",
 		Description: "Stripe secret or restricted key: sk_live_/rk_live_ in production; sk_test_/rk_test_ only outside production",
 		check: func(v string, prod bool) *problem {
-			m := stripeKeyRE().FindStringSubmatch(v)
+			m := stripeKeyRE.FindStringSubmatch(v)
 			if m == nil {
 				return bad("does not look like sk_live_…, rk_live_…, sk_test_… or rk_test_… followed by letters and digits")
 			}
@@ -89,7 +89,7 @@ func init() {
 	addFormat(Format{Name: "stripe-webhook-secret",
 		Description: "Stripe webhook signing secret: whsec_ followed by at least 16 characters",
 		check: func(v string, _ bool) *problem {
-			if !stripeWebhookRE().MatchString(v) {
+			if !stripeWebhookRE.MatchString(v) {
 				return bad("does not start with whsec_ followed by at least 16 letters and digits")
 			}
 			return nil
@@ -119,7 +119,7 @@ func init() {
 	addFormat(Format{Name: "google-client-secret",
 		Description: "Google OAuth client secret: GOCSPX- and 28 characters (or a legacy 24-character secret)",
 		check: func(v string, _ bool) *problem {
-			if !googleSecretRE().MatchString(v) {
+			if !googleSecretRE.MatchString(v) {
 				return bad("is not GOCSPX- followed by 28 letters, digits, _ or - (nor a legacy 24-character secret)")
 			}
 			return nil
@@ -138,7 +138,7 @@ func init() {
 	addFormat(Format{Name: "uuid",
 		Description: "UUID, 8-4-4-4-12 hex digits or 32 hex digits",
 		check: func(v string, _ bool) *problem {
-			if !uuidRE().MatchString(v) {
+			if !uuidRE.MatchString(v) {
 				return bad("is not a UUID (8-4-4-4-12 or 32 hex digits)")
 			}
 			return nil
@@ -146,7 +146,7 @@ func init() {
 	addFormat(Format{Name: "hex",
 		Description: "hexadecimal bytes: an even number of 0-9 a-f A-F",
 		check: func(v string, _ bool) *problem {
-			if !hexRE().MatchString(v) {
+			if !hexRE.MatchString(v) {
 				return bad("is not an even number of hex digits")
 			}
 			return nil
@@ -188,7 +188,7 @@ func init() {
 	addFormat(Format{Name: "aws-access-key-id",
 		Description: "AWS access key ID: AKIA or ASIA and 16 upper-case letters and digits 2-7",
 		check: func(v string, _ bool) *problem {
-			if !awsKeyIDRE().MatchString(v) {
+			if !awsKeyIDRE.MatchString(v) {
 				return bad("is not AKIA or ASIA followed by 16 characters A-Z 2-7")
 			}
 			return nil
@@ -196,7 +196,7 @@ func init() {
 	addFormat(Format{Name: "aws-secret-access-key",
 		Description: "AWS secret access key: 40 characters of A-Z a-z 0-9 / +",
 		check: func(v string, _ bool) *problem {
-			if !awsSecretRE().MatchString(v) {
+			if !awsSecretRE.MatchString(v) {
 				return bad("is not 40 characters of A-Z a-z 0-9 / +")
 			}
 			return nil
@@ -324,9 +324,4 @@ func period(v string) int {
 		}
 	}
 	return n
-}
-
-// lazyRE compiles pattern the first time it is used.
-func lazyRE(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
