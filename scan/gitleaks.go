@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -92,16 +91,6 @@ func dropQuoted(msg string) string {
 	return b.String()
 }
 
-// regexProblem is what a regexp error says is wrong, without the piece of
-// the pattern it quotes.
-func regexProblem(err error) string {
-	var se *syntax.Error
-	if errors.As(err, &se) {
-		return string(se.Code)
-	}
-	return "invalid pattern"
-}
-
 // LoadRulesFile reads a gitleaks-format (v8) TOML rule file.
 func LoadRulesFile(path string) ([]*Rule, error) {
 	b, err := fsutil.ReadFile(path, fsutil.MaxRulesFile)
@@ -180,7 +169,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		}
 		re, err := regexp.Compile(gr.Regex)
 		if err != nil {
-			return nil, failAt("regex", fmt.Sprintf("rule %q: regex: %s", gr.ID, regexProblem(err)))
+			return nil, failAt("regex", fmt.Sprintf("rule %q: regex: %s", gr.ID, lazyre.Problem(err)))
 		}
 		r.Regex = re
 		if gr.SecretGroup < 0 || gr.SecretGroup > re.NumSubexp() {
@@ -188,7 +177,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		}
 		if gr.Path != "" {
 			if r.Path, err = regexp.Compile(gr.Path); err != nil {
-				return nil, failAt("path", fmt.Sprintf("rule %q: path: %s", gr.ID, regexProblem(err)))
+				return nil, failAt("path", fmt.Sprintf("rule %q: path: %s", gr.ID, lazyre.Problem(err)))
 			}
 		}
 		for _, k := range gr.Keywords {
@@ -211,7 +200,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 			for _, x := range al.Regexes {
 				are, err := regexp.Compile(x)
 				if err != nil {
-					return nil, fail(fmt.Sprintf("rule %q: allowlist regexes: %s", gr.ID, regexProblem(err)))
+					return nil, fail(fmt.Sprintf("rule %q: allowlist regexes: %s", gr.ID, lazyre.Problem(err)))
 				}
 				r.Allow = append(r.Allow, are)
 				if al.RegexTarget == "match" || al.RegexTarget == "line" {
@@ -221,7 +210,7 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 			for _, x := range al.Paths {
 				are, err := regexp.Compile(x)
 				if err != nil {
-					return nil, fail(fmt.Sprintf("rule %q: allowlist paths: %s", gr.ID, regexProblem(err)))
+					return nil, fail(fmt.Sprintf("rule %q: allowlist paths: %s", gr.ID, lazyre.Problem(err)))
 				}
 				r.AllowPaths = append(r.AllowPaths, are)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -486,12 +485,12 @@ func (d *decoder) pattern(v *yaml.Node, what string) (string, *regexp.Regexp, bo
 	}
 	_, err := regexp.Compile(x)
 	if err != nil {
-		d.errf(v, "", "%s: pattern does not compile: %s", what, regexpProblem(err))
+		d.errf(v, "", "%s: pattern does not compile: %s", what, lazyre.Problem(err))
 		return "", nil, false
 	}
 	re, err := regexp.Compile(`^(?:` + x + `)$`)
 	if err != nil {
-		d.errf(v, "", "%s: pattern cannot be anchored: %s", what, regexpProblem(err))
+		d.errf(v, "", "%s: pattern cannot be anchored: %s", what, lazyre.Problem(err))
 		return "", nil, false
 	}
 	return x, re, true
@@ -655,16 +654,6 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, errors.New("not a duration like 90d, 2w or 24h")
 	}
 	return dur, nil
-}
-
-// regexpProblem is what a regexp error says is wrong, without the piece of
-// the pattern it quotes (error messages never repeat keyward.yaml values).
-func regexpProblem(err error) string {
-	var se *syntax.Error
-	if errors.As(err, &se) {
-		return string(se.Code)
-	}
-	return "invalid pattern"
 }
 
 // FormatDuration renders d as ParseDuration reads it, preferring days.

@@ -6,7 +6,9 @@
 package lazyre
 
 import (
+	"errors"
 	"regexp"
+	"regexp/syntax"
 	"sync"
 )
 
@@ -46,4 +48,15 @@ func (l *Regexp) FindAllIndex(b []byte, n int) [][]int { return l.Regexp().FindA
 // ReplaceAllStringFunc is regexp.Regexp.ReplaceAllStringFunc.
 func (l *Regexp) ReplaceAllStringFunc(src string, repl func(string) string) string {
 	return l.Regexp().ReplaceAllStringFunc(src, repl)
+}
+
+// Problem is what a regexp compile error says is wrong ("missing closing
+// )"), without the piece of the pattern the error quotes: patterns come
+// from repository files, and messages never repeat what a file holds.
+func Problem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return "invalid pattern"
 }

@@ -1,6 +1,9 @@
 package lazyre
 
 import (
+	"errors"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -45,4 +48,17 @@ func TestInvalidPanicsAtFirstUse(t *testing.T) {
 		}
 	}()
 	re.MatchString("x")
+}
+
+// TestProblem: a compile error is reduced to its code, never the pattern
+// text it quotes.
+func TestProblem(t *testing.T) {
+	const canary = "CANARYpattern"
+	_, err := regexp.Compile(canary + `(`)
+	if got := Problem(err); got != "missing closing )" {
+		t.Fatalf("Problem = %q, want the error code", got)
+	}
+	if got := Problem(errors.New(canary)); got != "invalid pattern" || strings.Contains(got, canary) {
+		t.Fatalf("Problem of a non-syntax error = %q", got)
+	}
 }
