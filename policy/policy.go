@@ -94,15 +94,13 @@ type Request struct {
 	Remote func(ctx context.Context, r *Request) (*Document, error)
 }
 
-func (r *Request) getenv(k string) string {
+// Env reads a variable through Request.Getenv ("" when unset or nil).
+func (r *Request) Env(k string) string {
 	if r.Getenv == nil {
 		return ""
 	}
 	return r.Getenv(k)
 }
-
-// Env reads a variable through Request.Getenv ("" when unset or nil).
-func (r *Request) Env(k string) string { return r.getenv(k) }
 
 // Document is a derived policy.
 type Document struct {
