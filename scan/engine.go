@@ -171,24 +171,21 @@ const maxScratch = 4 << 20
 
 // addWindow records a keyword hit [start, end) of rule ri.
 func (s *Scanner) addWindow(wins map[int][]window, ri, start, end int) map[int][]window {
-	r := s.rules[ri]
-	if s.meta[ri].anchored != nil {
-		if wins == nil {
-			wins = map[int][]window{}
+	// An anchored rule runs at the keyword's start only.
+	w := window{start, start}
+	if m := &s.meta[ri]; m.anchored == nil {
+		r := s.rules[ri]
+		w = window{start - r.before(), end + r.after()}
+		if l := m.maxLen; l >= 0 {
+			// A match overlapping the hit starts after start-l and ends
+			// before end+l.
+			w = window{max(w.lo, start-l), min(w.hi, end+l)}
 		}
-		wins[ri] = append(wins[ri], window{start, start})
-		return wins
-	}
-	lo, hi := start-r.before(), end+r.after()
-	if l := s.meta[ri].maxLen; l >= 0 {
-		// A match overlapping the hit starts after start-l and ends
-		// before end+l.
-		lo, hi = max(lo, start-l), min(hi, end+l)
 	}
 	if wins == nil {
 		wins = map[int][]window{}
 	}
-	wins[ri] = append(wins[ri], window{lo, hi})
+	wins[ri] = append(wins[ri], w)
 	return wins
 }
 
