@@ -235,7 +235,7 @@ func (v *validation) run(ctx context.Context, store *keyward.Store, e *Environme
 	if _, err := rand.Read(v.key); err != nil {
 		return err
 	}
-	examples := v.exampleValues()
+	examples := v.c.ExampleValues()
 	for _, name := range names {
 		spec := v.c.Secrets[name].For(v.env)
 		sr := &SecretResult{Name: name, Description: spec.Description}
@@ -364,8 +364,6 @@ func placeholderReason(s string, examples map[string]bool) string {
 	}
 	return ""
 }
-
-func (v *validation) exampleValues() map[string]bool { return v.c.ExampleValues() }
 
 // ExampleValues are the literal values of the project's committed example
 // file (.env.example), read through the bounded reader; empty when there is
@@ -649,6 +647,6 @@ func (c *Config) CheckValue(name, env string, value keyward.Secret) []Finding {
 	}
 	v := &validation{c: c, o: &ValidateOptions{Now: time.Now}, env: env, prod: prod, rep: &Report{}}
 	sr := &SecretResult{Name: name}
-	v.checkValue(sr, sp.For(env), &keyward.Value{Secret: value}, v.exampleValues())
+	v.checkValue(sr, sp.For(env), &keyward.Value{Secret: value}, v.c.ExampleValues())
 	return sr.Findings
 }
