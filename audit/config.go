@@ -175,9 +175,6 @@ func DecodeSection(path string, b []byte) (Config, error) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(sec.Content); i += 2 {
 		k, v := sec.Content[i], deref(sec.Content[i+1])
-		at := func(format string) error {
-			return fmt.Errorf("%s:%d:%d: audit.%s: "+format, path, v.Line, v.Column, k.Value)
-		}
 		if seen[k.Value] {
 			return Config{}, fmt.Errorf("%s:%d:%d: audit.%s: defined twice", path, k.Line, k.Column, k.Value)
 		}
@@ -196,22 +193,14 @@ func DecodeSection(path string, b []byte) (Config, error) {
 			c.Stderr, err = boolVal(v)
 		case "file":
 			c.File, err = strVal(v)
-			if err != nil {
-				return Config{}, at("must be a path")
-			}
-			continue
 		case "key_file":
 			c.KeyFile, err = strVal(v)
-			if err != nil {
-				return Config{}, at("must be a path")
-			}
-			continue
 		default:
 			return Config{}, fmt.Errorf("%s:%d:%d: audit.%s: unknown field (known: enabled, file, required, hmac_values, key_file, fsync, stderr)",
 				path, k.Line, k.Column, k.Value)
 		}
 		if err != nil {
-			return Config{}, at("must be true or false")
+			return Config{}, fmt.Errorf("%s:%d:%d: audit.%s: %w", path, v.Line, v.Column, k.Value, err)
 		}
 	}
 	return c, nil
@@ -227,12 +216,13 @@ func deref(n *yaml.Node) *yaml.Node {
 }
 
 func boolVal(n *yaml.Node) (bool, error) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-		return false, errors.New("not a boolean")
-	}
+	// Decode fails on an explicit !!bool tag over a non-boolean; its
+	// message, which quotes the value, is not passed on.
 	var b bool
-	err := n.Decode(&b)
-	return b, err
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+		return false, errors.New("must be true or false")
+	}
+	return b, nil
 }
 
 func boolPtr(n *yaml.Node) (*bool, error) {
@@ -245,7 +235,7 @@ func boolPtr(n *yaml.Node) (*bool, error) {
 
 func strVal(n *yaml.Node) (string, error) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		return "", errors.New("not a string")
+		return "", errors.New("must be a path")
 	}
 	return n.Value, nil
 }
