@@ -203,7 +203,7 @@ func (l *Logger) Hook(ctx context.Context, e *keyward.Event) error {
 		rec := *r
 		rec.Keys = keys
 		errs = append(errs, l.Append(ctx, &rec))
-		keys, size = make([]KeyRecord, 0, len(e.Keys)), 0
+		keys, size = nil, 0 // rec holds the flushed slice
 	}
 	for _, k := range e.Keys {
 		kr := KeyRecord{Key: k.Key, Version: k.Version, Cached: k.Cached, Stale: k.Stale}
