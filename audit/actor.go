@@ -3,12 +3,13 @@ package audit
 import (
 	"encoding/base64"
 	"encoding/json"
-	"github.com/keyward/keyward/internal/fsutil"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/keyward/keyward/internal/fsutil"
 )
 
 // ServiceAccountDir is where Kubernetes mounts a pod's service account.

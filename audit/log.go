@@ -17,9 +17,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
-	"unicode/utf8"
 )
 
 // Options configures a Logger.
