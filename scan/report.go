@@ -134,24 +134,19 @@ func ReadBaseline(path string) (Baseline, error) {
 // ReadBaselineKeyed loads a baseline and the key ID it was written under
 // ("" for a baseline from before key IDs).
 func ReadBaselineKeyed(path string) (Baseline, string, error) {
-	bl, bf, err := readBaseline(path)
-	return bl, bf.KeyID, err
-}
-
-func readBaseline(path string) (Baseline, baselineFile, error) {
 	b, err := fsutil.ReadFile(path, fsutil.MaxBaselineFile)
 	if err != nil {
-		return nil, baselineFile{}, fmt.Errorf("keyward: failed to read baseline: %w", err)
+		return nil, "", fmt.Errorf("keyward: failed to read baseline: %w", err)
 	}
 	var bf baselineFile
 	if err := json.Unmarshal(b, &bf); err != nil {
-		return nil, baselineFile{}, fmt.Errorf("keyward: failed to read baseline %s: %v", path, err)
+		return nil, "", fmt.Errorf("keyward: failed to read baseline %s: %v", path, err)
 	}
 	bl := Baseline{}
 	for _, id := range bf.Findings {
 		bl[id] = true
 	}
-	return bl, bf, nil
+	return bl, bf.KeyID, nil
 }
 
 // Filter drops the findings the baseline accepts.
