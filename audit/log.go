@@ -109,7 +109,7 @@ func (l *Logger) close(sync bool) error {
 	}
 	err := l.bgErr
 	l.bgErr = nil
-	if sync && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+	if sync && l.unsynced() {
 		err = errors.Join(err, l.f.Sync())
 	}
 	err = errors.Join(err, l.f.Close())
@@ -125,13 +125,19 @@ func (l *Logger) SyncPending() error {
 	defer l.mu.Unlock()
 	err := l.bgErr
 	l.bgErr = nil
-	if l.f != nil && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty {
+	if l.unsynced() {
 		l.dirty = false
 		if serr := l.f.Sync(); serr != nil {
 			err = errors.Join(err, fmt.Errorf("failed to sync the audit log: %w", serr))
 		}
 	}
 	return err
+}
+
+// unsynced reports records appended since the last fsync began that the
+// Logger still owes one (SyncOnClose without NoFsync); l.mu is held.
+func (l *Logger) unsynced() bool {
+	return l.f != nil && l.opts.SyncOnClose && !l.opts.NoFsync && l.dirty
 }
 
 // syncInBackground starts an fsync of what was appended so far, off the
@@ -142,7 +148,7 @@ func (l *Logger) syncInBackground() {
 	l.bg.Wait() // at most one at a time
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil || !l.opts.SyncOnClose || l.opts.NoFsync || !l.dirty {
+	if !l.unsynced() {
 		return
 	}
 	l.dirty = false
