@@ -155,12 +155,12 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 // one larger than limit bytes (checked before reading, from the opened
 // file's size, and again while reading, in case it grows).
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, _, err := Open(path)
+	f, fi, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadOpened(f, path, limit)
+	return readOpened(f, fi, path, limit)
 }
 
 // ReadOpened is ReadFile for a file the caller opened itself (through an
@@ -174,6 +174,12 @@ func ReadOpened(f *os.File, name string, limit int64) ([]byte, error) {
 	if kind := NotRegular(fi.Mode()); kind != "" {
 		return nil, &Error{Path: name, Kind: kind}
 	}
+	return readOpened(f, fi, name, limit)
+}
+
+// readOpened reads the regular file f, whose FileInfo (from the opened
+// file) is fi, refusing more than limit bytes.
+func readOpened(f *os.File, fi fs.FileInfo, name string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, &Error{Path: name, Limit: limit}
 	}
