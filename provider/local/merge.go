@@ -342,7 +342,7 @@ func DiffText(data []byte, id *Identity) []byte {
 		s, err = loadSnapshot("store", data, id, nil)
 	}
 	if id == nil || err != nil {
-		if recips, rerr := recipientsOf(data); rerr == nil {
+		if recips, rerr := recipientsOf("store", data); rerr == nil {
 			for _, r := range recips {
 				fmt.Fprintf(&b, "recipient %s\n", r)
 			}
@@ -383,19 +383,4 @@ func DiffText(data []byte, id *Identity) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-func recipientsOf(data []byte) ([]string, error) {
-	if isV2(data) {
-		f, err := parseV2("store", data)
-		if err != nil {
-			return nil, err
-		}
-		return f.recipients, nil
-	}
-	h, err := parseHeader("store", data)
-	if err != nil {
-		return nil, err
-	}
-	return h.recipients, nil
 }
