@@ -91,7 +91,8 @@ func (e *Error) Error() string {
 // errors.Is(err, keyward.ErrInvalidArgument) hold.
 func (e *Error) Unwrap() error { return keyward.ErrInvalidArgument }
 
-// FormatLimit renders a byte limit for people: "16 MiB", "64 KiB", "1000 bytes".
+// FormatLimit renders a byte limit for people, to follow "the" and precede
+// "limit": "16 MiB", "64 KiB", "1000-byte".
 func FormatLimit(n int64) string {
 	switch {
 	case n >= MiB && n%MiB == 0:
