@@ -547,8 +547,12 @@ func (p *parser) warnUnset(off int) template.ReplacementFunc {
 		if k := strings.IndexFunc(name, func(r rune) bool { return r != '_' && !unicode.IsLetter(r) && !unicode.IsDigit(r) }); k >= 0 {
 			name = name[:k]
 		}
+		ref := "$" + name
+		if braced {
+			ref = "${" + name
+		}
 		at := off
-		if k := strings.Index(p.src[cursor:], "$"+map[bool]string{true: "{", false: ""}[braced]+name); k >= 0 {
+		if k := strings.Index(p.src[cursor:], ref); k >= 0 {
 			at = cursor + k
 			cursor = at + 1
 		}

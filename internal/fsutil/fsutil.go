@@ -91,7 +91,8 @@ func (e *Error) Error() string {
 // errors.Is(err, keyward.ErrInvalidArgument) hold.
 func (e *Error) Unwrap() error { return keyward.ErrInvalidArgument }
 
-// FormatLimit renders a byte limit for people: "16 MiB", "64 KiB", "1000 bytes".
+// FormatLimit renders a byte limit for people, to follow "the" and precede
+// "limit": "16 MiB", "64 KiB", "1000-byte".
 func FormatLimit(n int64) string {
 	switch {
 	case n >= MiB && n%MiB == 0:
@@ -155,12 +156,12 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 // one larger than limit bytes (checked before reading, from the opened
 // file's size, and again while reading, in case it grows).
 func ReadFile(path string, limit int64) ([]byte, error) {
-	f, _, err := Open(path)
+	f, fi, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadOpened(f, path, limit)
+	return readOpened(f, fi, path, limit)
 }
 
 // ReadOpened is ReadFile for a file the caller opened itself (through an
@@ -174,6 +175,12 @@ func ReadOpened(f *os.File, name string, limit int64) ([]byte, error) {
 	if kind := NotRegular(fi.Mode()); kind != "" {
 		return nil, &Error{Path: name, Kind: kind}
 	}
+	return readOpened(f, fi, name, limit)
+}
+
+// readOpened reads the regular file f, whose FileInfo (from the opened
+// file) is fi, refusing more than limit bytes.
+func readOpened(f *os.File, fi fs.FileInfo, name string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, &Error{Path: name, Limit: limit}
 	}

@@ -104,7 +104,7 @@ func TestWriteFileFailures(t *testing.T) {
 			}
 			msg := err.Error()
 			if strings.Count(msg, target) != 1 || strings.Contains(msg, TempPrefix) || strings.Contains(msg, "KWCANARY") {
-				t.Errorf("message %q: want the target named once, no temporary name, no value", msg)
+				t.Errorf("message %q: want the target named once, no temporary name, no value", strings.ReplaceAll(msg, "KWCANARY", "[CANARY]"))
 			}
 			if b, _ := os.ReadFile(oldFile); string(b) != old {
 				t.Errorf("old file now %q, want it intact", b)

@@ -63,14 +63,20 @@ func Recipients(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return recipientsOf(path, data)
+}
+
+// recipientsOf reads the recipients from a store file's clear header (v1
+// or v2); name is used in errors.
+func recipientsOf(name string, data []byte) ([]string, error) {
 	if isV2(data) {
-		f, err := parseV2(path, data)
+		f, err := parseV2(name, data)
 		if err != nil {
 			return nil, err
 		}
 		return f.recipients, nil
 	}
-	h, err := parseHeader(path, data)
+	h, err := parseHeader(name, data)
 	if err != nil {
 		return nil, err
 	}

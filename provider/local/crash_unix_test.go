@@ -80,6 +80,23 @@ func readCurrent(t *testing.T, path string, id *Identity, key string) string {
 	return string(v.Value)
 }
 
+// writeV1Store writes a v1 store file at path, to id, holding version 1 of
+// each key in secrets.
+func writeV1Store(t *testing.T, path string, id *Identity, secrets map[string]string) {
+	t.Helper()
+	p := newPayload(id.Recipients)
+	for k, v := range secrets {
+		p.Secrets[k] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte(v)}}}
+	}
+	data, err := encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCrashDuringWrite kills a writer process at every step of a write and
 // checks that the file then decrypts to exactly the old or the new
 // content: old before the rename, new from the rename on. It starts from a
@@ -95,16 +112,7 @@ func TestCrashDuringWrite(t *testing.T) {
 				path := filepath.Join(dir, "keyward.age")
 				d, _ := NewDriver(path, &Options{Identity: id})
 				if format == "v1" {
-					p := newPayload(id.Recipients)
-					p.Secrets["KEY"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("old-value")}}}
-					p.Secrets["OTHER"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("other-value")}}}
-					data, err := encode(p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(path, data, 0o600); err != nil {
-						t.Fatal(err)
-					}
+					writeV1Store(t, path, id, map[string]string{"KEY": "old-value", "OTHER": "other-value"})
 				} else {
 					if _, err := d.(*localDriver).Put(ctx, "KEY", []byte("old-value"), nil); err != nil {
 						t.Fatal(err)
@@ -162,15 +170,7 @@ func multiProcessWriters(t *testing.T, start string) {
 	idPath, id := writeTestIdentity(t, dir)
 	path := filepath.Join(dir, "keyward.age")
 	if start == "v1" {
-		p := newPayload(id.Recipients)
-		p.Secrets["OTHER"] = &secretEntry{Versions: []versionEntry{{ID: "1", Value: []byte("other-value")}}}
-		data, err := encode(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeV1Store(t, path, id, map[string]string{"OTHER": "other-value"})
 	}
 	var cmds []*exec.Cmd
 	var outs []*strings.Builder

@@ -84,7 +84,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -301,48 +300,21 @@ func statFile(path string) (fileState, error) {
 
 func readStoreFile(path string) ([]byte, error) {
 	fileReads.Add(1)
-	if fi, err := os.Stat(path); err == nil {
-		if kind := fsutil.NotRegular(fi.Mode()); kind != "" {
-			return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, kind)
-		}
+	data, err := fsutil.ReadFile(path, int64(maxFileSize)) // no FIFO, device or over-large file
+	if err == nil {
+		return data, nil
 	}
-	f, err := openRead(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, wrapErr(driver.NotFound, err, "run 'keyward init' to create it, or pick another store with --store",
-				"store file %s does not exist", path)
-		}
-		return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
-	}
-	if kind := fsutil.NotRegular(fi.Mode()); kind != "" {
-		return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, kind)
-	}
-	if fi.Size() > int64(maxFileSize) {
+	var fe *fsutil.Error
+	switch {
+	case errors.As(err, &fe) && fe.Kind != "":
+		return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, fe.Kind)
+	case errors.As(err, &fe):
 		return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than the %d-byte limit", path, maxFileSize)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, wrapErr(driver.NotFound, err, "run 'keyward init' to create it, or pick another store with --store",
+			"store file %s does not exist", path)
 	}
-	buf := make([]byte, 0, fi.Size()+1)
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
-		}
-		if len(buf) > maxFileSize {
-			return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than the %d-byte limit", path, maxFileSize)
-		}
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 4096)
-		}
-	}
-	return buf, nil
+	return nil, wrapErr(errorCode(err), err, "", "cannot read store file %s: %v", path, unwrapPathErr(err))
 }
 
 // writeParams are what a write needs besides the change itself.

@@ -11,8 +11,6 @@ func tryLockFile(f *os.File) (bool, error) { return true, nil }
 
 func unlockFile(f *os.File) error { return nil }
 
-func openRead(path string) (*os.File, error) { return os.Open(path) }
-
 func openLock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 }

@@ -26,12 +26,6 @@ func tryLockFile(f *os.File) (bool, error) {
 
 func unlockFile(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
-// openRead opens a file for reading without blocking on a FIFO (the
-// caller then refuses anything but a regular file).
-func openRead(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-}
-
 // openLock opens the lock file without following a symlink.
 func openLock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)

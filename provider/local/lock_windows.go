@@ -26,9 +26,6 @@ func unlockFile(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
 
-// Windows cannot fsync a directory; the rename is still atomic.
-func openRead(path string) (*os.File, error) { return os.Open(path) }
-
 func openLock(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 }

@@ -18,6 +18,7 @@ type side struct {
 	name       string
 	recipients []string
 	k          *fileKeys // nil for a v1 file
+	wrapped    []byte    // the file key as the file wraps it (v2)
 	keys       map[string]*sideKey
 }
 
@@ -58,7 +59,7 @@ func loadSide(name string, data []byte, id *Identity, cache *keyCache) (*side, e
 		}
 		return sd, nil
 	}
-	sd.k = s.k
+	sd.k, sd.wrapped = s.k, s.f.wrapped
 	recs, err := s.fullRecs()
 	if err != nil {
 		return nil, err
@@ -176,10 +177,8 @@ func Merge(base, ours, theirs []byte, id *Identity) ([]byte, *MergeResult, error
 	// recipients (so the header line does not change); else wrap anew.
 	for _, sd := range []*side{a, b} {
 		if sameKey(sd.k, k) && slices.Equal(sd.recipients, recipients) {
-			if w, err := wrappedOf(sd, ours, theirs); err == nil {
-				t.wrapped = w
-				break
-			}
+			t.wrapped = sd.wrapped
+			break
 		}
 	}
 	if t.wrapped == nil {
@@ -323,23 +322,6 @@ func without(a, b []string) []string {
 	return out
 }
 
-// wrappedOf returns the wrapped file key a v2 side's file holds.
-func wrappedOf(sd *side, ours, theirs []byte) ([]byte, error) {
-	data := ours
-	if sd.name == "theirs" {
-		data = theirs
-	}
-	lz, err := lazyParseV2(sd.name, data)
-	if err == nil && lz != nil {
-		return lz.f.wrapped, nil
-	}
-	f, err := parseV2(sd.name, data)
-	if err != nil {
-		return nil, err
-	}
-	return f.wrapped, nil
-}
-
 // DiffText renders a store file for `git diff` (the diff driver's
 // textconv): the format, the recipients, and one line per version —
 // "KEY v4 2026-12-01T09:00:00Z fp:1a2b3c4d5e6f" — never a value. The
@@ -360,7 +342,7 @@ func DiffText(data []byte, id *Identity) []byte {
 		s, err = loadSnapshot("store", data, id, nil)
 	}
 	if id == nil || err != nil {
-		if recips, rerr := recipientsOf(data); rerr == nil {
+		if recips, rerr := recipientsOf("store", data); rerr == nil {
 			for _, r := range recips {
 				fmt.Fprintf(&b, "recipient %s\n", r)
 			}
@@ -401,19 +383,4 @@ func DiffText(data []byte, id *Identity) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-func recipientsOf(data []byte) ([]string, error) {
-	if isV2(data) {
-		f, err := parseV2("store", data)
-		if err != nil {
-			return nil, err
-		}
-		return f.recipients, nil
-	}
-	h, err := parseHeader("store", data)
-	if err != nil {
-		return nil, err
-	}
-	return h.recipients, nil
 }
