@@ -545,7 +545,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 	if err := s.checkOpen("get", ""); err != nil {
 		return nil, err
 	}
-	if bg, ok := s.d.(driver.BatchGetter); ok && len(missing) > 1 && driver.Has(s.d, driver.AbilityBatchGet) {
+	if bg, ok := able[driver.BatchGetter](s, driver.AbilityBatchGet); ok && len(missing) > 1 {
 		cctx, cancel := s.withTimeout(ctx)
 		var got map[string]*driver.Value
 		err := s.retry(cctx, func(ctx context.Context) error {
@@ -623,8 +623,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	if err := s.checkOpen("list", ""); err != nil {
 		return nil, err
 	}
-	l, ok := s.d.(driver.Lister)
-	ok = ok && driver.Has(s.d, driver.AbilityList)
+	l, ok := able[driver.Lister](s, driver.AbilityList)
 	if !ok {
 		return nil, s.unimplemented(ctx, "list", "")
 	}
@@ -665,8 +664,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 // are not retried (a write may have landed before the error); use
 // PutOptions.IfVersion for check-and-set.
 func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOptions) (Version, error) {
-	w, ok := s.d.(driver.Writer)
-	ok = ok && driver.Has(s.d, driver.AbilityWrite)
+	w, ok := able[driver.Writer](s, driver.AbilityWrite)
 	return s.write(ctx, write{op: "put", key: key, needKey: true, able: ok, value: value}, func(ctx context.Context) (Version, error) {
 		return w.Put(ctx, key, value.Reveal(), opts)
 	})
@@ -688,8 +686,8 @@ func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error)
 	if err := s.checkOpen("put", ""); err != nil {
 		return nil, err
 	}
-	bw, ok := s.d.(driver.BatchWriter)
-	if !ok || !driver.Has(s.d, driver.AbilityBatchPut) {
+	bw, ok := able[driver.BatchWriter](s, driver.AbilityBatchPut)
+	if !ok {
 		out := make([]Version, 0, len(items))
 		for _, it := range items {
 			v, err := s.Put(ctx, it.Key, it.Value, it.Opts)
@@ -732,8 +730,7 @@ func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error)
 
 // Delete removes key and all its versions.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	d, ok := s.d.(driver.Deleter)
-	ok = ok && driver.Has(s.d, driver.AbilityDelete)
+	d, ok := able[driver.Deleter](s, driver.AbilityDelete)
 	_, err := s.write(ctx, write{op: "delete", key: key, able: ok}, func(ctx context.Context) (Version, error) {
 		return Version{}, d.Delete(ctx, key)
 	})
@@ -745,8 +742,7 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 	if err := s.checkOpen("history", key); err != nil {
 		return nil, err
 	}
-	vr, ok := s.d.(driver.Versioner)
-	ok = ok && driver.Has(s.d, driver.AbilityVersions)
+	vr, ok := able[driver.Versioner](s, driver.AbilityVersions)
 	if !ok {
 		return nil, s.unimplemented(ctx, "history", key)
 	}
@@ -765,6 +761,15 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 		return nil, err
 	}
 	return vs, nil
+}
+
+// able is the store's driver as T when the driver has ability a: T's
+// method set and, for a proxy such as the plugin client, what it reports
+// (driver.Has). Every optional call goes through it, so a proxy's missing
+// ability reads as Unimplemented before any round trip.
+func able[T any](s *Store, a driver.Ability) (T, bool) {
+	t, ok := s.d.(T)
+	return t, ok && driver.Has(s.d, a)
 }
 
 // Can reports whether the provider has an ability: "list", "put",
