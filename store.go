@@ -122,10 +122,14 @@ func (s *Store) listedFresh(key string) (exists, known bool) {
 	return l.keys[key], true
 }
 
-func (s *Store) recordListing(vals map[string]*driver.Value) {
+// cacheListing caches the values a complete values listing brought with
+// the names (a ValueLister), so reading the listed keys next costs no
+// second round trip, and records which keys it held (listedFresh).
+func (s *Store) cacheListing(vals map[string]*driver.Value) {
 	keys := make(map[string]bool, len(vals))
-	for k := range vals {
+	for k, dv := range vals {
 		keys[k] = true
+		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
 	}
 	s.listed.Store(&listing{at: s.now(), keys: keys})
 }
@@ -332,7 +336,7 @@ func (s *Store) fresh(key, version string) *Value {
 
 // fetch calls the driver with retries and fills the cache.
 func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) {
-	if vl, ok := s.d.(driver.ValueLister); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
+	if vl, ok := able[driver.ValueLister](s, driver.AbilityListValues); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
 		// One request brings every key's value: cache them all.
 		var vals map[string]*driver.Value
 		err := s.retry(ctx, func(ctx context.Context) error {
@@ -343,17 +347,9 @@ func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) 
 		if err != nil {
 			return nil, s.wrap("get", key, err)
 		}
-		s.recordListing(vals)
-		var hit *Value
-		for k, dv := range vals {
-			v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
-			s.store(k, "", v)
-			if k == key {
-				hit = v
-			}
-		}
-		if hit != nil {
-			return hit, nil
+		s.cacheListing(vals)
+		if dv := vals[key]; dv != nil {
+			return &Value{Key: key, Secret: NewSecret(dv.Data), Version: dv.Version}, nil
 		}
 		// Not listed under that name: the driver's own Get answers (it may
 		// read the key another way, and says why it is missing).
@@ -631,7 +627,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	defer cancel()
 	var infos []KeyInfo
 	var vals map[string]*driver.Value
-	vl, withValues := s.d.(driver.ValueLister)
+	vl, withValues := able[driver.ValueLister](s, driver.AbilityListValues)
 	withValues = withValues && s.opts.TTL > 0 && vl.ValuesListed()
 	err := s.retry(cctx, func(ctx context.Context) error {
 		var err error
@@ -642,13 +638,8 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 		}
 		return err
 	})
-	// The values came with the names: cache them, so reading the listed
-	// keys next costs no second round trip.
-	for k, dv := range vals {
-		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
-	}
 	if err == nil && withValues {
-		s.recordListing(vals)
+		s.cacheListing(vals)
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "list", "", "", err)
