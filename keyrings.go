@@ -62,11 +62,11 @@ type prefetched struct {
 // of keys will need, and returns a context carrying them. Without a
 // BatchGetter (or when the batch fails) the lookups read one by one.
 func (s *Store) prefetchRings(ctx context.Context, keys []string) context.Context {
-	bg, ok := s.d.(driver.BatchGetter)
+	bg, ok := able[driver.BatchGetter](s, driver.AbilityBatchGet)
 	if !ok {
 		return ctx
 	}
-	_, writable := s.d.(driver.Writer)
+	writable := driver.Has(s.d, driver.AbilityWrite)
 	asked := map[string]bool{}
 	var want []string
 	add := func(k string) {

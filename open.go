@@ -41,20 +41,7 @@ func DefaultURLMux() *URLMux { return defaultMux }
 
 // Register adds a scheme. It panics if the scheme is empty, malformed or
 // already registered.
-func (m *URLMux) Register(scheme string, opener URLOpener) {
-	if scheme == "" || strings.ContainsAny(scheme, ":/ ") || opener == nil {
-		panic(fmt.Sprintf("keyward: invalid scheme registration %q", scheme))
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.schemes == nil {
-		m.schemes = make(map[string]URLOpener)
-	}
-	if _, dup := m.schemes[scheme]; dup {
-		panic(fmt.Sprintf("keyward: scheme %q registered twice", scheme))
-	}
-	m.schemes[scheme] = opener
-}
+func (m *URLMux) Register(scheme string, opener URLOpener) { m.put(scheme, opener, false) }
 
 // Cleanuper is the part of testing.TB that RegisterForTest needs.
 type Cleanuper interface{ Cleanup(func()) }
@@ -82,7 +69,10 @@ func (m *URLMux) RegisterForTest(t Cleanuper, scheme string, opener URLOpener) {
 // Set registers opener for scheme, replacing any opener already there
 // (the CLI uses it to route a linked-in provider through its plugin
 // program when asked to).
-func (m *URLMux) Set(scheme string, opener URLOpener) {
+func (m *URLMux) Set(scheme string, opener URLOpener) { m.put(scheme, opener, true) }
+
+// put is Register (replace false: a second registration panics) and Set.
+func (m *URLMux) put(scheme string, opener URLOpener, replace bool) {
 	if scheme == "" || strings.ContainsAny(scheme, ":/ ") || opener == nil {
 		panic(fmt.Sprintf("keyward: invalid scheme registration %q", scheme))
 	}
@@ -90,6 +80,9 @@ func (m *URLMux) Set(scheme string, opener URLOpener) {
 	defer m.mu.Unlock()
 	if m.schemes == nil {
 		m.schemes = make(map[string]URLOpener)
+	}
+	if _, dup := m.schemes[scheme]; dup && !replace {
+		panic(fmt.Sprintf("keyward: scheme %q registered twice", scheme))
 	}
 	m.schemes[scheme] = opener
 }

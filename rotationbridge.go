@@ -18,18 +18,13 @@ import (
 // search --action rotate finds them all. Applications do not need these
 // methods: rotation.Rotate and rotation.Retire sequence them.
 
-func (s *Store) rotator() (driver.Rotator, bool) {
-	r, ok := s.d.(driver.Rotator)
-	return r, ok && driver.Has(s.d, driver.AbilityRotate)
-}
-
 // StageRotation persists value as key's pending value in a provider with
 // native rotation (driver.Rotator.Stage): Get keeps returning the current
 // value. It fails with FailedPrecondition when another value is pending or
 // the current version is not req.IfCurrent, and with Unimplemented when the
 // provider has no native rotation.
 func (s *Store) StageRotation(ctx context.Context, key string, value Secret, req *driver.StageRequest) (Version, error) {
-	rot, ok := s.rotator()
+	rot, ok := able[driver.Rotator](s, driver.AbilityRotate)
 	return s.write(ctx, write{op: "rotate", action: "rotate.stage", key: key, needKey: true, able: ok, value: value},
 		func(ctx context.Context) (Version, error) {
 			if req == nil {
@@ -43,7 +38,7 @@ func (s *Store) StageRotation(ctx context.Context, key string, value Secret, req
 // (driver.Rotator.Promote); the old current one becomes a previous value
 // with the expiry given to StageRotation. It returns the new current version.
 func (s *Store) PromoteRotation(ctx context.Context, key, pending string) (Version, error) {
-	rot, ok := s.rotator()
+	rot, ok := able[driver.Rotator](s, driver.AbilityRotate)
 	return s.write(ctx, write{op: "rotate", action: "rotate.promote", key: key, needKey: true, able: ok},
 		func(ctx context.Context) (Version, error) { return rot.Promote(ctx, key, pending) })
 }
@@ -51,7 +46,7 @@ func (s *Store) PromoteRotation(ctx context.Context, key, pending string) (Versi
 // DiscardRotation removes a pending version that was never promoted
 // (driver.Rotator.Discard).
 func (s *Store) DiscardRotation(ctx context.Context, key, pending string) error {
-	rot, ok := s.rotator()
+	rot, ok := able[driver.Rotator](s, driver.AbilityRotate)
 	_, err := s.write(ctx, write{op: "rotate", action: "rotate.discard", key: key, needKey: true, able: ok},
 		func(ctx context.Context) (Version, error) {
 			return Version{ID: pending}, rot.Discard(ctx, key, pending)
@@ -62,7 +57,7 @@ func (s *Store) DiscardRotation(ctx context.Context, key, pending string) error 
 // RetireRotation ends a previous version's grace now in a provider with
 // native rotation (driver.Rotator.Retire).
 func (s *Store) RetireRotation(ctx context.Context, key, version string) error {
-	rot, ok := s.rotator()
+	rot, ok := able[driver.Rotator](s, driver.AbilityRotate)
 	_, err := s.write(ctx, write{op: "retire", action: "rotate.retire", key: key, needKey: true, able: ok},
 		func(ctx context.Context) (Version, error) {
 			return Version{ID: version}, rot.Retire(ctx, key, version)
@@ -75,8 +70,7 @@ func (s *Store) RetireRotation(ctx context.Context, key, version string) error {
 // retire a previous version. Unimplemented when the provider cannot
 // (Can("disable-version") says beforehand).
 func (s *Store) DisableVersion(ctx context.Context, key, version string) error {
-	dis, ok := s.d.(driver.VersionDisabler)
-	ok = ok && driver.Has(s.d, driver.AbilityDisableVersion)
+	dis, ok := able[driver.VersionDisabler](s, driver.AbilityDisableVersion)
 	_, err := s.write(ctx, write{op: "retire", action: "rotate.disable", key: key, needKey: true, able: ok},
 		func(ctx context.Context) (Version, error) {
 			return Version{ID: version}, dis.DisableVersion(ctx, key, version)

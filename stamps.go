@@ -12,8 +12,8 @@ import (
 // the provider has no such ability (the caller then compares values).
 // Stamps are metadata: they are not cached and not audited.
 func (s *Store) Stamps(ctx context.Context, keys []string) (stamps map[string]string, ok bool, err error) {
-	cs, ok := s.d.(driver.ChangeStamper)
-	if !ok || !driver.Has(s.d, driver.AbilityStamps) {
+	cs, ok := able[driver.ChangeStamper](s, driver.AbilityStamps)
+	if !ok {
 		return nil, false, nil
 	}
 	if err := s.checkOpen("stamps", ""); err != nil {

@@ -122,10 +122,14 @@ func (s *Store) listedFresh(key string) (exists, known bool) {
 	return l.keys[key], true
 }
 
-func (s *Store) recordListing(vals map[string]*driver.Value) {
+// cacheListing caches the values a complete values listing brought with
+// the names (a ValueLister), so reading the listed keys next costs no
+// second round trip, and records which keys it held (listedFresh).
+func (s *Store) cacheListing(vals map[string]*driver.Value) {
 	keys := make(map[string]bool, len(vals))
-	for k := range vals {
+	for k, dv := range vals {
 		keys[k] = true
+		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
 	}
 	s.listed.Store(&listing{at: s.now(), keys: keys})
 }
@@ -332,7 +336,7 @@ func (s *Store) fresh(key, version string) *Value {
 
 // fetch calls the driver with retries and fills the cache.
 func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) {
-	if vl, ok := s.d.(driver.ValueLister); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
+	if vl, ok := able[driver.ValueLister](s, driver.AbilityListValues); ok && version == "" && s.opts.TTL > 0 && vl.ValuesListed() {
 		// One request brings every key's value: cache them all.
 		var vals map[string]*driver.Value
 		err := s.retry(ctx, func(ctx context.Context) error {
@@ -343,17 +347,9 @@ func (s *Store) fetch(ctx context.Context, key, version string) (*Value, error) 
 		if err != nil {
 			return nil, s.wrap("get", key, err)
 		}
-		s.recordListing(vals)
-		var hit *Value
-		for k, dv := range vals {
-			v := &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version}
-			s.store(k, "", v)
-			if k == key {
-				hit = v
-			}
-		}
-		if hit != nil {
-			return hit, nil
+		s.cacheListing(vals)
+		if dv := vals[key]; dv != nil {
+			return &Value{Key: key, Secret: NewSecret(dv.Data), Version: dv.Version}, nil
 		}
 		// Not listed under that name: the driver's own Get answers (it may
 		// read the key another way, and says why it is missing).
@@ -545,7 +541,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 	if err := s.checkOpen("get", ""); err != nil {
 		return nil, err
 	}
-	if bg, ok := s.d.(driver.BatchGetter); ok && len(missing) > 1 && driver.Has(s.d, driver.AbilityBatchGet) {
+	if bg, ok := able[driver.BatchGetter](s, driver.AbilityBatchGet); ok && len(missing) > 1 {
 		cctx, cancel := s.withTimeout(ctx)
 		var got map[string]*driver.Value
 		err := s.retry(cctx, func(ctx context.Context) error {
@@ -623,8 +619,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	if err := s.checkOpen("list", ""); err != nil {
 		return nil, err
 	}
-	l, ok := s.d.(driver.Lister)
-	ok = ok && driver.Has(s.d, driver.AbilityList)
+	l, ok := able[driver.Lister](s, driver.AbilityList)
 	if !ok {
 		return nil, s.unimplemented(ctx, "list", "")
 	}
@@ -632,7 +627,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 	defer cancel()
 	var infos []KeyInfo
 	var vals map[string]*driver.Value
-	vl, withValues := s.d.(driver.ValueLister)
+	vl, withValues := able[driver.ValueLister](s, driver.AbilityListValues)
 	withValues = withValues && s.opts.TTL > 0 && vl.ValuesListed()
 	err := s.retry(cctx, func(ctx context.Context) error {
 		var err error
@@ -643,13 +638,8 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 		}
 		return err
 	})
-	// The values came with the names: cache them, so reading the listed
-	// keys next costs no second round trip.
-	for k, dv := range vals {
-		s.store(k, "", &Value{Key: k, Secret: NewSecret(dv.Data), Version: dv.Version})
-	}
 	if err == nil && withValues {
-		s.recordListing(vals)
+		s.cacheListing(vals)
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "list", "", "", err)
@@ -665,8 +655,7 @@ func (s *Store) List(ctx context.Context) ([]KeyInfo, error) {
 // are not retried (a write may have landed before the error); use
 // PutOptions.IfVersion for check-and-set.
 func (s *Store) Put(ctx context.Context, key string, value Secret, opts *PutOptions) (Version, error) {
-	w, ok := s.d.(driver.Writer)
-	ok = ok && driver.Has(s.d, driver.AbilityWrite)
+	w, ok := able[driver.Writer](s, driver.AbilityWrite)
 	return s.write(ctx, write{op: "put", key: key, needKey: true, able: ok, value: value}, func(ctx context.Context) (Version, error) {
 		return w.Put(ctx, key, value.Reveal(), opts)
 	})
@@ -688,8 +677,8 @@ func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error)
 	if err := s.checkOpen("put", ""); err != nil {
 		return nil, err
 	}
-	bw, ok := s.d.(driver.BatchWriter)
-	if !ok || !driver.Has(s.d, driver.AbilityBatchPut) {
+	bw, ok := able[driver.BatchWriter](s, driver.AbilityBatchPut)
+	if !ok {
 		out := make([]Version, 0, len(items))
 		for _, it := range items {
 			v, err := s.Put(ctx, it.Key, it.Value, it.Opts)
@@ -732,8 +721,7 @@ func (s *Store) PutMany(ctx context.Context, items []PutItem) ([]Version, error)
 
 // Delete removes key and all its versions.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	d, ok := s.d.(driver.Deleter)
-	ok = ok && driver.Has(s.d, driver.AbilityDelete)
+	d, ok := able[driver.Deleter](s, driver.AbilityDelete)
 	_, err := s.write(ctx, write{op: "delete", key: key, able: ok}, func(ctx context.Context) (Version, error) {
 		return Version{}, d.Delete(ctx, key)
 	})
@@ -745,8 +733,7 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 	if err := s.checkOpen("history", key); err != nil {
 		return nil, err
 	}
-	vr, ok := s.d.(driver.Versioner)
-	ok = ok && driver.Has(s.d, driver.AbilityVersions)
+	vr, ok := able[driver.Versioner](s, driver.AbilityVersions)
 	if !ok {
 		return nil, s.unimplemented(ctx, "history", key)
 	}
@@ -765,6 +752,15 @@ func (s *Store) History(ctx context.Context, key string) ([]Version, error) {
 		return nil, err
 	}
 	return vs, nil
+}
+
+// able is the store's driver as T when the driver has ability a: T's
+// method set and, for a proxy such as the plugin client, what it reports
+// (driver.Has). Every optional call goes through it, so a proxy's missing
+// ability reads as Unimplemented before any round trip.
+func able[T any](s *Store, a driver.Ability) (T, bool) {
+	t, ok := s.d.(T)
+	return t, ok && driver.Has(s.d, a)
 }
 
 // Can reports whether the provider has an ability: "list", "put",

@@ -1,7 +1,9 @@
 package keyward
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -285,7 +287,7 @@ func (p *TrustPolicy) CheckURL(raw string, origin URLOrigin) error {
 	}
 	offHost := t.scheme == "vault" && t.host != "" && t.vaultAddress() != vaultAddr
 	sensitive := ""
-	for _, k := range sortedParams(t.query) {
+	for _, k := range slices.Sorted(maps.Keys(t.query)) {
 		if SensitiveParam(t.scheme, k) && !harmlessParam(t, k, vaultAddr) && !(origin == OriginProject && projectParam(t.scheme, k)) {
 			sensitive = k
 			break
@@ -336,15 +338,6 @@ func (p *TrustPolicy) CheckURL(raw string, origin URLOrigin) error {
 // store's identity= only chooses which of the user's identity files
 // decrypts the repository's own store file; nothing is sent anywhere.
 func projectParam(scheme, k string) bool { return scheme == "local" && k == "identity" }
-
-func sortedParams(q url.Values) []string {
-	out := make([]string, 0, len(q))
-	for k := range q {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 func sameURL(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host) &&

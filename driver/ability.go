@@ -25,36 +25,46 @@ type AbilityReporter interface {
 	HasAbility(Ability) bool
 }
 
+// abilities pairs each ability with a test for the interface that
+// provides it, in the order Abilities lists them.
+var abilities = []struct {
+	a  Ability
+	is func(Store) bool
+}{
+	{AbilityList, is[Lister]},
+	{AbilityWrite, is[Writer]},
+	{AbilityDelete, is[Deleter]},
+	{AbilityVersions, is[Versioner]},
+	{AbilityBatchGet, is[BatchGetter]},
+	{AbilityRotate, is[Rotator]},
+	{AbilityDisableVersion, is[VersionDisabler]},
+	{AbilityBatchPut, is[BatchWriter]},
+	{AbilityStamps, is[ChangeStamper]},
+	{AbilityListValues, is[ValueLister]},
+}
+
+func is[T any](d Store) bool { _, ok := d.(T); return ok }
+
+// Abilities lists every optional ability, in a fixed order (a plugin
+// reports those its store has, in this order).
+func Abilities() []Ability {
+	out := make([]Ability, len(abilities))
+	for i, e := range abilities {
+		out[i] = e.a
+	}
+	return out
+}
+
 // Has reports whether d has ability a: what d reports when it is an
 // [AbilityReporter], otherwise whether it implements the interface.
 func Has(d Store, a Ability) bool {
-	if r, ok := d.(AbilityReporter); ok {
-		if !r.HasAbility(a) {
-			return false
+	if r, ok := d.(AbilityReporter); ok && !r.HasAbility(a) {
+		return false
+	}
+	for _, e := range abilities {
+		if e.a == a {
+			return e.is(d)
 		}
 	}
-	var ok bool
-	switch a {
-	case AbilityList:
-		_, ok = d.(Lister)
-	case AbilityWrite:
-		_, ok = d.(Writer)
-	case AbilityDelete:
-		_, ok = d.(Deleter)
-	case AbilityVersions:
-		_, ok = d.(Versioner)
-	case AbilityBatchGet:
-		_, ok = d.(BatchGetter)
-	case AbilityRotate:
-		_, ok = d.(Rotator)
-	case AbilityDisableVersion:
-		_, ok = d.(VersionDisabler)
-	case AbilityBatchPut:
-		_, ok = d.(BatchWriter)
-	case AbilityStamps:
-		_, ok = d.(ChangeStamper)
-	case AbilityListValues:
-		_, ok = d.(ValueLister)
-	}
-	return ok
+	return false
 }

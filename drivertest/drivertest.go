@@ -232,7 +232,7 @@ var cases = []testCase{
 		name: "Versions",
 		why:  "rotation with a grace period needs the previous version to stay readable by id",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			if ok := driver.Has(d, driver.AbilityVersions); !ok {
+			if !driver.Has(d, driver.AbilityVersions) {
 				_, err := s.History(ctx, "KW_VERSIONED")
 				wantCode(t, "History without Versioner", err, keyward.Unimplemented)
 				return
@@ -293,7 +293,7 @@ var cases = []testCase{
 		name: "CheckAndSet",
 		why:  "two concurrent rotations must not both win; a stale writer gets FailedPrecondition",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			if ok := driver.Has(d, driver.AbilityWrite); !ok || !h.Caps().CheckAndSet {
+			if !driver.Has(d, driver.AbilityWrite) || !h.Caps().CheckAndSet {
 				t.Skip("no check-and-set writes")
 			}
 			v1, err := s.Put(ctx, "KW_CAS", keyward.NewSecretString("cas-one"), nil)
@@ -317,7 +317,7 @@ var cases = []testCase{
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
 			mustSeed(t, ctx, h, "KW_DELETED", []byte("to-be-deleted"))
 			err := s.Delete(ctx, "KW_DELETED")
-			if ok := driver.Has(d, driver.AbilityDelete); !ok {
+			if !driver.Has(d, driver.AbilityDelete) {
 				wantCode(t, "Delete on a provider without Deleter", err, keyward.Unimplemented)
 				return
 			}
@@ -337,7 +337,7 @@ var cases = []testCase{
 			mustSeed(t, ctx, h, "KW_LIST_A", []byte(c))
 			mustSeed(t, ctx, h, "KW_LIST_B", []byte("b-value"))
 			infos, err := s.List(ctx)
-			if ok := driver.Has(d, driver.AbilityList); !ok {
+			if !driver.Has(d, driver.AbilityList) {
 				wantCode(t, "List on a provider without Lister", err, keyward.Unimplemented)
 				return
 			}
@@ -401,7 +401,7 @@ var cases = []testCase{
 			cancel()
 			_, err = d.Get(cctx, "KW_CANARY", "")
 			errs = append(errs, err)
-			if ok := driver.Has(d, driver.AbilityWrite); ok && h.Caps().CheckAndSet {
+			if driver.Has(d, driver.AbilityWrite) && h.Caps().CheckAndSet {
 				_, err = s.Put(ctx, "KW_CANARY", keyward.NewSecretString(c+"-next"), &keyward.PutOptions{IfVersion: "999999"})
 				errs = append(errs, err)
 			}
@@ -461,7 +461,7 @@ var cases = []testCase{
 			for err := range errc {
 				t.Fatal(err)
 			}
-			if ok := driver.Has(d, driver.AbilityVersions); ok && isWriter {
+			if driver.Has(d, driver.AbilityVersions) && isWriter {
 				vs, err := s.History(ctx, "KW_CONCURRENT")
 				if err != nil {
 					t.Fatalf("History: %v", err)
@@ -477,7 +477,7 @@ var cases = []testCase{
 		why: "every write reported successful under check-and-set must count: 3 writers x 20 increments of a counter " +
 			"end at exactly the number of successes, and every failure is a conflict that changed nothing",
 		run: func(t *testing.T, ctx context.Context, h Harness, d driver.Store, s *keyward.Store) {
-			if _, ok := d.(driver.Writer); !ok || !h.Caps().CheckAndSet {
+			if !driver.Has(d, driver.AbilityWrite) || !h.Caps().CheckAndSet {
 				t.Skip("no check-and-set writes")
 			}
 			if _, err := s.Put(ctx, "KW_COUNTER", keyward.NewSecretString("0"), &keyward.PutOptions{IfVersion: "0"}); err != nil {

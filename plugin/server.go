@@ -270,9 +270,7 @@ func (s *server) store(ctx context.Context, raw json.RawMessage, p hasStoreParam
 
 func abilitiesOf(d driver.Store) []driver.Ability {
 	var out []driver.Ability
-	for _, a := range []driver.Ability{driver.AbilityList, driver.AbilityWrite, driver.AbilityDelete,
-		driver.AbilityVersions, driver.AbilityBatchGet, driver.AbilityRotate, driver.AbilityDisableVersion,
-		driver.AbilityBatchPut, driver.AbilityStamps, driver.AbilityListValues} {
+	for _, a := range driver.Abilities() {
 		if driver.Has(d, a) {
 			out = append(out, a)
 		}

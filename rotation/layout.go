@@ -48,11 +48,13 @@ func layoutOf(l driver.RotationLayout) layout {
 	return fieldsLayout{}
 }
 
-// writeRecord commits a rotation record whose grace bookkeeping a sweep
-// changed (Retire); unconditional, as a sweep runs after the rotation.
-func writeRecord(ctx context.Context, s *keyward.Store, key string, rec *keyward.RotationRecord) error {
-	_, err := s.Put(ctx, key+driver.SuffixRotation, keyward.NewSecret(rec.Encode()), nil)
-	return err
+// deleteField deletes a companion field (KEY_OLD, KEY_PENDING); one that is
+// already gone is fine, so every step that deletes one can run again.
+func deleteField(ctx context.Context, s *keyward.Store, key string) error {
+	if err := s.Delete(ctx, key); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		return err
+	}
+	return nil
 }
 
 // revoking is steps followed, when revoking, by StepRetired: the layouts

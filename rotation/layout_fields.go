@@ -83,7 +83,7 @@ func (fieldsLayout) finish(ctx context.Context, r *rotor, st *keyward.RotationSt
 			if _, err := r.s.Put(ctx, r.key+driver.SuffixOld, st.Current.Secret, nil); err != nil {
 				return err
 			}
-		} else if err := r.s.Delete(ctx, r.key+driver.SuffixOld); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		} else if err := deleteField(ctx, r.s, r.key+driver.SuffixOld); err != nil {
 			return err
 		}
 		r.step(StepOldSaved)
@@ -103,7 +103,7 @@ func (fieldsLayout) finish(ctx context.Context, r *rotor, st *keyward.RotationSt
 		return err
 	}
 	r.step(StepRecorded)
-	if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+	if err := deleteField(ctx, r.s, r.key+driver.SuffixPending); err != nil {
 		return err
 	}
 	r.step(StepCleaned)
@@ -126,7 +126,7 @@ func (f fieldsLayout) resume(ctx context.Context, r *rotor, st *keyward.Rotation
 				r.res.PreviousExpires = st.Record.Previous[0].Expires
 			}
 		}
-		if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		if err := deleteField(ctx, r.s, r.key+driver.SuffixPending); err != nil {
 			return err
 		}
 		r.step(StepCleaned)
@@ -155,7 +155,7 @@ func (f fieldsLayout) resume(ctx context.Context, r *rotor, st *keyward.Rotation
 			return err
 		}
 	}
-	if err := r.s.Delete(ctx, r.key+driver.SuffixPending); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+	if err := deleteField(ctx, r.s, r.key+driver.SuffixPending); err != nil {
 		return err
 	}
 	r.step(StepCleaned)
@@ -166,7 +166,7 @@ func (f fieldsLayout) resume(ctx context.Context, r *rotor, st *keyward.Rotation
 // record.
 func (fieldsLayout) retire(ctx context.Context, s *keyward.Store, st *keyward.RotationState, expired []keyward.RingKey, dryRun bool) ([]Retired, error) {
 	if !dryRun {
-		if err := s.Delete(ctx, st.Key+driver.SuffixOld); err != nil && keyward.ErrorCode(err) != keyward.NotFound {
+		if err := deleteField(ctx, s, st.Key+driver.SuffixOld); err != nil {
 			return nil, err
 		}
 		if st.Record != nil {
@@ -174,7 +174,7 @@ func (fieldsLayout) retire(ctx context.Context, s *keyward.Store, st *keyward.Ro
 			for i := range rec.Previous {
 				rec.Previous[i].Retired = true
 			}
-			if err := writeRecord(ctx, s, st.Key, &rec); err != nil {
+			if _, err := putRecord(ctx, s, st.Key, &rec, ""); err != nil {
 				return nil, err
 			}
 		}

@@ -136,7 +136,7 @@ func (versionsLayout) retire(ctx context.Context, s *keyward.Store, st *keyward.
 				rec.Previous[i].Retired = true
 			}
 		}
-		if err := writeRecord(ctx, s, st.Key, &rec); err != nil {
+		if _, err := putRecord(ctx, s, st.Key, &rec, ""); err != nil {
 			return out, err
 		}
 	}
