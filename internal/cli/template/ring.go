@@ -101,7 +101,9 @@ func ringBase(name string, o export.RingOptions) string {
 func (r *renderer) ringFunc(key string) ([]string, error) {
 	ring := r.rings[key]
 	if ring == nil {
-		if err := r.fetch([]string{key}, nil); err != nil {
+		// Not a literal {{ ring "KEY" }} (those are read before rendering):
+		// the key was computed and may be a value.
+		if err := r.fetchComputed(key); err != nil {
 			return nil, err
 		}
 		if ring = r.rings[key]; ring == nil {

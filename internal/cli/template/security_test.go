@@ -36,6 +36,7 @@ func TestSecurityNoValueInTemplateErrors(t *testing.T) {
 		{"call a secret", `{{ call (secret "JWT") }}`, cmdutil.ExitUsage},
 		{"compare a secret", `{{ eq (secret "JWT") 1 }}`, cmdutil.ExitUsage},
 		{"slice a secret", `{{ slice (secret "JWT") 9 2 }}`, cmdutil.ExitUsage},
+		{"ring of a secret", `{{ range ring (secret "JWT") }}{{ . }}{{ end }}`, cmdutil.ExitNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex

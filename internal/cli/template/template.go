@@ -159,18 +159,7 @@ func (r *renderer) funcs() template.FuncMap {
 			if s, ok := r.secrets[key]; ok {
 				return s.RevealString(), nil
 			}
-			// A key computed at render time may be a value ({{ secret
-			// (secret "K") }}): it is never quoted in an error, and never
-			// looked up (so never written to the audit trail) unless the
-			// store lists it as one of its keys.
-			ok, err := r.listed(key)
-			if err != nil {
-				return "", err
-			}
-			if !ok {
-				return "", &notFound{msg: fmt.Sprintf("a key computed while rendering is not in %s (computed keys are not shown: they may be values)", r.store.URL())}
-			}
-			if err := r.fetch([]string{key}, nil); err != nil {
+			if err := r.fetchComputed(key); err != nil {
 				return "", err
 			}
 			return r.secrets[key].RevealString(), nil
@@ -338,6 +327,21 @@ func (r *renderer) fetch(keys []string, where map[string][]string) error {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
+}
+
+// fetchComputed fetches a key computed at render time (not prefetched from
+// a literal). It may be a value ({{ secret (secret "K") }}): it is never
+// quoted in an error, and never looked up (so never written to the audit
+// trail) unless the store lists it as one of its keys.
+func (r *renderer) fetchComputed(key string) error {
+	ok, err := r.listed(key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &notFound{msg: fmt.Sprintf("a key computed while rendering is not in %s (computed keys are not shown: they may be values)", r.store.URL())}
+	}
+	return r.fetch([]string{key}, nil)
 }
 
 // listed reports whether key is one of the store's keys (listing it once).
