@@ -39,12 +39,12 @@ func (r *renderer) ringValues(keys []string) (map[string]keyward.Secret, error) 
 	var other keyward.MultiError
 	if err != nil {
 		var m keyward.MultiError
-		if !asMulti(err, &m) {
+		if !errors.As(err, &m) {
 			return nil, err
 		}
 		for _, e := range m {
 			var ke *keyward.Error
-			if asError(e, &ke) && ke.Key != "" {
+			if errors.As(e, &ke) && ke.Key != "" {
 				failed[ke.Key] = e
 			} else {
 				other = append(other, e)
@@ -116,9 +116,6 @@ func (r *renderer) ringFunc(key string) ([]string, error) {
 	}
 	return out, nil
 }
-
-func asMulti(err error, m *keyward.MultiError) bool { return errors.As(err, m) }
-func asError(err error, e **keyward.Error) bool     { return errors.As(err, e) }
 
 // Run runs `keyward template` with opts (for tests of other packages).
 func Run(ctx context.Context, opts *Options) error { return run(ctx, opts) }
