@@ -266,11 +266,7 @@ func (r *renderer) render() ([]byte, error) {
 		txt = append(txt, val...)
 		m.node.Text = append(txt, m.node.Text[m.to:]...)
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
-		return nil, execError(err)
-	}
-	return buf.Bytes(), nil
+	return r.execute(t)
 }
 
 // fetch reads keys from the store; unknown keys are reported with where
