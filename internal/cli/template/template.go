@@ -38,13 +38,11 @@ type Options struct {
 	// Ring says how key rings in grace are named (KEY_OLD, numbered); see ring.go.
 	Ring         export.RingOptions
 	NumberedRing bool
-	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
-		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver}
 	cmd := &cobra.Command{
 		Use:   "template IN [-o OUT]",
 		Short: "Render a file with secrets into a 0600 file",
@@ -80,13 +78,11 @@ an unknown key is an error at IN:line:column.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.In = args[0]
-			if opts.ringConfig != nil {
-				ro, err := opts.ringConfig(opts.NumberedRing)
-				if err != nil {
-					return err
-				}
-				opts.Ring = ro
+			ro, err := cliexport.RingOptions(f, opts.NumberedRing)
+			if err != nil {
+				return err
 			}
+			opts.Ring = ro
 			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
