@@ -20,6 +20,9 @@ const (
 	MaxRenderSteps = 1 << 20
 )
 
+// renderSteps is MaxRenderSteps; tests lower it to reach it quickly.
+var renderSteps = MaxRenderSteps
+
 // stepFunc is the function bound() puts at the start of every range body
 // and every template; it counts one step.
 const stepFunc = "__keyward_step"
@@ -42,8 +45,8 @@ func (b *bounded) Write(p []byte) (int, error) {
 }
 
 func (b *bounded) step() (string, error) {
-	if b.steps++; b.steps > MaxRenderSteps {
-		b.limited = keyward.Errorf(keyward.InvalidArgument, "render template", "%s: rendering takes more than %d range iterations and template calls (the limit)", b.in, MaxRenderSteps)
+	if b.steps++; b.steps > renderSteps {
+		b.limited = keyward.Errorf(keyward.InvalidArgument, "render template", "%s: rendering takes more than %d range iterations and template calls (the limit)", b.in, renderSteps)
 		return "", b.limited
 	}
 	return "", nil

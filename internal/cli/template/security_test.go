@@ -103,6 +103,10 @@ func TestSecurityNoValueInTemplateErrors(t *testing.T) {
 // counted, the output is capped, and nothing is written when a bound is hit.
 // Ordinary loops (a key ring, a small range) still render.
 func TestSecurityRenderBounds(t *testing.T) {
+	// The real step limit costs seconds to reach under -race; a lower one
+	// exercises the same counting.
+	renderSteps = 10000
+	t.Cleanup(func() { renderSteps = MaxRenderSteps })
 	fanOut := `{{ define "t0" }}{{ end }}`
 	for i := 1; i <= 40; i++ {
 		fanOut += fmt.Sprintf(`{{ define "t%d" }}{{ template "t%d" }}{{ template "t%d" }}{{ end }}`, i, i-1, i-1)
