@@ -54,13 +54,15 @@ func SelectKeys(ctx context.Context, s *keyward.Store, only []string) (keys []st
 // error that says keys are missing: NotFound, or a MultiError of NotFound
 // errors only. Other errors (and nil) are returned as they are.
 func MissingKeysHint(err error) error {
-	if err == nil || (keyward.ErrorCode(err) != keyward.NotFound && !allNotFound(err)) {
+	if err == nil || (keyward.ErrorCode(err) != keyward.NotFound && !AllNotFound(err)) {
 		return err
 	}
 	return WithHint(err, "'keyward list' shows the keys in this store")
 }
 
-func allNotFound(err error) bool {
+// AllNotFound reports whether err is a non-empty MultiError of NotFound
+// errors only (keys that do not exist, nothing else wrong).
+func AllNotFound(err error) bool {
 	var m keyward.MultiError
 	if !errors.As(err, &m) || len(m) == 0 {
 		return false

@@ -51,7 +51,6 @@ type Options struct {
 	// Ring says how key rings in grace are delivered (KEY_OLD, numbered).
 	Ring         export.RingOptions
 	NumberedRing bool
-	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 var formatFlags = map[string][]string{
@@ -64,8 +63,7 @@ var formatFlags = map[string][]string{
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
-		ringConfig: func(n bool) (export.RingOptions, error) { return RingOptions(f, n) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver}
 	var labels []string
 	cmd := &cobra.Command{
 		Use:   "export [--format FORMAT] [--only K1,K2] [-o PATH]",
@@ -136,7 +134,7 @@ JSON) is an error that names the key.`,
 				return err
 			}
 			opts.Labels = labelMap
-			ro, err := opts.ringConfig(opts.NumberedRing)
+			ro, err := RingOptions(f, opts.NumberedRing)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"errors"
 
 	"github.com/spf13/cobra"
 
@@ -67,14 +66,8 @@ func DeliveryRings(ctx context.Context, s *keyward.Store, keys []string, skipMis
 	}
 	rings, err := s.KeyRings(ctx, keys)
 	if err != nil {
-		var m keyward.MultiError
-		if !skipMissing || !errors.As(err, &m) {
+		if !skipMissing || !cmdutil.AllNotFound(err) {
 			return nil, nil, err
-		}
-		for _, e := range m {
-			if keyward.ErrorCode(e) != keyward.NotFound {
-				return nil, nil, err
-			}
 		}
 		present := keys[:0:0]
 		for _, k := range keys {

@@ -26,6 +26,10 @@ type Options struct {
 	// Resolve says which store and environment the command is about.
 	Resolve func() (url, env, source string, err error)
 	Project func() (*schema.Config, error)
+	// EnvURL is an environment's store URL from keyward.yaml, refused
+	// (*keyward.TrustError) when the trust policy does not let the
+	// repository's file steer the user's credentials there.
+	EnvURL func(name string) (string, error)
 	// OpenURL opens a store (with the audit hook) for --check.
 	OpenURL func(ctx context.Context, rawURL, env string) (*keyward.Store, error)
 	// Remote derives the policy of a plugin-backed provider through its
@@ -49,6 +53,7 @@ func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cob
 	opts := &Options{
 		IO: f.IO, Getenv: f.Getenv, Resolve: f.ResolveStoreURL, OpenURL: f.OpenURL,
 		Project: func() (*schema.Config, error) { return f.Project() },
+		EnvURL:  func(name string) (string, error) { return f.ResolveEnv(name) },
 	}
 	if host := f.Plugins; host != nil {
 		opts.Remote = func(ctx context.Context, r *kwpolicy.Request) (*kwpolicy.Document, error) {
@@ -241,7 +246,10 @@ func check(ctx context.Context, opts *Options, cfg *schema.Config, raw, env stri
 		if name == env {
 			continue
 		}
-		u, err := cfg.StoreURL(name)
+		// keyward.yaml is the repository's: probing another environment
+		// sends the user's credentials to its store, so its URL passes the
+		// trust policy first, as --env's does.
+		u, err := opts.EnvURL(name)
 		if err != nil {
 			return err
 		}

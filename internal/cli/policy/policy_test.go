@@ -72,6 +72,7 @@ func newHarness(t *testing.T, cfg *schema.Config, url, env string, deny map[stri
 		Getenv:  func(string) string { return "" },
 		Resolve: func() (string, string, string, error) { return url, env, "--env", nil },
 		Project: func() (*schema.Config, error) { return cfg, nil },
+		EnvURL:  func(name string) (string, error) { return cfg.StoreURL(name) },
 		OpenURL: func(ctx context.Context, raw, env string) (*keyward.Store, error) {
 			o := &keyward.StoreOptions{Environment: env, URL: raw, Audit: func(_ context.Context, e *keyward.Event) error {
 				h.mu.Lock()

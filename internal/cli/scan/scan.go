@@ -165,7 +165,7 @@ func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []str
 					return nil, nil, err
 				}
 				if !LocalStore(u) && !allowedNetwork(f, u) {
-					notes = append(notes, fmt.Sprintf("environment %s not read: scan reads network stores only when you pick one (--env %s) or allow it (--allow-ref %s)", n, n, storePrefix(u)))
+					notes = append(notes, networkNote(n, u))
 					continue
 				}
 				s, err := f.OpenURL(ctx, u, n)
@@ -187,7 +187,7 @@ func LoadManaged(ctx context.Context, f *cmdutil.Factory) ([]scan.Managed, []str
 		return nil, nil, err
 	}
 	if source == "keyward.yaml" && !LocalStore(u) && !allowedNetwork(f, u) {
-		return nil, []string{fmt.Sprintf("environment %s not read: scan reads network stores only when you pick one (--env %s) or allow it (--allow-ref %s)", env, env, storePrefix(u))}, nil
+		return nil, []string{networkNote(env, u)}, nil
 	}
 	s, err := f.OpenURL(ctx, u, env)
 	if err != nil {
@@ -223,6 +223,11 @@ func allowedNetwork(f *cmdutil.Factory, raw string) bool {
 		}
 	}
 	return false
+}
+
+// networkNote says why the network store u of environment env was not read.
+func networkNote(env, u string) string {
+	return fmt.Sprintf("environment %s not read: scan reads network stores only when you pick one (--env %s) or allow it (--allow-ref %s)", env, env, storePrefix(u))
 }
 
 // storePrefix is raw without user info or query, for a hint.

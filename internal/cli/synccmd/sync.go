@@ -17,13 +17,14 @@ import (
 	"github.com/keyward/keyward/internal/cli/cmdutil"
 	cliexport "github.com/keyward/keyward/internal/cli/export"
 	"github.com/keyward/keyward/internal/cli/iostreams"
+	clirun "github.com/keyward/keyward/internal/cli/run"
 	"github.com/keyward/keyward/internal/k8ssync"
 )
 
-// Defaults of the watch flags (the same as run --watch).
+// Defaults of the watch flags: run --watch's.
 const (
-	DefaultInterval = 30 * time.Second
-	DefaultDebounce = 5 * time.Second
+	DefaultInterval = clirun.DefaultWatchInterval
+	DefaultDebounce = clirun.DefaultDebounce
 )
 
 // Options are sync kubernetes' inputs.
@@ -264,10 +265,7 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if !opts.Watch {
-		return report(opts, res)
-	}
-	if err := report(opts, res); err != nil {
+	if err := report(opts, res); err != nil || !opts.Watch {
 		return err
 	}
 	return watch(ctx, opts, s, export.Checksum(es))

@@ -39,12 +39,12 @@ func (r *renderer) ringValues(keys []string) (map[string]keyward.Secret, error) 
 	var other keyward.MultiError
 	if err != nil {
 		var m keyward.MultiError
-		if !asMulti(err, &m) {
+		if !errors.As(err, &m) {
 			return nil, err
 		}
 		for _, e := range m {
 			var ke *keyward.Error
-			if asError(e, &ke) && ke.Key != "" {
+			if errors.As(e, &ke) && ke.Key != "" {
 				failed[ke.Key] = e
 			} else {
 				other = append(other, e)
@@ -101,7 +101,9 @@ func ringBase(name string, o export.RingOptions) string {
 func (r *renderer) ringFunc(key string) ([]string, error) {
 	ring := r.rings[key]
 	if ring == nil {
-		if err := r.fetch([]string{key}, nil); err != nil {
+		// Not a literal {{ ring "KEY" }} (those are read before rendering):
+		// the key was computed and may be a value.
+		if err := r.fetchComputed(key); err != nil {
 			return nil, err
 		}
 		if ring = r.rings[key]; ring == nil {
@@ -114,9 +116,6 @@ func (r *renderer) ringFunc(key string) ([]string, error) {
 	}
 	return out, nil
 }
-
-func asMulti(err error, m *keyward.MultiError) bool { return errors.As(err, m) }
-func asError(err error, e **keyward.Error) bool     { return errors.As(err, e) }
 
 // Run runs `keyward template` with opts (for tests of other packages).
 func Run(ctx context.Context, opts *Options) error { return run(ctx, opts) }

@@ -3,6 +3,7 @@ package template
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ func TestSecurityNoValueInTemplateErrors(t *testing.T) {
 		{"call a secret", `{{ call (secret "JWT") }}`, cmdutil.ExitUsage},
 		{"compare a secret", `{{ eq (secret "JWT") 1 }}`, cmdutil.ExitUsage},
 		{"slice a secret", `{{ slice (secret "JWT") 9 2 }}`, cmdutil.ExitUsage},
+		{"ring of a secret", `{{ range ring (secret "JWT") }}{{ . }}{{ end }}`, cmdutil.ExitNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -93,5 +95,52 @@ func TestSecurityNoValueInTemplateErrors(t *testing.T) {
 				t.Errorf("the output file was changed")
 			}
 		})
+	}
+}
+
+// TestSecurityRenderBounds: a repository template cannot make rendering
+// take unbounded time or memory: range iterations and template calls are
+// counted, the output is capped, and nothing is written when a bound is hit.
+// Ordinary loops (a key ring, a small range) still render.
+func TestSecurityRenderBounds(t *testing.T) {
+	// The real step limit costs seconds to reach under -race; a lower one
+	// exercises the same counting.
+	renderSteps = 10000
+	t.Cleanup(func() { renderSteps = MaxRenderSteps })
+	fanOut := `{{ define "t0" }}{{ end }}`
+	for i := 1; i <= 40; i++ {
+		fanOut += fmt.Sprintf(`{{ define "t%d" }}{{ template "t%d" }}{{ template "t%d" }}{{ end }}`, i, i-1, i-1)
+	}
+	big := strings.Repeat("x", 1<<20)
+	for _, tc := range []struct{ name, tmpl, want string }{
+		{"range over a huge int, empty body", `{{ range 1000000000000 }}{{ end }}`, "range iterations and template calls"},
+		{"nested ranges", `{{ range 100000 }}{{ range 100000 }}{{ end }}{{ end }}`, "range iterations and template calls"},
+		{"templates calling each other twice", fanOut + `{{ template "t40" }}`, "range iterations and template calls"},
+		{"output larger than the limit", `{{ range 100 }}` + big + `{{ end }}`, "larger than the 64 MiB limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, dir := setup(t, tc.tmpl+`{{ secret "JWT" }}`)
+			opts.Out = filepath.Join(dir, "out.conf")
+			if err := os.WriteFile(opts.Out, []byte("old"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := run(context.Background(), opts)
+			if got := cmdutil.ExitCode(err); got != cmdutil.ExitUsage {
+				t.Fatalf("exit %d, want %d (err: %v)", got, cmdutil.ExitUsage, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "in.tmpl") {
+				t.Errorf("error %q does not say %q and name the template", err, tc.want)
+			}
+			if b, _ := os.ReadFile(opts.Out); string(b) != "old" {
+				t.Errorf("the output file was changed")
+			}
+		})
+	}
+	opts, _ := setup(t, `{{ range 3 }}{{ range ring "JWT" }}v{{ end }}{{ end }}{{ define "x" }}d{{ end }}{{ template "x" }}`)
+	if err := run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := opts.IO.Out.(interface{ String() string }).String(); got != "vvvd" {
+		t.Errorf("rendered %q, want %q", got, "vvvd")
 	}
 }

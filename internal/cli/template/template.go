@@ -38,13 +38,11 @@ type Options struct {
 	// Ring says how key rings in grace are named (KEY_OLD, numbered); see ring.go.
 	Ring         export.RingOptions
 	NumberedRing bool
-	ringConfig   func(numbered bool) (export.RingOptions, error)
 }
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver,
-		ringConfig: func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Resolver: f.Resolver}
 	cmd := &cobra.Command{
 		Use:   "template IN [-o OUT]",
 		Short: "Render a file with secrets into a 0600 file",
@@ -80,13 +78,11 @@ an unknown key is an error at IN:line:column.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.In = args[0]
-			if opts.ringConfig != nil {
-				ro, err := opts.ringConfig(opts.NumberedRing)
-				if err != nil {
-					return err
-				}
-				opts.Ring = ro
+			ro, err := cliexport.RingOptions(f, opts.NumberedRing)
+			if err != nil {
+				return err
 			}
+			opts.Ring = ro
 			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
@@ -159,18 +155,7 @@ func (r *renderer) funcs() template.FuncMap {
 			if s, ok := r.secrets[key]; ok {
 				return s.RevealString(), nil
 			}
-			// A key computed at render time may be a value ({{ secret
-			// (secret "K") }}): it is never quoted in an error, and never
-			// looked up (so never written to the audit trail) unless the
-			// store lists it as one of its keys.
-			ok, err := r.listed(key)
-			if err != nil {
-				return "", err
-			}
-			if !ok {
-				return "", &notFound{msg: fmt.Sprintf("a key computed while rendering is not in %s (computed keys are not shown: they may be values)", r.store.URL())}
-			}
-			if err := r.fetch([]string{key}, nil); err != nil {
+			if err := r.fetchComputed(key); err != nil {
 				return "", err
 			}
 			return r.secrets[key].RevealString(), nil
@@ -277,11 +262,7 @@ func (r *renderer) render() ([]byte, error) {
 		txt = append(txt, val...)
 		m.node.Text = append(txt, m.node.Text[m.to:]...)
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, nil); err != nil {
-		return nil, execError(err)
-	}
-	return buf.Bytes(), nil
+	return r.execute(t)
 }
 
 // fetch reads keys from the store; unknown keys are reported with where
@@ -338,6 +319,21 @@ func (r *renderer) fetch(keys []string, where map[string][]string) error {
 	}
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
+}
+
+// fetchComputed fetches a key computed at render time (not prefetched from
+// a literal). It may be a value ({{ secret (secret "K") }}): it is never
+// quoted in an error, and never looked up (so never written to the audit
+// trail) unless the store lists it as one of its keys.
+func (r *renderer) fetchComputed(key string) error {
+	ok, err := r.listed(key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &notFound{msg: fmt.Sprintf("a key computed while rendering is not in %s (computed keys are not shown: they may be values)", r.store.URL())}
+	}
+	return r.fetch([]string{key}, nil)
 }
 
 // listed reports whether key is one of the store's keys (listing it once).
