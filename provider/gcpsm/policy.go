@@ -155,8 +155,10 @@ func gcloud(b Binding) string {
 	return c
 }
 
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`)
+
 func shellQuote(s string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`).MatchString(s) {
+	if shellSafe.MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
