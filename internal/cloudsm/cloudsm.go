@@ -3,7 +3,7 @@
 // and the URL query of gcpsm:// and azurekv:// (names=, endpoint=, the
 // endpoint variable), the loopback rule for plaintext endpoints, the
 // marker that classifies a failed call whose context ended, and
-// Retry-After parsing.
+// Retry-After parsing (vault's too).
 //
 // It is a leaf library: it imports, of this module, only the root package
 // (for keyward.Errorf) and driver.
@@ -159,7 +159,10 @@ func (e *ctxError) Unwrap() []error { return []error{e.ctx, e.err} }
 
 // RetryAfter parses a Retry-After header: seconds or an HTTP date. It is 0
 // when absent, malformed or in the past.
-func RetryAfter(h string) time.Duration {
+func RetryAfter(h string) time.Duration { return RetryAfterAt(h, time.Now()) }
+
+// RetryAfterAt is RetryAfter with an HTTP date read against now.
+func RetryAfterAt(h string, now time.Time) time.Duration {
 	h = strings.TrimSpace(h)
 	if h == "" {
 		return 0
@@ -167,10 +170,8 @@ func RetryAfter(h string) time.Duration {
 	if n, err := strconv.Atoi(h); err == nil && n >= 0 {
 		return time.Duration(n) * time.Second
 	}
-	if t, err := http.ParseTime(h); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
 	}
 	return 0
 }

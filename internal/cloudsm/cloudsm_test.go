@@ -116,6 +116,23 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRetryAfterAt: the cases vault pinned when it had its own copy.
+func TestRetryAfterAt(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0}, {"3", 3 * time.Second}, {" 10 ", 10 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+	} {
+		if got := RetryAfterAt(tc.in, now); got != tc.want {
+			t.Errorf("RetryAfterAt(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestURLForm(t *testing.T) {
 	var gotLoc string
 	var gotQ Query

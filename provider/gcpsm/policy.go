@@ -84,7 +84,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 			notes = append(notes, "IAM conditions see resource.name with the project number, not its id: the commands look it up.")
 			cmds = append(cmds, fmt.Sprintf("PROJECT_NUMBER=$(gcloud projects describe %s --format='value(projectNumber)')", project))
 		}
-		cond := &Condition{Title: "keyward-" + policy.Or(r.Environment, "store") + "-" + string(r.Access),
+		cond := &Condition{Title: "keyward-" + titleWord(policy.Or(r.Environment, "store")) + "-" + string(r.Access),
 			Description: "Secret Manager secrets of project " + project + " only",
 			Expression:  fmt.Sprintf(`resource.type == "secretmanager.googleapis.com/Secret" && resource.name.startsWith("projects/%s/secrets/")`, num)}
 		role := RoleAccessor
@@ -155,11 +155,27 @@ func gcloud(b Binding) string {
 	return c
 }
 
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`)
+
 func shellQuote(s string) string {
-	if regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`).MatchString(s) {
+	if shellSafe.MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// titleWord is an environment name as it may stand in a condition's title:
+// the name comes from keyward.yaml (untrusted) and the title is printed
+// inside a double-quoted --condition="…" argument the user runs, where $,
+// `, \ and " would be expanded by the shell and a comma splits gcloud's
+// key=value list. Any character but a letter, a digit, _ and - becomes -.
+func titleWord(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			return c
+		}
+		return '-'
+	}, s)
 }
 
 func policyTarget(r *policy.Request) (project string, exact bool, err error) {

@@ -61,3 +61,37 @@ func TestPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyEnvironmentTitle: the environment name comes from keyward.yaml
+// (untrusted) and stands in the --all condition's title, which the gcloud
+// command prints inside a double-quoted argument: shell syntax and the comma
+// that splits gcloud's --condition list never reach the script.
+func TestPolicyEnvironmentTitle(t *testing.T) {
+	env := "prod$(touch /tmp/pwned)`id`\\\",title=x"
+	doc := providertest.Derive(t, "gcpsm://projects/dharmamind-prod", policy.Request{Access: policy.Write, All: true,
+		Environment: env, Principal: "serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com"})
+	var back gcpsm.Bindings
+	providertest.DecodeStrict(t, doc.Document, &back)
+	titles := 0
+	for _, b := range back.Bindings {
+		if b.Condition == nil {
+			continue
+		}
+		titles++
+		if want := "keyward-prod--touch--tmp-pwned--id----title-x-write"; b.Condition.Title != want && b.Condition.Title != want+"-write" {
+			t.Errorf("condition title %q, want %q (or it with -write)", b.Condition.Title, want)
+		}
+	}
+	if titles != 2 {
+		t.Fatalf("%d conditions, want 2 (accessor and version adder)", titles)
+	}
+	for _, line := range strings.Split(doc.Native, "\n") {
+		if strings.HasPrefix(line, "#") || !strings.Contains(line, "--condition=") {
+			continue
+		}
+		_, title, _ := strings.Cut(line, ",title=")
+		if strings.ContainsAny(strings.TrimSuffix(title, `"`), "$`\\\",") {
+			t.Errorf("condition argument carries shell syntax or a comma from the environment name: %s", line)
+		}
+	}
+}

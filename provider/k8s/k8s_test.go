@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/k8s"
 )
 
@@ -85,30 +86,15 @@ func newAPIServer(objs ...runtime.Object) *apiServer {
 	return a
 }
 
-type harness struct{ api *apiServer }
-
-func (h *harness) MakeDriver(context.Context) (driver.Store, error) {
-	return k8s.NewDriver("production", "dharmamind", &k8s.Options{Client: h.api.CoreV1()})
-}
-
-func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
-	d, err := h.MakeDriver(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps {
-	return drivertest.Caps{BinaryValues: true, CheckAndSet: true}
-}
-
-func (h *harness) Close() {}
-
 func TestConformance(t *testing.T) {
 	drivertest.RunConformanceTests(t, func(context.Context, *testing.T) (drivertest.Harness, error) {
-		return &harness{api: newAPIServer()}, nil
+		api := newAPIServer()
+		return &providertest.Harness{
+			Open: func() (driver.Store, error) {
+				return k8s.NewDriver("production", "dharmamind", &k8s.Options{Client: api.CoreV1()})
+			},
+			Capabilities: drivertest.Caps{BinaryValues: true, CheckAndSet: true},
+		}, nil
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/provider/k8s"
 	"github.com/keyward/keyward/rotation"
 	"github.com/keyward/keyward/rotation/rotationtest"
@@ -20,15 +21,15 @@ import (
 // KEY_ROTATION; every step is one update with the resourceVersion
 // check-and-set, so of two concurrent rotations exactly one wins.
 func TestRotation(t *testing.T) {
-	rotationtest.Run(t, func(t *testing.T, clock func() time.Time) *keyward.Store {
-		api := newAPIServer()
-		s, err := k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: api.CoreV1()}, &keyward.StoreOptions{TTL: -1, Clock: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}, rotationtest.Caps{AtomicCAS: true})
+	rotationtest.Run(t, clockedStore, rotationtest.Caps{AtomicCAS: true})
+}
+
+// clockedStore is a Secret in a fresh fake API server, read through a
+// Store on clock with no cache (TestRotation, TestDeliver).
+func clockedStore(t *testing.T, clock func() time.Time) *keyward.Store {
+	return providertest.Open(t, func() (*keyward.Store, error) {
+		return k8s.OpenStore("production", "dharmamind", &k8s.Options{Client: newAPIServer().CoreV1()}, &keyward.StoreOptions{TTL: -1, Clock: clock})
+	})
 }
 
 func TestRotationKeepsOldKeyInSecret(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -232,47 +233,40 @@ func secretChecksum(s *corev1.Secret) string {
 
 // rollout sets ann=rev on w's pod template unless it is already set.
 func rollout(ctx context.Context, apps appsv1client.AppsV1Interface, ns string, w Workload, ann, rev string) (bool, error) {
-	var current map[string]string
-	var err error
 	switch w.Kind {
 	case "deployment":
-		x, e := apps.Deployments(ns).Get(ctx, w.Name, metav1.GetOptions{})
-		if e == nil {
-			current = x.Spec.Template.Annotations
-		}
-		err = e
+		return annotate(ctx, apps.Deployments(ns), w.Name, ann, rev, func(x *appsv1.Deployment) map[string]string { return x.Spec.Template.Annotations })
 	case "statefulset":
-		x, e := apps.StatefulSets(ns).Get(ctx, w.Name, metav1.GetOptions{})
-		if e == nil {
-			current = x.Spec.Template.Annotations
-		}
-		err = e
+		return annotate(ctx, apps.StatefulSets(ns), w.Name, ann, rev, func(x *appsv1.StatefulSet) map[string]string { return x.Spec.Template.Annotations })
 	case "daemonset":
-		x, e := apps.DaemonSets(ns).Get(ctx, w.Name, metav1.GetOptions{})
-		if e == nil {
-			current = x.Spec.Template.Annotations
-		}
-		err = e
-	default:
-		return false, fmt.Errorf("unknown workload kind %q", w.Kind)
+		return annotate(ctx, apps.DaemonSets(ns), w.Name, ann, rev, func(x *appsv1.DaemonSet) map[string]string { return x.Spec.Template.Annotations })
 	}
+	return false, fmt.Errorf("unknown workload kind %q", w.Kind)
+}
+
+// workloads is what the Deployments, StatefulSets and DaemonSets clients
+// share that rollout uses.
+type workloads[T any] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (*T, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*T, error)
+}
+
+// annotate reads workload name and, unless its pod template (template)
+// already carries ann=rev, merge-patches that annotation onto it.
+func annotate[T any](ctx context.Context, api workloads[T], name, ann, rev string, template func(*T) map[string]string) (bool, error) {
+	x, err := api.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return false, err
 	}
-	if current[ann] == rev {
+	if template(x)[ann] == rev {
 		return false, nil
 	}
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{ann: rev}}}}})
-	switch w.Kind {
-	case "deployment":
-		_, err = apps.Deployments(ns).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	case "statefulset":
-		_, err = apps.StatefulSets(ns).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	case "daemonset":
-		_, err = apps.DaemonSets(ns).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if _, err := api.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return false, err
 	}
-	return err == nil, err
+	return true, nil
 }
 
 // syncErr classifies a Kubernetes API error like the store's errors.

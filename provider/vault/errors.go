@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/keyward/keyward/driver"
+	"github.com/keyward/keyward/internal/cloudsm"
 )
 
 // Error is a failed Vault request. It carries Vault's own error messages
@@ -177,7 +177,7 @@ func (d *kvDriver) wrap(op, path string, resp *api.Response, err error, scrub ..
 		}
 		e.code = statusCode(re.StatusCode, e.Messages)
 		if resp != nil && resp.Response != nil {
-			e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			e.retryAfter = cloudsm.RetryAfter(resp.Header.Get("Retry-After"))
 		}
 		return e
 	}
@@ -310,19 +310,6 @@ func isTransient(err error) bool {
 		return true
 	}
 	return false
-}
-
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // ErrorCode classifies an error the driver returned.

@@ -55,6 +55,15 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	if o.Path == "" {
 		return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy", "vault URL names no path")
 	}
+	// The store URL may come from keyward.yaml (untrusted) and stands in
+	// every path stanza: a glob (*), a segment wildcard (+) or an identity
+	// template ({{…}}) there would grant more than the one store.
+	for _, p := range []string{o.Path, o.Mount} {
+		if strings.ContainsAny(p, "*+{}") {
+			return nil, keyward.Errorf(keyward.InvalidArgument, "derive the policy",
+				"vault URL: the path and mount= may not hold *, + or { } (Vault policy wildcards and templates would widen the grant beyond this store)")
+		}
+	}
 	rules, notes := Rules(o, r)
 	doc := &policy.Document{Language: "hcl", Notes: notes}
 	var b strings.Builder

@@ -165,3 +165,29 @@ func TestPolicyGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyRefusesWildcardPath: the store URL may come from keyward.yaml
+// (untrusted); a path or mount= holding a Vault policy wildcard or template
+// would make the printed policy grant more than the one store, so none is
+// derived.
+func TestPolicyRefusesWildcardPath(t *testing.T) {
+	for _, raw := range []string{
+		"vault://vault.example.com/dharmamind/*",
+		"vault://vault.example.com/dharmamind/+/production",
+		"vault://vault.example.com/dharmamind/{{identity.entity.id}}?layout=keys",
+		"vault://vault.example.com/production?mount=*",
+	} {
+		u, err := policy.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := policy.Derive(context.Background(), &policy.Request{URL: u, Access: policy.Read, Keys: []string{"JWT_SECRET_KEY"}})
+		if err == nil {
+			t.Errorf("%s: derived a policy:\n%s", raw, doc.Native)
+			continue
+		}
+		if keyward.ErrorCode(err) != keyward.InvalidArgument {
+			t.Errorf("%s: code %v, want InvalidArgument", raw, keyward.ErrorCode(err))
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward/driver"
@@ -61,14 +62,12 @@ func (d *kvDriver) Stamps(ctx context.Context, keys []string) (map[string]string
 }
 
 func stamp(n int, live bool) string {
-	s := "v" + itoa(n)
+	s := "v" + strconv.Itoa(n)
 	if !live {
 		s += "-deleted"
 	}
 	return s
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func (d *kvDriver) keyStamp(ctx context.Context, t *target, p string) (string, error) {
 	sec, err := d.call(ctx, http.MethodGet, t.metadataPath(p), nil, nil, nil)

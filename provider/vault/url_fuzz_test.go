@@ -3,12 +3,10 @@
 package vault
 
 import (
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // FuzzOptionsFromURL: any URL either yields options that name a path and an
@@ -89,20 +87,4 @@ func standIn(k, v string) string {
 		return "\x01stand-in"
 	}
 	return "\x01stand-in"
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-	}{
-		{"", 0}, {"3", 3 * time.Second}, {" 10 ", 10 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
-	} {
-		if got := parseRetryAfter(tc.in, now); got != tc.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
 }

@@ -8,39 +8,10 @@ import (
 
 	"github.com/keyward/keyward/driver"
 	"github.com/keyward/keyward/drivertest"
+	"github.com/keyward/keyward/internal/testing/providertest"
 	"github.com/keyward/keyward/internal/testing/vaultserver"
 	"github.com/keyward/keyward/provider/vault"
 )
-
-// harness runs the conformance suite against an in-process Vault.
-type harness struct {
-	s    *vaultserver.Server
-	opts vault.Options
-	kv   int
-}
-
-func (h *harness) MakeDriver(ctx context.Context) (driver.Store, error) {
-	o := h.opts
-	return vault.NewDriver(&o)
-}
-
-func (h *harness) Seed(ctx context.Context, key string, data []byte) error {
-	d, err := h.MakeDriver(ctx)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	_, err = d.(driver.Writer).Put(ctx, key, data, nil)
-	return err
-}
-
-func (h *harness) Caps() drivertest.Caps {
-	// Vault keeps 10 versions by default; the concurrency case writes
-	// 1+3n versions, so n = 3 keeps every one of them.
-	return drivertest.Caps{CheckAndSet: h.kv != 1, ConcurrentWriters: 3}
-}
-
-func (h *harness) Close() { h.s.Close() }
 
 func noEnv(string) string { return "" }
 
@@ -72,12 +43,18 @@ func TestConformance(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			drivertest.RunConformanceTests(t, func(ctx context.Context, t *testing.T) (drivertest.Harness, error) {
 				s := vaultserver.New(nil)
+				t.Cleanup(s.Close)
 				l.mount(s)
 				o := l.opts
 				o.Address = s.URL
 				o.Token = vaultserver.RootToken
 				o.Getenv = noEnv
-				return &harness{s: s, opts: o, kv: l.kv}, nil
+				return &providertest.Harness{
+					Open: func() (driver.Store, error) { o := o; return vault.NewDriver(&o) },
+					// Vault keeps 10 versions by default; the concurrency case writes
+					// 1+3n versions, so n = 3 keeps every one of them.
+					Capabilities: drivertest.Caps{CheckAndSet: l.kv != 1, ConcurrentWriters: 3},
+				}, nil
 			})
 		})
 	}

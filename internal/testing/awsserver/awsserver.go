@@ -33,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/keyward/keyward/internal/testing/faults"
 )
 
 // Stage labels the service manages.
@@ -65,11 +67,6 @@ type Fault struct {
 	Delay time.Duration
 }
 
-type faultEntry struct {
-	f     Fault
-	times int // remaining; <0 means forever
-}
-
 // Server is a fake Secrets Manager. Create one with New; it is closed with
 // the test.
 type Server struct {
@@ -79,10 +76,9 @@ type Server struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	secrets  map[string]*secret // by name
-	faults   []*faultEntry
+	secrets  map[string]*secret     // by name
+	faults   faults.Queue[Fault]    // and the call counters
 	policies map[string][]statement // SetPolicy: access key id → identity policy
-	calls    map[string]int
 	pageSize int
 	now      func() time.Time
 	hang     chan struct{}
@@ -126,7 +122,6 @@ func New(t TB) *Server {
 func NewUnstarted() *Server {
 	return &Server{
 		secrets:  map[string]*secret{},
-		calls:    map[string]int{},
 		pageSize: 100,
 		now:      func() time.Time { return time.Now().UTC() },
 		hang:     make(chan struct{}),
@@ -157,40 +152,22 @@ func (s *Server) SetPageSize(n int) {
 
 // Inject queues a fault for the next times matching requests; times < 0
 // means until ClearFaults.
-func (s *Server) Inject(f Fault, times int) {
-	s.mu.Lock()
-	s.faults = append(s.faults, &faultEntry{f: f, times: times})
-	s.mu.Unlock()
-}
+func (s *Server) Inject(f Fault, times int) { s.faults.Add(f.Op, times, f) }
 
 // ClearFaults removes every queued fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = nil
-	s.mu.Unlock()
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // Calls returns how many requests for op (or all ops for "") reached the
 // server, faulted ones included.
 func (s *Server) Calls(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if op == "" {
-		n := 0
-		for _, c := range s.calls {
-			n += c
-		}
-		return n
+		return s.faults.Total()
 	}
-	return s.calls[op]
+	return s.faults.Calls(op)
 }
 
 // ResetCalls zeroes the counters.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	clear(s.calls)
-	s.mu.Unlock()
-}
+func (s *Server) ResetCalls() { s.faults.ResetCalls() }
 
 // PutString seeds a secret version directly (no request), as the current
 // version, creating the secret if needed. It returns the version id.
@@ -268,9 +245,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &awsErr{400, "UnknownOperationException", "unknown operation " + strconv.Quote(target)})
 		return
 	}
+	var f *Fault
+	if fv, ok := s.faults.Take(op); ok {
+		f = &fv
+	}
 	s.mu.Lock()
-	s.calls[op]++
-	f := s.takeFault(op)
 	hang := s.hang
 	s.mu.Unlock()
 	if f != nil && f.Delay > 0 {
@@ -351,23 +330,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(200)
 	_, _ = w.Write(b)
-}
-
-func (s *Server) takeFault(op string) *Fault {
-	for i, fe := range s.faults {
-		if fe.f.Op != "" && fe.f.Op != op {
-			continue
-		}
-		if fe.times > 0 {
-			fe.times--
-			if fe.times == 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		f := fe.f
-		return &f
-	}
-	return nil
 }
 
 func writeErr(w http.ResponseWriter, err error) {

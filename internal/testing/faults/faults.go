@@ -1,5 +1,5 @@
 // Package faults is the fault queue and call counter the in-process
-// servers (internal/testing/{gcp,azure}server) share: faults are matched in
+// servers (internal/testing/{aws,gcp,azure}server) share: faults are matched in
 // the order added, each for one operation or any, a number of times or
 // until cleared.
 package faults
@@ -41,6 +41,24 @@ func (q *Queue[F]) Calls(op string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.calls[op]
+}
+
+// Total reports how many calls to any operation Take has counted.
+func (q *Queue[F]) Total() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, c := range q.calls {
+		n += c
+	}
+	return n
+}
+
+// ResetCalls zeroes the counters.
+func (q *Queue[F]) ResetCalls() {
+	q.mu.Lock()
+	clear(q.calls)
+	q.mu.Unlock()
 }
 
 // Take counts a call to op and returns the first fault that matches it.

@@ -27,4 +27,11 @@ func TestQueue(t *testing.T) {
 	if q.Calls("get") != 4 || q.Calls("set") != 1 || q.Calls("list") != 0 {
 		t.Errorf("calls get=%d set=%d list=%d", q.Calls("get"), q.Calls("set"), q.Calls("list"))
 	}
+	if q.Total() != 5 {
+		t.Errorf("total %d, want 5", q.Total())
+	}
+	q.ResetCalls()
+	if q.Total() != 0 || q.Calls("get") != 0 {
+		t.Errorf("after ResetCalls: total %d, get %d", q.Total(), q.Calls("get"))
+	}
 }

@@ -1,8 +1,8 @@
 // Package providertest holds the test helpers provider packages share,
 // where their tests had been copies of one another: a table of store URLs,
 // the guide's name mapping, a read through an injected fault, stale-if-error
-// during an outage, and a live conformance harness that keeps a run's
-// secrets under a prefix of its own.
+// during an outage, change stamps, and a live conformance harness that
+// keeps a run's secrets under a prefix of its own.
 //
 // Failure messages name codes, lengths and counts, never a value.
 package providertest
@@ -298,4 +298,50 @@ func (p *prefixed) List(ctx context.Context) ([]driver.KeyInfo, error) {
 		}
 	}
 	return out, err
+}
+
+// Stamps checks d's driver.ChangeStamper over keys A and B (and a key
+// MISSING, never written): no stamp before any write; a write to B changes
+// B's stamp, and A's exactly when perKey is false (a bundle, whose stamp
+// every key shares); a missing key has no stamp when perKey; nothing
+// changes without a write. The values written are canaries no message
+// repeats.
+func Stamps(t *testing.T, d driver.Store, perKey bool) {
+	t.Helper()
+	ctx := context.Background()
+	cs := d.(driver.ChangeStamper)
+	put := func(k string) {
+		t.Helper()
+		if _, err := d.(driver.Writer).Put(ctx, k, []byte("stamps-canary-"+k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stamps := func() map[string]string {
+		t.Helper()
+		st, err := cs.Stamps(ctx, []string{"A", "B", "MISSING"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := st["MISSING"]; ok && perKey {
+			t.Fatal("a missing key has a stamp")
+		}
+		return st
+	}
+	if st := stamps(); len(st) != 0 {
+		t.Fatalf("no secret yet: %d stamps", len(st))
+	}
+	put("A")
+	put("B")
+	s1 := stamps()
+	put("B")
+	s2 := stamps()
+	if s1["B"] == s2["B"] {
+		t.Fatal("B's stamp did not change with a write to B")
+	}
+	if changed := s1["A"] != s2["A"]; changed == perKey {
+		t.Fatalf("A's stamp changed = %v with a write to B (one stamp per key: %v)", changed, perKey)
+	}
+	if s3 := stamps(); s3["A"] != s2["A"] || s3["B"] != s2["B"] {
+		t.Fatal("stamps changed without a write")
+	}
 }
