@@ -186,10 +186,7 @@ every reload is an audit record naming keys and versions.`,
 			if err := checkWatch(cmd, &opts.Watch); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	// Everything after the command name belongs to the command, even without "--".
