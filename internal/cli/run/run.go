@@ -235,14 +235,10 @@ func run(ctx context.Context, opts *Options) error {
 			_ = p.Release()
 		}
 	}()
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ
-	}
 	var vars []string
 	// With no store of its own and references to resolve, the references
 	// are the secrets; without references the missing store is reported.
-	if opts.Watch.Enabled || opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(environ()) {
+	if opts.Watch.Enabled || opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(opts.environ()) {
 		s, err := opts.OpenStore(ctx)
 		if err != nil {
 			return err
@@ -261,9 +257,7 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	base := cmdutil.ChildEnv(environ(), opts.PassKeywardEnv)
-	env := mergeEnv(base, vars, opts.NoOverride)
-	env, resolved, err := resolveRefs(ctx, opts, env, base, selected(opts))
+	env, resolved, err := deliveryEnv(ctx, opts, vars)
 	if err != nil {
 		return err
 	}
@@ -284,6 +278,25 @@ func run(ctx context.Context, opts *Options) error {
 		return execChild(opts, env)
 	}
 	return runRedacted(opts, env, redactable(vars, env, resolved))
+}
+
+// environ is the environment the child starts from (Options.Environ,
+// else os.Environ).
+func (o *Options) environ() []string {
+	if o.Environ != nil {
+		return o.Environ()
+	}
+	return os.Environ()
+}
+
+// deliveryEnv is the child's environment around vars (the store's NAME=value
+// entries): keyward's own environment without its credentials, vars merged
+// in, references resolved; resolved names the variables resolved from a
+// reference. run and run --watch both build it here.
+func deliveryEnv(ctx context.Context, opts *Options, vars []string) ([]string, map[string]bool, error) {
+	base := cmdutil.ChildEnv(opts.environ(), opts.PassKeywardEnv)
+	env := mergeEnv(base, vars, opts.NoOverride)
+	return resolveRefs(ctx, opts, env, base, selected(opts))
 }
 
 // selected is the set of variable names --only chose (with --prefix), or

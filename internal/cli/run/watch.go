@@ -257,13 +257,7 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	if err != nil {
 		return nil, err
 	}
-	environ := o.Environ
-	if environ == nil {
-		environ = os.Environ
-	}
-	base := cmdutil.ChildEnv(environ(), o.PassKeywardEnv)
-	env := mergeEnv(base, vars, o.NoOverride)
-	env, resolved, err := resolveRefs(ctx, &oo, env, base, selected(o))
+	env, resolved, err := deliveryEnv(ctx, o, vars)
 	if err != nil {
 		return nil, err
 	}
