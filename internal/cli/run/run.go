@@ -469,19 +469,11 @@ func mergeEnv(base, vars []string, noOverride bool) []string {
 // execChild runs the command, forwards signals, and turns its exit status
 // into keyward's.
 func execChild(opts *Options, env []string) error {
-	path, err := exec.LookPath(opts.Command[0])
+	c, err := newCommand(opts)
 	if err != nil {
-		code := ExitCommandNotFound
-		if errors.Is(err, os.ErrPermission) {
-			code = ExitCannotExecute
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return &cmdutil.SilentError{Code: code}
+		return err
 	}
-	c := exec.Command(path, opts.Command[1:]...)
-	c.Args[0] = opts.Command[0]
 	c.Env = env
-	c.Stdin = opts.IO.In
 	c.Stdout, c.Stderr = opts.IO.Out, opts.IO.ErrOut
 	if opts.Stdout != nil {
 		c.Stdout = opts.Stdout
@@ -509,13 +501,8 @@ func execChild(opts *Options, env []string) error {
 	cmdutil.ForwardingSignals.Store(true) // keyward waits for the child, however long it takes
 	defer cmdutil.ForwardingSignals.Store(false)
 
-	if err := c.Start(); err != nil {
-		code := ExitCannotExecute
-		if errors.Is(err, os.ErrNotExist) {
-			code = ExitCommandNotFound
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return &cmdutil.SilentError{Code: code}
+	if err := startCommand(opts, c); err != nil {
+		return err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -531,6 +518,40 @@ func execChild(opts *Options, env []string) error {
 	err = c.Wait()
 	close(done)
 	return exitOf(opts.Command[0], err)
+}
+
+// newCommand is opts.Command, found on PATH, reading keyward's stdin; a
+// command that cannot be found or run is the shell's exit 127 or 126.
+func newCommand(opts *Options) (*exec.Cmd, error) {
+	path, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		code := ExitCommandNotFound
+		if errors.Is(err, os.ErrPermission) {
+			code = ExitCannotExecute
+		}
+		return nil, cannotRun(opts, err, code)
+	}
+	c := exec.Command(path, opts.Command[1:]...)
+	c.Args[0] = opts.Command[0]
+	c.Stdin = opts.IO.In
+	return c, nil
+}
+
+// startCommand starts c, mapping a failure to exit 127 or 126 as newCommand does.
+func startCommand(opts *Options, c *exec.Cmd) error {
+	if err := c.Start(); err != nil {
+		code := ExitCannotExecute
+		if errors.Is(err, os.ErrNotExist) {
+			code = ExitCommandNotFound
+		}
+		return cannotRun(opts, err, code)
+	}
+	return nil
+}
+
+func cannotRun(opts *Options, err error, code int) error {
+	fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
+	return &cmdutil.SilentError{Code: code}
 }
 
 func unwrapExec(err error) error {

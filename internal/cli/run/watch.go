@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -404,23 +403,15 @@ type child struct {
 
 func (w *watcher) start(snap *snapshot) (*child, error) {
 	opts := w.opts
-	path, err := exec.LookPath(opts.Command[0])
+	c, err := newCommand(opts)
 	if err != nil {
-		code := ExitCommandNotFound
-		if errors.Is(err, os.ErrPermission) {
-			code = ExitCannotExecute
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return nil, &cmdutil.SilentError{Code: code}
+		return nil, err
 	}
-	c := exec.Command(path, opts.Command[1:]...)
-	c.Args[0] = opts.Command[0]
 	env, err := w.childEnv(snap)
 	if err != nil {
 		return nil, err
 	}
 	c.Env = env
-	c.Stdin = opts.IO.In
 	stdout, stderr := io.Writer(opts.IO.Out), io.Writer(opts.IO.ErrOut)
 	if opts.Stdout != nil {
 		stdout = opts.Stdout
@@ -446,13 +437,8 @@ func (w *watcher) start(snap *snapshot) (*child, error) {
 	} else if _, ok := stderr.(*os.File); !ok {
 		c.WaitDelay = 2 * time.Second
 	}
-	if err := c.Start(); err != nil {
-		code := ExitCannotExecute
-		if errors.Is(err, os.ErrNotExist) {
-			code = ExitCommandNotFound
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return nil, &cmdutil.SilentError{Code: code}
+	if err := startCommand(opts, c); err != nil {
+		return nil, err
 	}
 	ch := &child{c: c, done: make(chan struct{})}
 	go func() {
