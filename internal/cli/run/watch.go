@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -228,15 +229,8 @@ func (w *watcher) listing(ctx context.Context) ([]string, error) {
 	if len(w.opts.Only) > 0 {
 		return nil, nil
 	}
-	infos, err := w.s.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(infos))
-	for _, in := range infos {
-		out = append(out, in.Key)
-	}
-	return out, nil
+	keys, _, err := cmdutil.SelectKeys(ctx, w.s, nil)
+	return keys, err
 }
 
 // read does a full read: stamps first (of stampKeys), then values.
@@ -324,7 +318,7 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 		if err != nil {
 			return nil, false, err
 		}
-		if st != nil && mapsEqual(st, cur.stamps) {
+		if st != nil && maps.Equal(st, cur.stamps) {
 			return cur, false, nil
 		}
 	}
@@ -340,18 +334,6 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 	return next, true, nil
 }
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // changes names what differs between two snapshots: keys and versions, never values.
 func changes(old, cur *snapshot) (keys []string, detail string) {
 	all := map[string]bool{}
@@ -362,7 +344,7 @@ func changes(old, cur *snapshot) (keys []string, detail string) {
 		all[k] = true
 	}
 	var parts []string
-	for _, k := range sortedSet(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		ov, had := old.versions[k]
 		nv, has := cur.versions[k]
 		switch {
@@ -383,15 +365,6 @@ func changes(old, cur *snapshot) (keys []string, detail string) {
 		parts = []string{"a resolved reference changed"}
 	}
 	return keys, strings.Join(parts, ", ")
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // child is one running command.
@@ -494,9 +467,6 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 
 	listed, err := w.listing(ctx)
 	if err != nil {
-		if keyward.ErrorCode(err) == keyward.Unimplemented {
-			return cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
-		}
 		return err
 	}
 	stampKeys := listed
