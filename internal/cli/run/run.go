@@ -261,23 +261,19 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	red := redactable(vars, env, resolved)
 	if opts.Files != "" {
 		// The secrets go into files; the child gets their paths (files.go).
 		fileVars, _, err := writeFiles(opts.Files, secretVars(vars, env), nil)
 		if err != nil {
 			return err
 		}
-		red := redactable(vars, env, resolved)
 		env = mergeEnv(withoutVars(env, vars), fileVars, false)
-		if !opts.Redact {
-			return execChild(opts, env)
-		}
-		return runRedacted(opts, env, red)
 	}
 	if !opts.Redact {
 		return execChild(opts, env)
 	}
-	return runRedacted(opts, env, redactable(vars, env, resolved))
+	return runRedacted(opts, env, red)
 }
 
 // environ is the environment the child starts from (Options.Environ,
