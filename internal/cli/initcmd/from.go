@@ -178,11 +178,7 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 func (m *fromMode) exampleNames() ([]string, error) {
 	b, err := fsutil.ReadFile(m.path, fsutil.MaxDotenvFile)
 	if err != nil {
-		var fe *fsutil.Error
-		if errors.As(err, &fe) {
-			return nil, keyward.NewError(keyward.InvalidArgument, "init", fe)
-		}
-		return nil, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", m.path, fsutil.StripPath(err))
+		return nil, readErr(m.path, err)
 	}
 	var names []string
 	m.values = map[string]string{}
@@ -376,12 +372,8 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	res.File = path
 	old, err := fsutil.ReadFile(path, fsutil.MaxDotenvFile)
 	exists := err == nil
-	var fe *fsutil.Error
-	if errors.As(err, &fe) {
-		return keyward.NewError(keyward.InvalidArgument, "init", fe)
-	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
+		return readErr(path, err)
 	}
 	var entries []dotenv.Entry
 	if exists {
@@ -475,6 +467,17 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	return err
 }
 
+// readErr is init's error for a failed read of path (other than its
+// absence): a file that is not regular or over its limit as fsutil says
+// it, else "cannot read PATH" with the cause.
+func readErr(path string, err error) error {
+	var fe *fsutil.Error
+	if errors.As(err, &fe) {
+		return keyward.NewError(keyward.InvalidArgument, "init", fe)
+	}
+	return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
+}
+
 // writeFileAtomic replaces path with data, mode 0600 (fsutil.WriteFile).
 func writeFileAtomic(path string, data []byte) error {
 	if err := fsutil.WriteFile(path, data, nil); err != nil {
@@ -489,12 +492,8 @@ func ensureIgnored(path string) (bool, error) {
 	dir, base := filepath.Split(path)
 	gi := filepath.Join(dir, ".gitignore")
 	b, err := fsutil.ReadFile(gi, fsutil.MaxSmallFile)
-	var fe *fsutil.Error
-	if errors.As(err, &fe) {
-		return false, keyward.NewError(keyward.InvalidArgument, "init", fe)
-	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", gi, fsutil.StripPath(err))
+		return false, readErr(gi, err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
