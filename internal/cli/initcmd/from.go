@@ -263,6 +263,13 @@ func (m *fromMode) copyValue(name, recipe string) (value string, ok bool, why st
 	return v, true, "no generate: recipe in keyward.yaml; the literal default from " + file
 }
 
+// keeps says whether a value the target already has stays: always
+// without --force; with it, unless keyward.yaml can generate the name or
+// an imported (non-example) file gives its value.
+func (m *fromMode) keeps(recipe string, copyOK bool) bool {
+	return !m.force || (recipe == "" && !(copyOK && !m.example))
+}
+
 func (r *FromResult) copied(n, why string) {
 	r.Copied = append(r.Copied, n)
 	r.because(n, why)
@@ -334,7 +341,7 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 		r := recipe(n)
 		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case exists && (!m.force || (r == "" && !(copyOK && !m.example))):
+		case exists && m.keeps(r, copyOK):
 			res.Kept = append(res.Kept, n)
 		case copyOK:
 			if _, err := s.Put(ctx, n, keyward.NewSecretString(lit), nil); err != nil {
@@ -389,7 +396,7 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 		r := recipe(n)
 		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case has && val != "" && (!m.force || (r == "" && !(copyOK && !m.example))):
+		case has && val != "" && m.keeps(r, copyOK):
 			res.Kept = append(res.Kept, n)
 		case copyOK:
 			if has {
