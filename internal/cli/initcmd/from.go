@@ -308,13 +308,12 @@ func generate(spec string) (keyward.Secret, error) {
 }
 
 // fillStore puts a generated value for each name with a recipe that has no
-// value yet (or any value, with --force); names without a recipe are listed
-// as empty unless the store has them.
-// The generated values are written with one PutMany: in one atomic write
+// value yet (or any value, with --force), and the values copyValue copies
+// from the file; names without either are listed as empty unless the store
+// has them. Everything is written with one PutMany: in one atomic write
 // where the store can (local), so a failure leaves the store as it was.
 func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
 	var items []keyward.PutItem
-	var generated []string
 	// One listing tells which names exist (a new store: none), where the
 	// store can list; else one Get per name.
 	var present map[string]bool
@@ -344,9 +343,7 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 		case exists && m.keeps(r, copyOK):
 			res.Kept = append(res.Kept, n)
 		case copyOK:
-			if _, err := s.Put(ctx, n, keyward.NewSecretString(lit), nil); err != nil {
-				return err
-			}
+			items = append(items, keyward.PutItem{Key: n, Value: keyward.NewSecretString(lit)})
 			res.copied(n, why)
 		case r == "":
 			res.empty(n, why)
@@ -356,7 +353,7 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 				return err
 			}
 			items = append(items, keyward.PutItem{Key: n, Value: v})
-			generated = append(generated, n)
+			res.Generated = append(res.Generated, n)
 		}
 	}
 	if len(items) > 0 {
@@ -364,7 +361,6 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 			return err
 		}
 	}
-	res.Generated = append(res.Generated, generated...)
 	return nil
 }
 
