@@ -548,14 +548,11 @@ func printFrom(opts *Options, res *FromResult) error {
 		fmt.Fprintf(&b, "Added %s to .gitignore\n", filepath.Base(res.File))
 	}
 	if n := len(res.Empty); n > 0 {
-		values := "values"
-		if n == 1 {
-			values = "value"
-		}
+		values := cmdutil.Count(n, "empty value")
 		if res.File != "" {
-			fmt.Fprintf(&b, "Fill in the %d empty %s in %s.\n", n, values, res.File)
+			fmt.Fprintf(&b, "Fill in the %s in %s.\n", values, res.File)
 		} else {
-			fmt.Fprintf(&b, "Set the %d empty %s with: keyward set NAME\n", n, values)
+			fmt.Fprintf(&b, "Set the %s with: keyward set NAME\n", values)
 		}
 	}
 	_, err := fmt.Fprint(opts.IO.Out, b.String())
