@@ -105,7 +105,6 @@ func (f *Factory) wireAudit() {
 		if isAuditVerb(cmd) || cmd.Name() == "help" || cmd.Name() == "completion" {
 			return nil
 		}
-		var errs []error
 		l, cfg, err := st.open(f)
 		if err == nil && l != nil {
 			r := &audit.Record{Action: "cli." + strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), "keyward "), " ", "."),
@@ -127,15 +126,14 @@ func (f *Factory) wireAudit() {
 				err = errors.Join(err, l.CloseUnsynced())
 			}
 		}
-		if err != nil {
-			switch {
-			case cfg.Required && cmdErr == nil:
-				errs = append(errs, keyward.NewError(keyward.FailedPrecondition, "write the audit log", err))
-			case !cfg.Required:
-				st.warn(f, err)
-			}
+		switch {
+		case err == nil:
+		case !cfg.Required:
+			st.warn(f, err)
+		case cmdErr == nil:
+			return keyward.NewError(keyward.FailedPrecondition, "write the audit log", err)
 		}
-		return errors.Join(errs...)
+		return nil
 	}
 }
 

@@ -42,8 +42,12 @@ func InstallStoreDrivers(ctx context.Context, o *Options) error {
 		return fmt.Errorf("keyward: failed to find the work tree: %w", err)
 	}
 	p := filepath.Join(strings.TrimSpace(top), ".gitattributes")
-	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
-		return fmt.Errorf("keyward: %s is not a regular file; add %q to your attributes yourself", p, AttributesLine)
+	perm := os.FileMode(0o644)
+	if fi, err := os.Lstat(p); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("keyward: %s is not a regular file; add %q to your attributes yourself", p, AttributesLine)
+		}
+		perm = fi.Mode().Perm() // keep the mode of the user's file
 	}
 	old, err := fsutil.ReadFile(p, fsutil.MaxSmallFile)
 	if err != nil && !os.IsNotExist(err) {
@@ -62,10 +66,6 @@ func InstallStoreDrivers(ctx context.Context, o *Options) error {
 	}
 	b.WriteString("# keyward: merge and diff the local store by secret, never as ciphertext (keyward hook install)\n")
 	b.WriteString(AttributesLine + "\n")
-	perm := os.FileMode(0o644)
-	if fi, err := os.Stat(p); err == nil {
-		perm = fi.Mode().Perm() // keep the mode of the user's file
-	}
 	if err := fsutil.WriteFile(p, b.Bytes(), &fsutil.WriteOptions{Perm: perm}); err != nil {
 		return keyward.NewError(fsutil.Code(err), "install hook", err)
 	}

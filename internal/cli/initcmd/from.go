@@ -178,11 +178,7 @@ func (m *fromMode) run(ctx context.Context, opts *Options) error {
 func (m *fromMode) exampleNames() ([]string, error) {
 	b, err := fsutil.ReadFile(m.path, fsutil.MaxDotenvFile)
 	if err != nil {
-		var fe *fsutil.Error
-		if errors.As(err, &fe) {
-			return nil, keyward.NewError(keyward.InvalidArgument, "init", fe)
-		}
-		return nil, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", m.path, fsutil.StripPath(err))
+		return nil, readErr(m.path, err)
 	}
 	var names []string
 	m.values = map[string]string{}
@@ -267,6 +263,13 @@ func (m *fromMode) copyValue(name, recipe string) (value string, ok bool, why st
 	return v, true, "no generate: recipe in keyward.yaml; the literal default from " + file
 }
 
+// keeps says whether a value the target already has stays: always
+// without --force; with it, unless keyward.yaml can generate the name or
+// an imported (non-example) file gives its value.
+func (m *fromMode) keeps(recipe string, copyOK bool) bool {
+	return !m.force || (recipe == "" && !(copyOK && !m.example))
+}
+
 func (r *FromResult) copied(n, why string) {
 	r.Copied = append(r.Copied, n)
 	r.because(n, why)
@@ -305,13 +308,12 @@ func generate(spec string) (keyward.Secret, error) {
 }
 
 // fillStore puts a generated value for each name with a recipe that has no
-// value yet (or any value, with --force); names without a recipe are listed
-// as empty unless the store has them.
-// The generated values are written with one PutMany: in one atomic write
+// value yet (or any value, with --force), and the values copyValue copies
+// from the file; names without either are listed as empty unless the store
+// has them. Everything is written with one PutMany: in one atomic write
 // where the store can (local), so a failure leaves the store as it was.
 func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []string, recipe func(string) string, res *FromResult) error {
 	var items []keyward.PutItem
-	var generated []string
 	// One listing tells which names exist (a new store: none), where the
 	// store can list; else one Get per name.
 	var present map[string]bool
@@ -338,12 +340,10 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 		r := recipe(n)
 		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case exists && (!m.force || (r == "" && !(copyOK && !m.example))):
+		case exists && m.keeps(r, copyOK):
 			res.Kept = append(res.Kept, n)
 		case copyOK:
-			if _, err := s.Put(ctx, n, keyward.NewSecretString(lit), nil); err != nil {
-				return err
-			}
+			items = append(items, keyward.PutItem{Key: n, Value: keyward.NewSecretString(lit)})
 			res.copied(n, why)
 		case r == "":
 			res.empty(n, why)
@@ -353,7 +353,7 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 				return err
 			}
 			items = append(items, keyward.PutItem{Key: n, Value: v})
-			generated = append(generated, n)
+			res.Generated = append(res.Generated, n)
 		}
 	}
 	if len(items) > 0 {
@@ -361,7 +361,6 @@ func (m *fromMode) fillStore(ctx context.Context, s *keyward.Store, names []stri
 			return err
 		}
 	}
-	res.Generated = append(res.Generated, generated...)
 	return nil
 }
 
@@ -376,12 +375,8 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	res.File = path
 	old, err := fsutil.ReadFile(path, fsutil.MaxDotenvFile)
 	exists := err == nil
-	var fe *fsutil.Error
-	if errors.As(err, &fe) {
-		return keyward.NewError(keyward.InvalidArgument, "init", fe)
-	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
+		return readErr(path, err)
 	}
 	var entries []dotenv.Entry
 	if exists {
@@ -397,7 +392,7 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 		r := recipe(n)
 		lit, copyOK, why := m.copyValue(n, r)
 		switch {
-		case has && val != "" && (!m.force || (r == "" && !(copyOK && !m.example))):
+		case has && val != "" && m.keeps(r, copyOK):
 			res.Kept = append(res.Kept, n)
 		case copyOK:
 			if has {
@@ -475,6 +470,17 @@ func (m *fromMode) fillDotenv(path string, names []string, recipe func(string) s
 	return err
 }
 
+// readErr is init's error for a failed read of path (other than its
+// absence): a file that is not regular or over its limit as fsutil says
+// it, else "cannot read PATH" with the cause.
+func readErr(path string, err error) error {
+	var fe *fsutil.Error
+	if errors.As(err, &fe) {
+		return keyward.NewError(keyward.InvalidArgument, "init", fe)
+	}
+	return keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", path, fsutil.StripPath(err))
+}
+
 // writeFileAtomic replaces path with data, mode 0600 (fsutil.WriteFile).
 func writeFileAtomic(path string, data []byte) error {
 	if err := fsutil.WriteFile(path, data, nil); err != nil {
@@ -489,12 +495,8 @@ func ensureIgnored(path string) (bool, error) {
 	dir, base := filepath.Split(path)
 	gi := filepath.Join(dir, ".gitignore")
 	b, err := fsutil.ReadFile(gi, fsutil.MaxSmallFile)
-	var fe *fsutil.Error
-	if errors.As(err, &fe) {
-		return false, keyward.NewError(keyward.InvalidArgument, "init", fe)
-	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, keyward.Errorf(fsutil.Code(err), "init", "cannot read %s: %v", gi, fsutil.StripPath(err))
+		return false, readErr(gi, err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		l = strings.TrimSpace(l)
@@ -546,14 +548,11 @@ func printFrom(opts *Options, res *FromResult) error {
 		fmt.Fprintf(&b, "Added %s to .gitignore\n", filepath.Base(res.File))
 	}
 	if n := len(res.Empty); n > 0 {
-		values := "values"
-		if n == 1 {
-			values = "value"
-		}
+		values := cmdutil.Count(n, "empty value")
 		if res.File != "" {
-			fmt.Fprintf(&b, "Fill in the %d empty %s in %s.\n", n, values, res.File)
+			fmt.Fprintf(&b, "Fill in the %s in %s.\n", values, res.File)
 		} else {
-			fmt.Fprintf(&b, "Set the %d empty %s with: keyward set NAME\n", n, values)
+			fmt.Fprintf(&b, "Set the %s with: keyward set NAME\n", values)
 		}
 	}
 	_, err := fmt.Fprint(opts.IO.Out, b.String())

@@ -186,10 +186,7 @@ every reload is an audit record naming keys and versions.`,
 			if err := checkWatch(cmd, &opts.Watch); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	// Everything after the command name belongs to the command, even without "--".
@@ -238,14 +235,10 @@ func run(ctx context.Context, opts *Options) error {
 			_ = p.Release()
 		}
 	}()
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ
-	}
 	var vars []string
 	// With no store of its own and references to resolve, the references
 	// are the secrets; without references the missing store is reported.
-	if opts.Watch.Enabled || opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(environ()) {
+	if opts.Watch.Enabled || opts.NoStoreOfItsOwn == nil || len(opts.Only) > 0 || !opts.NoStoreOfItsOwn() || !hasRefs(opts.environ()) {
 		s, err := opts.OpenStore(ctx)
 		if err != nil {
 			return err
@@ -264,29 +257,42 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	base := cmdutil.ChildEnv(environ(), opts.PassKeywardEnv)
-	env := mergeEnv(base, vars, opts.NoOverride)
-	env, resolved, err := resolveRefs(ctx, opts, env, base, selected(opts))
+	env, resolved, err := deliveryEnv(ctx, opts, vars)
 	if err != nil {
 		return err
 	}
+	red := redactable(vars, env, resolved)
 	if opts.Files != "" {
 		// The secrets go into files; the child gets their paths (files.go).
 		fileVars, _, err := writeFiles(opts.Files, secretVars(vars, env), nil)
 		if err != nil {
 			return err
 		}
-		red := redactable(vars, env, resolved)
 		env = mergeEnv(withoutVars(env, vars), fileVars, false)
-		if !opts.Redact {
-			return execChild(opts, env)
-		}
-		return runRedacted(opts, env, red)
 	}
 	if !opts.Redact {
 		return execChild(opts, env)
 	}
-	return runRedacted(opts, env, redactable(vars, env, resolved))
+	return runRedacted(opts, env, red)
+}
+
+// environ is the environment the child starts from (Options.Environ,
+// else os.Environ).
+func (o *Options) environ() []string {
+	if o.Environ != nil {
+		return o.Environ()
+	}
+	return os.Environ()
+}
+
+// deliveryEnv is the child's environment around vars (the store's NAME=value
+// entries): keyward's own environment without its credentials, vars merged
+// in, references resolved; resolved names the variables resolved from a
+// reference. run and run --watch both build it here.
+func deliveryEnv(ctx context.Context, opts *Options, vars []string) ([]string, map[string]bool, error) {
+	base := cmdutil.ChildEnv(opts.environ(), opts.PassKeywardEnv)
+	env := mergeEnv(base, vars, opts.NoOverride)
+	return resolveRefs(ctx, opts, env, base, selected(opts))
 }
 
 // selected is the set of variable names --only chose (with --prefix), or
@@ -459,19 +465,11 @@ func mergeEnv(base, vars []string, noOverride bool) []string {
 // execChild runs the command, forwards signals, and turns its exit status
 // into keyward's.
 func execChild(opts *Options, env []string) error {
-	path, err := exec.LookPath(opts.Command[0])
+	c, err := newCommand(opts)
 	if err != nil {
-		code := ExitCommandNotFound
-		if errors.Is(err, os.ErrPermission) {
-			code = ExitCannotExecute
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return &cmdutil.SilentError{Code: code}
+		return err
 	}
-	c := exec.Command(path, opts.Command[1:]...)
-	c.Args[0] = opts.Command[0]
 	c.Env = env
-	c.Stdin = opts.IO.In
 	c.Stdout, c.Stderr = opts.IO.Out, opts.IO.ErrOut
 	if opts.Stdout != nil {
 		c.Stdout = opts.Stdout
@@ -499,13 +497,8 @@ func execChild(opts *Options, env []string) error {
 	cmdutil.ForwardingSignals.Store(true) // keyward waits for the child, however long it takes
 	defer cmdutil.ForwardingSignals.Store(false)
 
-	if err := c.Start(); err != nil {
-		code := ExitCannotExecute
-		if errors.Is(err, os.ErrNotExist) {
-			code = ExitCommandNotFound
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return &cmdutil.SilentError{Code: code}
+	if err := startCommand(opts, c); err != nil {
+		return err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -521,6 +514,40 @@ func execChild(opts *Options, env []string) error {
 	err = c.Wait()
 	close(done)
 	return exitOf(opts.Command[0], err)
+}
+
+// newCommand is opts.Command, found on PATH, reading keyward's stdin; a
+// command that cannot be found or run is the shell's exit 127 or 126.
+func newCommand(opts *Options) (*exec.Cmd, error) {
+	path, err := exec.LookPath(opts.Command[0])
+	if err != nil {
+		code := ExitCommandNotFound
+		if errors.Is(err, os.ErrPermission) {
+			code = ExitCannotExecute
+		}
+		return nil, cannotRun(opts, err, code)
+	}
+	c := exec.Command(path, opts.Command[1:]...)
+	c.Args[0] = opts.Command[0]
+	c.Stdin = opts.IO.In
+	return c, nil
+}
+
+// startCommand starts c, mapping a failure to exit 127 or 126 as newCommand does.
+func startCommand(opts *Options, c *exec.Cmd) error {
+	if err := c.Start(); err != nil {
+		code := ExitCannotExecute
+		if errors.Is(err, os.ErrNotExist) {
+			code = ExitCommandNotFound
+		}
+		return cannotRun(opts, err, code)
+	}
+	return nil
+}
+
+func cannotRun(opts *Options, err error, code int) error {
+	fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
+	return &cmdutil.SilentError{Code: code}
 }
 
 func unwrapExec(err error) error {

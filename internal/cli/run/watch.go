@@ -2,9 +2,9 @@ package run
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -229,15 +229,8 @@ func (w *watcher) listing(ctx context.Context) ([]string, error) {
 	if len(w.opts.Only) > 0 {
 		return nil, nil
 	}
-	infos, err := w.s.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(infos))
-	for _, in := range infos {
-		out = append(out, in.Key)
-	}
-	return out, nil
+	keys, _, err := cmdutil.SelectKeys(ctx, w.s, nil)
+	return keys, err
 }
 
 // read does a full read: stamps first (of stampKeys), then values.
@@ -257,13 +250,7 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	if err != nil {
 		return nil, err
 	}
-	environ := o.Environ
-	if environ == nil {
-		environ = os.Environ
-	}
-	base := cmdutil.ChildEnv(environ(), o.PassKeywardEnv)
-	env := mergeEnv(base, vars, o.NoOverride)
-	env, resolved, err := resolveRefs(ctx, &oo, env, base, selected(o))
+	env, resolved, err := deliveryEnv(ctx, o, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +318,7 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 		if err != nil {
 			return nil, false, err
 		}
-		if st != nil && mapsEqual(st, cur.stamps) {
+		if st != nil && maps.Equal(st, cur.stamps) {
 			return cur, false, nil
 		}
 	}
@@ -347,18 +334,6 @@ func (w *watcher) pollOnce(ctx context.Context, cur *snapshot) (*snapshot, bool,
 	return next, true, nil
 }
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if bv, ok := b[k]; !ok || bv != v {
-			return false
-		}
-	}
-	return true
-}
-
 // changes names what differs between two snapshots: keys and versions, never values.
 func changes(old, cur *snapshot) (keys []string, detail string) {
 	all := map[string]bool{}
@@ -369,7 +344,7 @@ func changes(old, cur *snapshot) (keys []string, detail string) {
 		all[k] = true
 	}
 	var parts []string
-	for _, k := range sortedSet(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		ov, had := old.versions[k]
 		nv, has := cur.versions[k]
 		switch {
@@ -392,15 +367,6 @@ func changes(old, cur *snapshot) (keys []string, detail string) {
 	return keys, strings.Join(parts, ", ")
 }
 
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // child is one running command.
 type child struct {
 	c    *exec.Cmd
@@ -410,23 +376,15 @@ type child struct {
 
 func (w *watcher) start(snap *snapshot) (*child, error) {
 	opts := w.opts
-	path, err := exec.LookPath(opts.Command[0])
+	c, err := newCommand(opts)
 	if err != nil {
-		code := ExitCommandNotFound
-		if errors.Is(err, os.ErrPermission) {
-			code = ExitCannotExecute
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return nil, &cmdutil.SilentError{Code: code}
+		return nil, err
 	}
-	c := exec.Command(path, opts.Command[1:]...)
-	c.Args[0] = opts.Command[0]
 	env, err := w.childEnv(snap)
 	if err != nil {
 		return nil, err
 	}
 	c.Env = env
-	c.Stdin = opts.IO.In
 	stdout, stderr := io.Writer(opts.IO.Out), io.Writer(opts.IO.ErrOut)
 	if opts.Stdout != nil {
 		stdout = opts.Stdout
@@ -452,13 +410,8 @@ func (w *watcher) start(snap *snapshot) (*child, error) {
 	} else if _, ok := stderr.(*os.File); !ok {
 		c.WaitDelay = 2 * time.Second
 	}
-	if err := c.Start(); err != nil {
-		code := ExitCannotExecute
-		if errors.Is(err, os.ErrNotExist) {
-			code = ExitCommandNotFound
-		}
-		fmt.Fprintf(opts.IO.ErrOut, "keyward: failed to run %q: %v\n", opts.Command[0], unwrapExec(err))
-		return nil, &cmdutil.SilentError{Code: code}
+	if err := startCommand(opts, c); err != nil {
+		return nil, err
 	}
 	ch := &child{c: c, done: make(chan struct{})}
 	go func() {
@@ -514,9 +467,6 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 
 	listed, err := w.listing(ctx)
 	if err != nil {
-		if keyward.ErrorCode(err) == keyward.Unimplemented {
-			return cmdutil.WithHint(err, "this store cannot list its keys; name them with --only K1,K2")
-		}
 		return err
 	}
 	stampKeys := listed
