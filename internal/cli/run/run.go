@@ -491,11 +491,8 @@ func execChild(opts *Options, env []string) error {
 	// Start and the forwarding loop. (The root command also turns SIGINT and
 	// SIGTERM into a cancelled context; the child is deliberately not tied to
 	// that context: it decides itself how to handle the forwarded signal.)
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	cmdutil.ForwardingSignals.Store(true) // keyward waits for the child, however long it takes
-	defer cmdutil.ForwardingSignals.Store(false)
+	sigs, stop := forwardSignals()
+	defer stop()
 
 	if err := startCommand(opts, c); err != nil {
 		return err
@@ -588,4 +585,20 @@ func exitOf(name string, err error) error {
 		return &cmdutil.SilentError{Code: ee.ExitCode()}
 	}
 	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", name), err)
+}
+
+// forwardSignals catches SIGINT, SIGTERM and SIGHUP for forwarding to the
+// child, and tells Main that keyward now waits for the child however long
+// it takes (cmdutil.ForwardingSignals: Main's interrupt deadline, which
+// would exit 130 and orphan the child, does not apply). run and run
+// --watch call it before the child exists, so no signal is lost between
+// its start and the forwarding loop; stop undoes both.
+func forwardSignals() (sigs chan os.Signal, stop func()) {
+	sigs = make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	cmdutil.ForwardingSignals.Store(true)
+	return sigs, func() {
+		signal.Stop(sigs)
+		cmdutil.ForwardingSignals.Store(false)
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -461,9 +460,8 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 	quiet.IO = &qio
 	w.quiet = &quiet
 
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	sigs, stop := forwardSignals()
+	defer stop()
 
 	listed, err := w.listing(ctx)
 	if err != nil {

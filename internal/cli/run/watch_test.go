@@ -474,6 +474,25 @@ func TestWatchChildExitCode(t *testing.T) {
 	}
 }
 
+// While a watched child runs, keyward forwards signals and waits for it, as
+// run does: Main's interrupt deadline (exit 130 after InterruptGrace,
+// leaving the child running) must not apply; after the child exits it does
+// again.
+func TestWatchForwardsSignalsWhileTheChildRuns(t *testing.T) {
+	h := startWatch(t, WatchOptions{}, false)
+	h.expect("started")
+	h.waitLog(1) // the child runs until it is sent SIGTERM
+	if !cmdutil.ForwardingSignals.Load() {
+		t.Error("run --watch started its child without cmdutil.ForwardingSignals: an interrupt would exit 130 and orphan it")
+	}
+	if err := h.stop(); err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	if cmdutil.ForwardingSignals.Load() {
+		t.Error("cmdutil.ForwardingSignals still set after the watched child exited")
+	}
+}
+
 // A child that ignores SIGTERM is killed once the stop timeout passes, then
 // started again.
 func TestWatchStopTimeoutKills(t *testing.T) {
