@@ -252,14 +252,28 @@ func (nativeRing) state(ctx context.Context, s *Store, key string) (*RotationSta
 	return st, nil
 }
 
+// MaxRingPrevious bounds how many previous versions a key ring holds: the
+// most a rotation keeps in grace at once (rotation.MaxPrevious), and the
+// most a ring read fetches whatever a stored value lists.
+const MaxRingPrevious = 64
+
 // previousFromRefs fetches the versions refs name, skipping retired,
 // deleted and disabled ones.
+//
+// refs come from a stored value (version metadata or a rotation record),
+// which is untrusted: at most MaxRingPrevious of them (the newest, which
+// come first) are read, so a value listing thousands of versions cannot
+// make a delivery issue thousands of provider reads. Rotation never writes
+// more than that many.
 func (s *Store) previousFromRefs(ctx context.Context, key, current string, refs []driver.RingRef) ([]RingKey, error) {
 	var out []RingKey
 	seen := map[string]bool{current: true}
 	for _, ref := range refs {
 		if ref.Retired || seen[ref.ID] {
 			continue
+		}
+		if len(seen) > MaxRingPrevious {
+			break
 		}
 		seen[ref.ID] = true
 		v, err := s.dget(ctx, key, ref.ID)

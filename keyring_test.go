@@ -2,6 +2,7 @@ package keyward_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,37 @@ func TestKeyRingVersionMeta(t *testing.T) {
 	r, _ = s.KeyRing(ctx, "K")
 	if len(r.Previous) != 0 {
 		t.Fatalf("at the expiry instant the value is still in the ring")
+	}
+}
+
+// A stored ring is untrusted: however many versions it lists, a ring read
+// fetches at most MaxRingPrevious of them, the newest first.
+func TestKeyRingReadsABoundedRing(t *testing.T) {
+	b := mem.NewBackend()
+	s := b.OpenStore(&keyward.StoreOptions{TTL: -1, Clock: (&ringClock{ringT0}).now})
+	defer s.Close()
+	const versions = 3 * keyward.MaxRingPrevious
+	for i := 1; i < versions; i++ {
+		putRotated(t, s, "K", "ring-canary-"+strconv.Itoa(i), nil)
+	}
+	var refs []driver.RingRef
+	for i := versions - 1; i >= 1; i-- {
+		refs = append(refs, driver.RingRef{ID: strconv.Itoa(i), Expires: ringT0.Add(time.Hour)})
+	}
+	putRotated(t, s, "K", "ring-canary-current", refs)
+	before := b.Calls.Load()
+	r, err := s.KeyRing(context.Background(), "K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Previous) != keyward.MaxRingPrevious {
+		t.Fatalf("%d previous values, want the newest %d", len(r.Previous), keyward.MaxRingPrevious)
+	}
+	if r.Previous[0].ID != strconv.Itoa(versions-1) {
+		t.Fatalf("first previous value is version %s, want the newest, %d", r.Previous[0].ID, versions-1)
+	}
+	if reads := b.Calls.Load() - before; reads > keyward.MaxRingPrevious+1 {
+		t.Fatalf("a ring listing %d versions made %d provider reads, want at most %d", versions-1, reads, keyward.MaxRingPrevious+1)
 	}
 }
 

@@ -61,7 +61,7 @@ const (
 // MaxPrevious bounds how many previous values a ring keeps (version
 // layouts): rotating more often than that within one grace period drops the
 // oldest values early.
-const MaxPrevious = 64
+const MaxPrevious = keyward.MaxRingPrevious
 
 // DefaultGrace is the grace period when neither the caller nor keyward.yaml
 // gives one: the guide's 24 hours.
