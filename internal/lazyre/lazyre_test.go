@@ -54,6 +54,7 @@ func TestInvalidPanicsAtFirstUse(t *testing.T) {
 // text it quotes.
 func TestProblem(t *testing.T) {
 	const canary = "CANARYpattern"
+	//lint:ignore SA1000 the test compiles an invalid pattern on purpose
 	_, err := regexp.Compile(canary + `(`)
 	if got := Problem(err); got != "missing closing )" {
 		t.Fatalf("Problem = %q, want the error code", got)
