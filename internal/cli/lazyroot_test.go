@@ -57,6 +57,38 @@ func TestInvokedVerb(t *testing.T) {
 	}
 }
 
+// TestOnlyPrints: the command lines Main answers without signal handling or
+// the temp-file sweep print text and nothing else; every other one, a
+// verb's own arguments that merely look like help included, gets both.
+func TestOnlyPrints(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--version"}, true},
+		{[]string{"-v"}, true},
+		{nil, true},
+		{[]string{"help"}, true},
+		{[]string{"help", "run"}, true},
+		{[]string{"--help"}, true},
+		{[]string{"run", "--help"}, true},
+		{[]string{"get", "-h"}, true},
+		{[]string{"run", "--", "true"}, false},
+		{[]string{"run", "--", "grep", "-h", "x"}, false},
+		{[]string{"run", "--", "sh", "--help"}, false},
+		{[]string{"get", "K"}, false},
+		{[]string{"list"}, false},
+		{[]string{"--store", "mem://x", "list"}, false},
+		{[]string{"completion", "bash"}, false},
+		{[]string{"__complete", "get", ""}, false},
+		{[]string{"rnu"}, false},
+	} {
+		if got := onlyPrints(tc.args); got != tc.want {
+			t.Errorf("onlyPrints(%q) = %v; want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
 // TestOneVerbTreeIsComplete: for every verb and every subcommand, its
 // --help (and a usage error's output) built alone is exactly what the whole
 // tree prints; keyward --help and the completion script still name every

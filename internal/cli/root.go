@@ -133,6 +133,13 @@ func Main() int {
 	if hardenErr != nil {
 		fmt.Fprintf(f.IO.ErrOut, "keyward: warning: could not disable core dumps: %v\n", hardenErr)
 	}
+	args := os.Args[1:]
+	if onlyPrints(args) {
+		// --version and help read nothing and write nothing: no signal
+		// handling (its two runtime threads were ~0.4 ms of each start,
+		// bench/README.md) and no sweep of the current directory.
+		return Run(context.Background(), f, args)
+	}
 	sweepTemp(f, ".")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,7 +152,28 @@ func Main() int {
 		f.IO.ErrOut.Write([]byte("keyward: interrupted\n"))
 		os.Exit(cmdutil.ExitCancel)
 	}()
-	return Run(ctx, f, os.Args[1:])
+	return Run(ctx, f, args)
+}
+
+// onlyPrints reports whether args ask only for text keyward prints without
+// touching a store or a file: --version (no verb), or help (no arguments,
+// `help`, or --help/-h before any "--").
+func onlyPrints(args []string) bool {
+	if name, ok := invokedVerb(args); ok && name == "" {
+		return true
+	}
+	if len(args) == 0 || args[0] == "help" {
+		return true
+	}
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--help", "-h":
+			return true
+		}
+	}
+	return false
 }
 
 // sweepTemp removes the plaintext temporary files an interrupted keyward
