@@ -26,7 +26,7 @@ func (s *Store) KeyRings(ctx context.Context, keys []string) (map[string]*KeyRin
 	}
 	ctx = s.prefetchRings(ctx, keys)
 	out := make(map[string]*KeyRing, len(keys))
-	if errs := fanOut(keys, func(k string) (*KeyRing, error) { return s.keyRing(ctx, k, "get") }, out); len(errs) > 0 {
+	if errs := fanOut(keys, s.inProcess(), func(k string) (*KeyRing, error) { return s.keyRing(ctx, k, "get") }, out); len(errs) > 0 {
 		return out, errs
 	}
 	return out, nil

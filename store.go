@@ -573,16 +573,17 @@ func (s *Store) GetMany(ctx context.Context, keys []string) (map[string]*Value, 
 		}
 		// Fall through to per-key fetches, which can serve stale values.
 	}
-	if errs := fanOut(missing, func(k string) (*Value, error) { return s.get(ctx, k, "") }, out); len(errs) > 0 {
+	if errs := fanOut(missing, s.inProcess(), func(k string) (*Value, error) { return s.get(ctx, k, "") }, out); len(errs) > 0 {
 		return out, errs
 	}
 	return out, nil
 }
 
 // fanOut runs fetch for every key (each once) at most batchParallelism at a
-// time, puts the results into out and returns the errors sorted by text
-// (so a MultiError reads the same every run).
-func fanOut[V any](keys []string, fetch func(k string) (V, error), out map[string]V) MultiError {
+// time — one after another when inline (an in-process driver,
+// [driver.InProcess]) — puts the results into out and returns the errors
+// sorted by text (so a MultiError reads the same every run).
+func fanOut[V any](keys []string, inline bool, fetch func(k string) (V, error), out map[string]V) MultiError {
 	var (
 		mu   sync.Mutex
 		errs MultiError
@@ -590,6 +591,21 @@ func fanOut[V any](keys []string, fetch func(k string) (V, error), out map[strin
 		sem  = make(chan struct{}, batchParallelism)
 		seen = make(map[string]bool, len(keys))
 	)
+	if inline {
+		for _, k := range keys {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if v, err := fetch(k); err != nil {
+				errs = append(errs, err)
+			} else {
+				out[k] = v
+			}
+		}
+		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+		return errs
+	}
 	for _, k := range keys {
 		if seen[k] {
 			continue
@@ -612,6 +628,13 @@ func fanOut[V any](keys []string, fetch func(k string) (V, error), out map[strin
 	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
+}
+
+// inProcess reports whether the driver serves reads inside the process
+// ([driver.InProcess]), so that batches need no goroutines.
+func (s *Store) inProcess() bool {
+	ip, ok := s.d.(driver.InProcess)
+	return ok && ip.InProcess()
 }
 
 // List returns the secrets in the store, sorted by key. Never values.

@@ -188,6 +188,17 @@ type BatchGetter interface {
 	GetMany(ctx context.Context, keys []string) (map[string]*Value, error)
 }
 
+// InProcess is implemented by a driver whose reads are served inside the
+// process: from memory, the environment, or a file read in one system call
+// (the embedded providers). A [keyward.Store] then runs the per-key lookups
+// of a batch (GetMany's fallback, KeyRings) one after another: a goroutine
+// per key only adds its start-up, and the runtime threads it wakes, to
+// lookups that take microseconds. Remote providers, and the plugin client,
+// do not implement it, so their lookups overlap their network round trips.
+type InProcess interface {
+	InProcess() bool
+}
+
 // ChangeStamper is implemented by providers that can tell cheaply, without
 // reading any value, whether keys may have changed: keyward run --watch
 // polls it between full reads. Stamps returns an opaque token

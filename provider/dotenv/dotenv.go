@@ -249,3 +249,7 @@ func (d *dotenvDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 func (d *dotenvDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *dotenvDriver) Close() error { return nil }
+
+// InProcess reports that reads are served inside the process
+// (driver.InProcess): a Store runs batch lookups one after another.
+func (d *dotenvDriver) InProcess() bool { return true }

@@ -316,3 +316,7 @@ func (d *envDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 func (d *envDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *envDriver) Close() error { return nil }
+
+// InProcess reports that reads are served inside the process
+// (driver.InProcess): a Store runs batch lookups one after another.
+func (d *envDriver) InProcess() bool { return true }

@@ -296,3 +296,7 @@ func (d *fileDriver) List(ctx context.Context) ([]driver.KeyInfo, error) {
 func (d *fileDriver) ErrorCode(err error) driver.Code { return fsutil.ErrorCode(err) }
 
 func (d *fileDriver) Close() error { return nil }
+
+// InProcess reports that reads are served inside the process
+// (driver.InProcess): a Store runs batch lookups one after another.
+func (d *fileDriver) InProcess() bool { return true }

@@ -605,3 +605,7 @@ func (d *localDriver) ErrorCode(err error) driver.Code {
 }
 
 func (d *localDriver) Close() error { return nil }
+
+// InProcess reports that reads are served inside the process
+// (driver.InProcess): a Store runs batch lookups one after another.
+func (d *localDriver) InProcess() bool { return true }

@@ -254,3 +254,7 @@ func (d *memDriver) ErrorCode(err error) driver.Code {
 func (d *memDriver) Close() error { return nil }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// InProcess reports that reads are served inside the process
+// (driver.InProcess): a Store runs batch lookups one after another.
+func (d *memDriver) InProcess() bool { return true }
