@@ -13,6 +13,12 @@ import (
 
 func benchStore(b *testing.B, n int) (*keyward.Store, string) {
 	b.Helper()
+	s, path, _ := benchStoreID(b, n)
+	return s, path
+}
+
+func benchStoreID(b *testing.B, n int) (*keyward.Store, string, *local.Identity) {
+	b.Helper()
 	ctx := context.Background()
 	id := newIdentity(b)
 	path := filepath.Join(b.TempDir(), "keyward.age")
@@ -26,7 +32,7 @@ func benchStore(b *testing.B, n int) (*keyward.Store, string) {
 			b.Fatal(err)
 		}
 	}
-	return s, path
+	return s, path, id
 }
 
 // BenchmarkGetCold reads one key from a 50-secret store with no cache: one
@@ -117,5 +123,32 @@ func BenchmarkPutMany10000(b *testing.B) {
 	id := newIdentity(b)
 	for b.Loop() {
 		benchBatchStore(b, id, 10000)
+	}
+}
+
+// BenchmarkOpenListGet50 is the store work of one `keyward run` of 50
+// secrets: open the store, read and authenticate the file, unwrap its key,
+// list (which opens each record) and read every value.
+func BenchmarkOpenListGet50(b *testing.B) {
+	_, path, id := benchStoreID(b, 50)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := local.OpenStore(path, &local.Options{Identity: id}, &keyward.StoreOptions{TTL: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		infos, err := s.List(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys := make([]string, len(infos))
+		for i, ki := range infos {
+			keys[i] = ki.Key
+		}
+		if _, err := s.GetMany(ctx, keys); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
 	}
 }

@@ -182,10 +182,8 @@ func (k *fileKeys) open(r *rec) (*recPlain, error) {
 		return nil, errBadRecord
 	}
 	defer clear(plain)
-	var p recPlain
-	dec := json.NewDecoder(bytes.NewReader(plain))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil || dec.More() {
+	p, err := decodeRecPlain(plain)
+	if err != nil {
 		return nil, errBadRecord
 	}
 	if validateKey(p.Key) != nil || k.entryID(p.Key) != r.id {
