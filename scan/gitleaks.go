@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/pelletier/go-toml/v2"
 	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/lazyre"
 )
@@ -64,7 +63,6 @@ func (e *RulesFileError) Error() string {
 	return fmt.Sprintf("keyward: failed to load rules: %s:%d:%d: %s", e.File, e.Line, col, e.Msg)
 }
 
-var tomlLineRE = lazyre.New(`^toml: line (\d+)(?: \(last key "([^"]*)"\))?: (.*)$`)
 
 // dropQuoted removes the quoted pieces of the file a parser message repeats
 // ('…', "…", `…`), which could be a value.
@@ -107,28 +105,26 @@ func LoadRulesFile(path string) ([]*Rule, error) {
 // keyward's built-in rules. Errors name name:line.
 func ParseRules(name string, data []byte) ([]*Rule, error) {
 	var c glConfig
-	md, err := toml.Decode(string(data), &c)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			line, col := pe.Position.Line, pe.Position.Col
-			if st := pe.Position.Start; st > 0 && st <= len(data) {
-				line = bytes.Count(data[:st], []byte{'\n'}) + 1
-				col = st - bytes.LastIndexByte(data[:st], '\n')
+	if err := toml.Unmarshal(data, &c); err != nil {
+		// The message may quote the text at fault (a value of the file,
+		// perhaps a secret): only its first line, with quoted parts cut.
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			line, col := de.Position()
+			msg := dropQuoted(firstLine(strings.TrimPrefix(de.Error(), "toml: ")))
+			// "cannot decode TOML string into struct field scan.glRule.Entropy
+			// of type float64": the Go field is keyward's business, the
+			// wanted type is the user's.
+			if i, j := strings.Index(msg, " into struct field "), strings.LastIndex(msg, " of type "); i >= 0 && j > i {
+				msg = msg[:i] + ", want " + msg[j+len(" of type "):]
 			}
-			return nil, &RulesFileError{File: name, Line: line, Col: col, Msg: dropQuoted(firstLine(pe.Message))}
-		}
-		if m := tomlLineRE.FindStringSubmatch(firstLine(err.Error())); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			msg := dropQuoted(m[3])
-			if m[2] != "" {
-				msg = m[2] + ": " + msg // the field, never its value
+			if k := de.Key(); len(k) > 0 {
+				msg = strings.Join(k, ".") + ": " + msg // the field, never its value
 			}
-			return nil, &RulesFileError{File: name, Line: line, Col: 1, Msg: msg}
+			return nil, &RulesFileError{File: name, Line: max(line, 1), Col: max(col, 1), Msg: msg}
 		}
-		return nil, &RulesFileError{File: name, Line: 1, Col: 1, Msg: dropQuoted(firstLine(err.Error()))}
+		return nil, &RulesFileError{File: name, Line: 1, Col: 1, Msg: dropQuoted(firstLine(strings.TrimPrefix(err.Error(), "toml: ")))}
 	}
-	_ = md
 	ruleLines := sectionLines(data, "[[rules]]")
 	lineOf := func(i int) int {
 		if i < len(ruleLines) {

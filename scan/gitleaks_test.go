@@ -165,3 +165,21 @@ func TestSecurityNoValueInRuleErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRuleErrorsNameTheField: a value of the wrong type names the field as
+// the file spells it and the type it wants, not keyward's Go types.
+func TestRuleErrorsNameTheField(t *testing.T) {
+	_, err := ParseRules("r.toml", []byte("[[rules]]\nid = \"a\"\nregex = \"x\"\nentropy = \"high\"\n"))
+	var re *RulesFileError
+	if !errors.As(err, &re) || re.Line != 4 {
+		t.Fatalf("got %v, want an error at line 4", err)
+	}
+	for _, want := range []string{"rules.entropy", "want float64"} {
+		if !strings.Contains(re.Msg, want) {
+			t.Errorf("message %q lacks %q", re.Msg, want)
+		}
+	}
+	if strings.Contains(re.Msg, "glRule") || strings.Contains(re.Msg, "struct field") {
+		t.Errorf("message %q names Go types", re.Msg)
+	}
+}
