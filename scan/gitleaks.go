@@ -7,9 +7,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/lazyre"
+	"github.com/pelletier/go-toml/v2"
 )
 
 // gitleaks' configuration file shape (v8), the parts keyward honours.
@@ -62,7 +62,6 @@ func (e *RulesFileError) Error() string {
 	}
 	return fmt.Sprintf("keyward: failed to load rules: %s:%d:%d: %s", e.File, e.Line, col, e.Msg)
 }
-
 
 // dropQuoted removes the quoted pieces of the file a parser message repeats
 // ('…', "…", `…`), which could be a value.
