@@ -459,7 +459,10 @@ func wrapFileKey(k *fileKeys, recipients []string) ([]byte, error) {
 // unwrapFileKey decrypts the file key with id.
 func unwrapFileKey(name string, f *v2File, id *Identity) (*fileKeys, error) {
 	unwraps.Add(1)
-	r, err := age.Decrypt(bytes.NewReader(f.wrapped), id.Identities...)
+	// DecryptReaderAt: the file key is one small chunk, which it reads and
+	// authenticates at once; age.Decrypt's stream reader would allocate two
+	// 64 KiB chunk buffers for it on every start.
+	r, size, err := age.DecryptReaderAt(bytes.NewReader(f.wrapped), int64(len(f.wrapped)), id.Identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
@@ -473,8 +476,11 @@ func unwrapFileKey(name string, f *v2File, id *Identity) (*fileKeys, error) {
 		}
 		return nil, damaged(name, err)
 	}
-	key, err := io.ReadAll(io.LimitReader(r, fileKeySize+1))
-	if err != nil || len(key) != fileKeySize {
+	key := make([]byte, fileKeySize)
+	if size != fileKeySize {
+		return nil, newErr(driver.FailedPrecondition, damagedHint(name), "%s: the store's file key is malformed: the file is damaged", name)
+	}
+	if n, err := r.ReadAt(key, 0); n != fileKeySize || (err != nil && err != io.EOF) {
 		return nil, newErr(driver.FailedPrecondition, damagedHint(name), "%s: the store's file key is malformed: the file is damaged", name)
 	}
 	defer clear(key)
