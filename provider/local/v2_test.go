@@ -130,6 +130,23 @@ func TestV2Tampering(t *testing.T) {
 			return c
 		}(),
 	}
+	// The age-encrypted file key itself: its payload's tag flipped, or cut.
+	wrappedEdit := func(f func(w []byte) []byte) []byte {
+		return edit(func(ls []string) []string {
+			for i, l := range ls {
+				if strings.HasPrefix(l, fileKeyPrefix) {
+					w, err := b64.DecodeString(strings.TrimSpace(strings.TrimPrefix(l, fileKeyPrefix)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					ls[i] = fileKeyPrefix + b64.EncodeToString(f(w)) + "\n"
+				}
+			}
+			return ls
+		})
+	}
+	cases["file key's tag flipped"] = wrappedEdit(func(w []byte) []byte { w[len(w)-1] ^= 1; return w })
+	cases["file key cut by a byte"] = wrappedEdit(func(w []byte) []byte { return w[:len(w)-1] })
 	// A record replayed from another store under the same identity (a
 	// different file key) does not open either.
 	path2, _, _ := v2StoreWithID(t, id)
