@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -141,7 +142,8 @@ func Main() int {
 		return Run(context.Background(), f, args)
 	}
 	sweepTemp(f, ".")
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	name, _ := invokedVerb(args)
+	ctx, stop, _ := interruptContext(readOnlyVerbs[name])
 	defer stop()
 	go func() {
 		<-ctx.Done()
@@ -153,6 +155,42 @@ func Main() int {
 		os.Exit(cmdutil.ExitCancel)
 	}()
 	return Run(ctx, f, args)
+}
+
+// readOnlyVerbs install SIGINT/SIGTERM handling in the background
+// (interruptContext): they write nothing a signal could cut short, and run
+// catches the signals it forwards itself, synchronously, before its child
+// starts.
+var readOnlyVerbs = map[string]bool{"run": true, "get": true, "list": true, "ls": true}
+
+// interruptContext returns a context that SIGINT or SIGTERM cancels, and
+// the function that stops watching for them. Installing the handlers
+// starts runtime threads (~0.3 ms); with background set, another goroutine
+// installs them while the command starts, and a signal in the first moments
+// has its default effect (keyward ends; a write keyward had begun is
+// crash-safe, fsutil). installed is closed once the handlers are in place.
+func interruptContext(background bool) (ctx context.Context, stop func(), installed <-chan struct{}) {
+	if !background {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		done := make(chan struct{})
+		close(done)
+		return ctx, stop, done
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		close(ready)
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			signal.Stop(sigs)
+		}
+	}()
+	var once sync.Once
+	return ctx, func() { once.Do(func() { close(done); cancel() }) }, ready
 }
 
 // onlyPrints reports whether args ask only for text keyward prints without
