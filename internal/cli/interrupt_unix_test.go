@@ -3,6 +3,8 @@
 package cli
 
 import (
+	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -15,13 +17,14 @@ import (
 func TestInterruptContext(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		background bool
+		background []os.Signal
 		sig        syscall.Signal
 	}{
-		{"synchronous/SIGINT", false, syscall.SIGINT},
-		{"synchronous/SIGTERM", false, syscall.SIGTERM},
-		{"background/SIGINT", true, syscall.SIGINT},
-		{"background/SIGTERM", true, syscall.SIGTERM},
+		{"synchronous/SIGINT", nil, syscall.SIGINT},
+		{"synchronous/SIGTERM", nil, syscall.SIGTERM},
+		{"background/SIGINT", backgroundSignals["get"], syscall.SIGINT},
+		{"background/SIGTERM", backgroundSignals["list"], syscall.SIGTERM},
+		{"background run/SIGHUP", backgroundSignals["run"], syscall.SIGHUP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, stop, installed := interruptContext(tc.background)
@@ -45,13 +48,16 @@ func TestInterruptContext(t *testing.T) {
 		})
 	}
 	for _, v := range []string{"run", "get", "list", "ls"} {
-		if !readOnlyVerbs[v] {
+		if len(backgroundSignals[v]) < 2 {
 			t.Errorf("%s should install its handlers in the background", v)
 		}
 	}
 	for _, v := range []string{"set", "init", "rotate", "delete", "copy", "export", "sync", "hook", "audit", "template", ""} {
-		if readOnlyVerbs[v] {
+		if backgroundSignals[v] != nil {
 			t.Errorf("%s writes: its handlers must be in place before it starts", v)
 		}
+	}
+	if slices.Contains(backgroundSignals["get"], os.Signal(syscall.SIGHUP)) {
+		t.Error("get must keep SIGHUP's default effect")
 	}
 }
