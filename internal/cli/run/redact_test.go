@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -136,5 +137,29 @@ func TestRunResolvesReferences(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), canaryB) {
 		t.Fatal("value in error")
+	}
+}
+
+// TestRunInterruptedBeforeTheChildStartsRunsNothing: a signal that
+// cancelled the command before run could forward signals (ctx is done by
+// the time the child would start) is keyward's own interrupt: exit 130 and
+// no child, rather than a child that never hears of it.
+func TestRunInterruptedBeforeTheChildStartsRunsNothing(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "started")
+	for _, redacted := range []bool{true, false} {
+		ios, _, _, _ := iostreams.Test()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		o := &Options{IO: ios, Redact: redacted, Command: []string{"sh", "-c", "touch " + marker}}
+		err := execChild(ctx, o, []string{"PATH=" + os.Getenv("PATH")})
+		if code := cmdutil.ExitCode(err); code != cmdutil.ExitCancel {
+			t.Fatalf("redact=%v: exit code %d (%v), want %d", redacted, code, err, cmdutil.ExitCancel)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Fatalf("redact=%v: the child ran", redacted)
+		}
+		if cmdutil.ForwardingSignals.Load() {
+			t.Fatal("run still claims to forward signals")
+		}
 	}
 }

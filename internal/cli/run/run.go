@@ -271,9 +271,9 @@ func run(ctx context.Context, opts *Options) error {
 		env = mergeEnv(withoutVars(env, vars), fileVars, false)
 	}
 	if !opts.Redact {
-		return execChild(opts, env)
+		return execChild(ctx, opts, env)
 	}
-	return runRedacted(opts, env, red)
+	return runRedacted(ctx, opts, env, red)
 }
 
 // environ is the environment the child starts from (Options.Environ,
@@ -370,9 +370,9 @@ func redactable(vars, env []string, resolved map[string]bool) map[string][]byte 
 
 // runRedacted runs the child with its stdout and stderr through redaction
 // filters, flushing them when it is done.
-func runRedacted(opts *Options, env []string, secrets map[string][]byte) error {
+func runRedacted(ctx context.Context, opts *Options, env []string, secrets map[string][]byte) error {
 	if len(secrets) == 0 {
-		return execChild(opts, env)
+		return execChild(ctx, opts, env)
 	}
 	o := *opts
 	stdout, stderr := opts.Stdout, opts.Stderr
@@ -389,7 +389,7 @@ func runRedacted(opts *Options, env []string, secrets map[string][]byte) error {
 			strings.Join(skipped, ", "), redact.MinLength)
 	}
 	o.Stdout, o.Stderr = fout, ferr
-	err := execChild(&o, env)
+	err := execChild(ctx, &o, env)
 	e1, e2 := fout.Close(), ferr.Close()
 	if err == nil {
 		if e1 != nil {
@@ -463,8 +463,9 @@ func mergeEnv(base, vars []string, noOverride bool) []string {
 }
 
 // execChild runs the command, forwards signals, and turns its exit status
-// into keyward's.
-func execChild(opts *Options, env []string) error {
+// into keyward's. A signal that cancelled ctx before the forwarding was in
+// place means the user asked keyward to stop: no child is started.
+func execChild(ctx context.Context, opts *Options, env []string) error {
 	c, err := newCommand(opts)
 	if err != nil {
 		return err
@@ -493,6 +494,9 @@ func execChild(opts *Options, env []string) error {
 	// that context: it decides itself how to handle the forwarded signal.)
 	sigs, stop := forwardSignals()
 	defer stop()
+	if ctx.Err() != nil {
+		return keyward.NewError(keyward.Canceled, "run", errors.New("interrupted before the command started"))
+	}
 
 	if err := startCommand(opts, c); err != nil {
 		return err
