@@ -35,9 +35,14 @@ func (o *overlapDriver) Get(ctx context.Context, key, ver string) (*driver.Value
 	o.now++
 	o.peak = max(o.peak, o.now)
 	o.cond.Broadcast()
-	deadline := time.AfterFunc(20*time.Millisecond, func() { o.mu.Lock(); o.cond.Broadcast(); o.mu.Unlock() })
-	start := time.Now()
-	for o.now < 2 && time.Since(start) < 20*time.Millisecond {
+	expired := false
+	deadline := time.AfterFunc(20*time.Millisecond, func() {
+		o.mu.Lock()
+		expired = true
+		o.cond.Broadcast()
+		o.mu.Unlock()
+	})
+	for o.now < 2 && !expired {
 		o.cond.Wait()
 	}
 	deadline.Stop()

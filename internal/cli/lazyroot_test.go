@@ -57,8 +57,8 @@ func TestInvokedVerb(t *testing.T) {
 	}
 }
 
-// TestOnlyPrints: the command lines Main answers without signal handling or
-// the temp-file sweep print text and nothing else; every other one, a
+// TestOnlyPrints: the command lines Main answers without signal handling
+// print text and nothing else; every other one, a
 // verb's own arguments that merely look like help included, gets both.
 func TestOnlyPrints(t *testing.T) {
 	for _, tc := range []struct {

@@ -134,14 +134,16 @@ func Main() int {
 	if hardenErr != nil {
 		fmt.Fprintf(f.IO.ErrOut, "keyward: warning: could not disable core dumps: %v\n", hardenErr)
 	}
+	// Every start removes the plaintext temporary files a killed keyward
+	// left behind, --version's too.
+	sweepTemp(f, ".")
 	args := os.Args[1:]
 	if onlyPrints(args) {
 		// --version and help read nothing and write nothing: no signal
 		// handling (its two runtime threads were ~0.4 ms of each start,
-		// bench/README.md) and no sweep of the current directory.
+		// bench/README.md).
 		return Run(context.Background(), f, args)
 	}
-	sweepTemp(f, ".")
 	name, _ := invokedVerb(args)
 	ctx, stop, _ := interruptContext(backgroundSignals[name])
 	defer stop()
