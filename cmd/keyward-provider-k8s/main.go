@@ -1,3 +1,7 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+//go:debug decoratemappings=0
+
 // Command keyward-provider-k8s serves k8s:// stores to keyward over the
 // plugin protocol (docs/plugins.md). keyward starts it on demand; it is not
 // meant to be run by hand.
