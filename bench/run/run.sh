@@ -21,7 +21,11 @@
 # ms added over bare `true` (median and min), and keyward's added time as a
 # share of sops'.
 #
-# Usage: bench/run/run.sh [RUNS] [ROUNDS]   (default 300 runs per command per round, 2 rounds)
+# With BASE=REV (a git revision, e.g. the previous round's last commit),
+# that revision's two builds are timed in the same run ("base:" rows), so a
+# before/after comparison shares one machine state.
+#
+# Usage: [BASE=REV] [SOPS=PATH] bench/run/run.sh [RUNS] [ROUNDS]   (default 300 runs per command per round, 2 rounds)
 # Run from the repository root. Nothing outside a temp dir is touched.
 set -eu
 
@@ -29,7 +33,11 @@ RUNS=${1:-300}
 ROUNDS=${2:-2}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/keyward-bench-run.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT INT TERM
+cleanup() {
+	if [ -n "${BASE:-}" ] && [ -d "$WORK/base-src" ]; then git -C "$ROOT" worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
 
 export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_STATE_HOME="$WORK/state"
 export KEYWARD_AUDIT_FILE="$WORK/state/audit.log"
@@ -38,6 +46,12 @@ mkdir -p "$HOME"
 
 echo "building keyward…" >&2
 (cd "$ROOT" && go build -o "$WORK/keyward" ./cmd/keyward && CGO_ENABLED=0 go build -o "$WORK/keyward-static" ./cmd/keyward)
+if [ -n "${BASE:-}" ]; then
+	echo "building keyward at $BASE…" >&2
+	git -C "$ROOT" worktree add --detach "$WORK/base-src" "$BASE" >/dev/null 2>&1
+	(cd "$WORK/base-src" && go build -o "$WORK/keyward-base" ./cmd/keyward && CGO_ENABLED=0 go build -o "$WORK/keyward-base-static" ./cmd/keyward)
+	BASE_REV=$(git -C "$ROOT" rev-parse --short "$BASE")
+fi
 # The floors (bench/run/floor): what any static Go CLI pays here.
 for f in hello cobra spawn; do (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/floor-$f" ./bench/run/floor/$f); done
 KWS="$WORK/keyward-static"
@@ -106,6 +120,12 @@ set -- "true (bare)::$TRUE" "env true::$ENV $TRUE" \
 	"CGO_ENABLED=0 keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KWS run -- $TRUE" \
 	"floor: Go hello world::$WORK/floor-hello" "floor: cobra --version::$WORK/floor-cobra --version" \
 	"floor: Go parent runs true::$WORK/floor-spawn $TRUE"
+if [ -n "${BASE:-}" ]; then
+	set -- "$@" "base $BASE_REV: keyward --version::$WORK/keyward-base --version" \
+		"base $BASE_REV: keyward run -- true::$WORK/keyward-base run -- $TRUE" \
+		"base $BASE_REV: CGO_ENABLED=0 keyward --version::$WORK/keyward-base-static --version" \
+		"base $BASE_REV: CGO_ENABLED=0 keyward run -- true::$WORK/keyward-base-static run -- $TRUE"
+fi
 if [ -n "$SOPS" ]; then
 	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
 fi
