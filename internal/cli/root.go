@@ -147,15 +147,16 @@ func Main() int {
 	name, _ := invokedVerb(args)
 	ctx, stop, _ := interruptContext(backgroundSignals[name])
 	defer stop()
-	go func() {
-		<-ctx.Done()
+	// No goroutine waits for the interrupt: AfterFunc starts one only if it
+	// comes, and is deregistered (first, LIFO) before stop ends the context.
+	defer context.AfterFunc(ctx, func() {
 		time.Sleep(InterruptGrace)
 		if cmdutil.ForwardingSignals.Load() {
 			return
 		}
 		f.IO.ErrOut.Write([]byte("keyward: interrupted\n"))
 		os.Exit(cmdutil.ExitCancel)
-	}()
+	})()
 	return Run(ctx, f, args)
 }
 
