@@ -245,7 +245,14 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	var rings map[string]*keyward.KeyRing
 	oo := *o
 	oo.ringsSeen = func(r map[string]*keyward.KeyRing) { rings = r }
-	vars, err := secretEnv(ctx, &oo, w.s)
+	// One audit record per full read naming every key, as run writes one
+	// per delivery (docs/audit.md), flushed before the values can reach a
+	// child.
+	bctx, flush := w.s.AuditBatch(ctx)
+	vars, err := secretEnv(bctx, &oo, w.s)
+	if ferr := flush(ctx); err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return nil, err
 	}

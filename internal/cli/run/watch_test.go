@@ -553,3 +553,32 @@ func TestWatchFlags(t *testing.T) {
 		}
 	}
 }
+
+// Each full read of run --watch is one "get" audit record naming every key
+// it read, as a plain run's delivery is (not one record per key).
+func TestWatchReadIsOneAuditRecord(t *testing.T) {
+	h := startWatch(t, WatchOptions{}, false)
+	h.expect("started")
+	h.waitLog(1)
+	if err := h.stop(); err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var gets []*keyward.Event
+	for _, e := range h.audits {
+		if e.Action == "get" {
+			gets = append(gets, e)
+		}
+	}
+	if len(gets) != 1 {
+		t.Fatalf("the first read wrote %d get records, want 1", len(gets))
+	}
+	var keys []string
+	for _, k := range gets[0].Keys {
+		keys = append(keys, k.Key)
+	}
+	if strings.Join(keys, ",") != "W,X" || gets[0].Key != "" {
+		t.Fatalf("the get record names %q (key %q), want W,X", keys, gets[0].Key)
+	}
+}
