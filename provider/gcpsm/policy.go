@@ -22,6 +22,12 @@ const (
 	RoleVersionAdder   = "roles/secretmanager.secretVersionAdder"   // versions.add: write a new version
 	RoleVersionManager = "roles/secretmanager.secretVersionManager" // versions.add/list/get/enable/disable
 	RoleViewer         = "roles/secretmanager.viewer"               // secrets.list and metadata, never values
+
+	// CheckAndSetRoleID is the custom role a check-and-set write needs
+	// (rotation always, `set --if-version` when asked): it claims the
+	// expected version with an etag-conditional UpdateSecret, which no
+	// narrow predefined role allows. Bound as projects/PROJECT/roles/ID.
+	CheckAndSetRoleID = "keywardCheckAndSet"
 )
 
 // Condition is an IAM condition.
@@ -39,10 +45,22 @@ type Binding struct {
 	Condition *Condition `json:"condition,omitempty"`
 }
 
+// CustomRole is a project-level custom role the bindings use.
+type CustomRole struct {
+	Name        string   `json:"name"` // projects/P/roles/ID
+	Title       string   `json:"title"`
+	Permissions []string `json:"permissions"`
+}
+
 // Bindings is the --format json document.
 type Bindings struct {
-	Bindings []Binding `json:"bindings"`
+	CustomRoles []CustomRole `json:"customRoles,omitempty"`
+	Bindings    []Binding    `json:"bindings"`
 }
+
+// checkAndSetPermissions are CheckAndSetRoleID's: read the secret's etag
+// and the latest version, and update the secret's annotations.
+var checkAndSetPermissions = []string{"secretmanager.secrets.get", "secretmanager.secrets.update", "secretmanager.versions.get"}
 
 var numericProject = regexp.MustCompile(`^[0-9]+$`)
 
@@ -77,6 +95,18 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	}
 	var bindings []Binding
 	var cmds []string
+	var roles []CustomRole
+	casRole := "projects/" + project + "/roles/" + CheckAndSetRoleID
+	if r.Access == policy.Rotate {
+		// Rotation writes with check-and-set (the new version, the
+		// KEY_ROTATION record): the custom role comes first.
+		roles = append(roles, CustomRole{Name: casRole, Title: "keyward check-and-set", Permissions: checkAndSetPermissions})
+		cmds = append(cmds, createRole(project, roles[0]))
+		if numericProject.MatchString(project) {
+			notes = append(notes, "Custom roles are named by project id: if "+project+" is the project number, put the project's id in the role's name (projects/ID/roles/"+CheckAndSetRoleID+") and in the create command.")
+		}
+		notes = append(notes, "Rotation writes with check-and-set: it claims the expected version with an etag-conditional UpdateSecret, so it needs secretmanager.secrets.update, which no narrow predefined role has; the first command creates the custom role "+CheckAndSetRoleID+" ("+strings.Join(checkAndSetPermissions, ", ")+") once per project (it fails harmlessly if the role exists).")
+	}
 	if r.All {
 		num := project
 		if !numericProject.MatchString(project) {
@@ -97,6 +127,11 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 			c2 := *cond
 			c2.Title += "-write"
 			bindings = append(bindings, Binding{Resource: "projects/" + project, Role: role2, Members: []string{member}, Condition: &c2})
+			if r.Access == policy.Rotate {
+				c3 := *cond
+				c3.Title += "-cas"
+				bindings = append(bindings, Binding{Resource: "projects/" + project, Role: casRole, Members: []string{member}, Condition: &c3})
+			}
 		}
 		bindings = append(bindings, Binding{Resource: "projects/" + project, Role: RoleViewer, Members: []string{member}})
 		notes = append(notes, "A gcpsm store is a whole project: give each environment its own project, or this grant reaches the others' secrets.",
@@ -114,14 +149,18 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 				rot := "projects/" + project + "/secrets/" + id(k+driver.SuffixRotation)
 				bindings = append(bindings,
 					Binding{Resource: res, Role: RoleVersionManager, Members: []string{member}},
+					Binding{Resource: res, Role: casRole, Members: []string{member}},
 					Binding{Resource: rot, Role: RoleAccessor, Members: []string{member}},
-					Binding{Resource: rot, Role: RoleVersionManager, Members: []string{member}})
+					Binding{Resource: rot, Role: RoleVersionManager, Members: []string{member}},
+					Binding{Resource: rot, Role: casRole, Members: []string{member}})
 			}
 		}
 	}
 	if r.Access.AtLeast(policy.Write) {
-		notes = append(notes, "A secret is created on its first write, which needs secretmanager.secrets.create on the project (no narrow predefined role has it): create the secrets once with `gcloud secrets create NAME --replication-policy=automatic` instead.",
-			"set --if-version also reads the latest version's metadata (secretmanager.versions.get, in roles/secretmanager.viewer on the secret).")
+		notes = append(notes, "A secret is created on its first write, which needs secretmanager.secrets.create on the project (no narrow predefined role has it): create the secrets once with `gcloud secrets create NAME --replication-policy=automatic` instead.")
+		if r.Access == policy.Write {
+			notes = append(notes, "set --if-version is a check-and-set: it also needs the custom role "+CheckAndSetRoleID+" ("+strings.Join(checkAndSetPermissions, ", ")+") on the secret, as rotate access grants; plain writes do not.")
+		}
 	}
 	if r.Access == policy.Rotate && !r.All {
 		notes = append(notes, "Rotation keeps the previous value as the previous version and its record in the KEY_ROTATION companion secret (e.g. jwt-secret-key-rotation).")
@@ -135,7 +174,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 	for _, c := range cmds {
 		sb.WriteString("\n" + c + "\n")
 	}
-	return &policy.Document{Language: "shell", Native: sb.String(), Document: Bindings{bindings}, Notes: notes}, nil
+	return &policy.Document{Language: "shell", Native: sb.String(), Document: Bindings{CustomRoles: roles, Bindings: bindings}, Notes: notes}, nil
 }
 
 func gcloud(b Binding) string {
@@ -153,6 +192,13 @@ func gcloud(b Binding) string {
 		c += " \\\n  --condition=\"expression=" + strings.ReplaceAll(expr, `"`, `\"`) + ",title=" + b.Condition.Title + "\""
 	}
 	return c
+}
+
+// createRole is the gcloud command that creates a project's custom role.
+func createRole(project string, r CustomRole) string {
+	id := r.Name[strings.LastIndexByte(r.Name, '/')+1:]
+	return "gcloud iam roles create " + id + " --project=" + project + " \\\n  --title=" + shellQuote(r.Title) +
+		" \\\n  --permissions=" + strings.Join(r.Permissions, ",")
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@._:/=+-]+$`)

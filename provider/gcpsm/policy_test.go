@@ -95,3 +95,60 @@ func TestPolicyEnvironmentTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyCheckAndSetRole: rotation writes with check-and-set, which
+// claims the expected version with an etag-conditional UpdateSecret
+// (secretmanager.secrets.update, in no narrow predefined role), so rotate
+// access creates the custom role and binds it on every secret rotation
+// writes — the key's and its KEY_ROTATION companion's, or the project's
+// secrets under the condition with --all. Read and write access bind no
+// custom role (write names it for set --if-version in a note).
+func TestPolicyCheckAndSetRole(t *testing.T) {
+	principal := "serviceAccount:api@dharmamind-prod.iam.gserviceaccount.com"
+	cas := "projects/dharmamind-prod/roles/" + gcpsm.CheckAndSetRoleID
+	for _, c := range []struct {
+		access policy.Access
+		all    bool
+		want   []string // resources that must hold the custom role
+	}{
+		{policy.Read, false, nil},
+		{policy.Write, false, nil},
+		{policy.Rotate, false, []string{
+			"projects/dharmamind-prod/secrets/jwt-secret-key", "projects/dharmamind-prod/secrets/jwt-secret-key-rotation",
+			"projects/dharmamind-prod/secrets/database-url", "projects/dharmamind-prod/secrets/database-url-rotation"}},
+		{policy.Rotate, true, []string{"projects/dharmamind-prod"}},
+	} {
+		doc := providertest.Derive(t, "gcpsm://projects/dharmamind-prod", policy.Request{Access: c.access, Keys: []string{"JWT_SECRET_KEY", "DATABASE_URL"},
+			All: c.all, Principal: principal})
+		var back gcpsm.Bindings
+		providertest.DecodeStrict(t, doc.Document, &back)
+		got := map[string]bool{}
+		for _, b := range back.Bindings {
+			if b.Role == cas {
+				got[b.Resource] = true
+				if c.all && b.Condition == nil {
+					t.Errorf("%s --all: the custom role is bound project-wide without a condition", c.access)
+				}
+			}
+		}
+		for _, r := range c.want {
+			if !got[r] {
+				t.Errorf("%s (all=%v): no %s binding on %s", c.access, c.all, gcpsm.CheckAndSetRoleID, r)
+			}
+		}
+		if len(c.want) == 0 && len(got) > 0 {
+			t.Errorf("%s access binds the check-and-set role", c.access)
+		}
+		wantRole := len(c.want) > 0
+		if hasRole := len(back.CustomRoles) == 1 && back.CustomRoles[0].Name == cas &&
+			strings.Contains(strings.Join(back.CustomRoles[0].Permissions, ","), "secretmanager.secrets.update"); hasRole != wantRole {
+			t.Errorf("%s (all=%v): custom role defined %v, want %v", c.access, c.all, hasRole, wantRole)
+		}
+		if wantRole && !strings.Contains(doc.Native, "gcloud iam roles create "+gcpsm.CheckAndSetRoleID+" --project=dharmamind-prod") {
+			t.Errorf("%s: the commands do not create the custom role", c.access)
+		}
+		if c.access == policy.Write && !strings.Contains(strings.Join(doc.Notes, "\n"), "set --if-version") {
+			t.Error("write access does not say what set --if-version needs")
+		}
+	}
+}
