@@ -310,6 +310,12 @@ guide's SECRET_PROVIDER variables.`,
 	root.PersistentFlags().StringVar(&f.ConfigPath, "config", "", "Path to keyward.yaml (default: search upward from the current directory)")
 	root.PersistentFlags().StringArrayVar(&f.AllowRefs, "allow-ref", nil, "Allow references in stored values and templates, and keyward.yaml stores, to name stores under this URL prefix (repeatable; see docs/delivery.md)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdutil.FlagErrorf("%v", err) })
+	if keep != nil {
+		// A one-verb tree answers a command line that names that verb, never
+		// `completion`: cobra would otherwise build its completion command
+		// and the four shells' help texts at every start.
+		root.CompletionOptions.DisableDefaultCmd = true
+	}
 	cmds := make([]*cobra.Command, 0, len(verbs))
 	for _, v := range verbs {
 		if keep == nil || keep(v) {

@@ -21,3 +21,22 @@ func BenchmarkVersion(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRunVerbSetup is the in-process part of a one-verb command line
+// before the verb's own work: the factory, the root and one verb's cobra
+// command, and flag parsing (`keyward list` on an empty mem store).
+func BenchmarkRunVerbSetup(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		ios, _, _, _ := iostreams.Test()
+		f := cmdutil.NewWith(ios, func(k string) string {
+			if k == "KEYWARD_AUDIT" {
+				return "off"
+			}
+			return ""
+		}, func() []string { return nil }, nil)
+		if code := Run(ctx, f, []string{"list", "--store", "mem://bench"}); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+}
