@@ -27,7 +27,7 @@ func TestInterruptContext(t *testing.T) {
 		{"background run/SIGHUP", backgroundSignals["run"], syscall.SIGHUP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, stop, installed := interruptContext(tc.background)
+			ctx, stop, installed := interruptContext(tc.background, tc.background != nil)
 			defer stop()
 			select {
 			case <-installed:

@@ -145,7 +145,7 @@ func Main() int {
 		return Run(context.Background(), f, args)
 	}
 	name, _ := invokedVerb(args)
-	ctx, stop, _ := interruptContext(backgroundSignals[name])
+	ctx, stop, _ := interruptContext(backgroundSignals[name], name == "run")
 	defer stop()
 	// No goroutine waits for the interrupt: AfterFunc starts one only if it
 	// comes, and is deregistered (first, LIFO) before stop ends the context.
@@ -180,8 +180,11 @@ var backgroundSignals = map[string][]os.Signal{
 // (~0.3 ms); with background signals, another goroutine installs them while
 // the command starts, and a signal in the first moments has its default
 // effect (keyward ends; a write keyward had begun is crash-safe, fsutil).
-// installed is closed once the handlers are in place.
-func interruptContext(background []os.Signal) (ctx context.Context, stop func(), installed <-chan struct{}) {
+// installed is closed once the handlers are in place. With warmExec the
+// same goroutine then makes os/exec's once-per-process pidfd probe (it
+// forks a throwaway child), so that starting run's child does not wait for
+// it.
+func interruptContext(background []os.Signal, warmExec bool) (ctx context.Context, stop func(), installed <-chan struct{}) {
 	if len(background) == 0 {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		done := make(chan struct{})
@@ -194,6 +197,13 @@ func interruptContext(background []os.Signal) (ctx context.Context, stop func(),
 	go func() {
 		signal.Notify(sigs, background...)
 		close(ready)
+		if warmExec {
+			// os.FindProcess makes the probe os/exec would make at the
+			// child's start.
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Release()
+			}
+		}
 		select {
 		case <-sigs:
 			cancel()

@@ -227,14 +227,6 @@ func hasRefs(env []string) bool {
 }
 
 func run(ctx context.Context, opts *Options) error {
-	// os/exec probes once whether pidfds work, forking a throwaway child to
-	// do so; os.FindProcess makes the same probe. Let the other core do it
-	// while this one reads the store, so starting the child does not wait.
-	go func() {
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Release()
-		}
-	}()
 	var vars []string
 	// With no store of its own and references to resolve, the references
 	// are the secrets; without references the missing store is reported.
