@@ -591,39 +591,31 @@ func fanOut[V any](keys []string, inline bool, fetch func(k string) (V, error), 
 		sem  = make(chan struct{}, batchParallelism)
 		seen = make(map[string]bool, len(keys))
 	)
-	if inline {
-		for _, k := range keys {
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			if v, err := fetch(k); err != nil {
-				errs = append(errs, err)
-			} else {
-				out[k] = v
-			}
+	one := func(k string) {
+		v, err := fetch(k)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
 		}
-		sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-		return errs
+		out[k] = v
 	}
 	for _, k := range keys {
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
+		if inline {
+			one(k)
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
-		go func(k string) {
+		go func() {
 			defer func() { <-sem; wg.Done() }()
-			v, err := fetch(k)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			out[k] = v
-		}(k)
+			one(k)
+		}()
 	}
 	wg.Wait()
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })

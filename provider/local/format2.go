@@ -477,10 +477,7 @@ func unwrapFileKey(name string, f *v2File, id *Identity) (*fileKeys, error) {
 		return nil, damaged(name, err)
 	}
 	key := make([]byte, fileKeySize)
-	if size != fileKeySize {
-		return nil, newErr(driver.FailedPrecondition, damagedHint(name), "%s: the store's file key is malformed: the file is damaged", name)
-	}
-	if n, err := r.ReadAt(key, 0); n != fileKeySize || (err != nil && err != io.EOF) {
+	if n, err := r.ReadAt(key, 0); size != fileKeySize || n != fileKeySize || (err != nil && err != io.EOF) {
 		return nil, newErr(driver.FailedPrecondition, damagedHint(name), "%s: the store's file key is malformed: the file is damaged", name)
 	}
 	defer clear(key)
