@@ -487,7 +487,7 @@ func (s *Store) audit(ctx context.Context, e *Event) error {
 	e.Environment = s.opts.Environment
 	if err := s.opts.Audit(ctx, e); err != nil && s.opts.AuditRequired && e.Code == OK {
 		return &Error{Code: FailedPrecondition, Op: e.Action, Key: e.Key, Store: s.opts.URL,
-			err: errors.Join(errors.New("audit is required and the record could not be written"), err)}
+			err: errors.Join(ErrAuditRequired, err)}
 	}
 	return nil
 }
@@ -502,6 +502,11 @@ func (s *Store) checkOpen(op, key string) error {
 // ErrClosed is wrapped by the FailedPrecondition error of every call on a
 // closed Store, so callers can tell it from a check-and-set conflict.
 var ErrClosed = errors.New("store is closed")
+
+// ErrAuditRequired is wrapped by the FailedPrecondition error of a call
+// whose audit record could not be written while audit is required: like
+// ErrClosed, it is the Store's refusal, not a check-and-set conflict.
+var ErrAuditRequired = errors.New("audit is required and the record could not be written")
 
 func (s *Store) closedErr(op, key string) error {
 	return &Error{Code: FailedPrecondition, Op: op, Key: key, Store: s.opts.URL, err: ErrClosed}

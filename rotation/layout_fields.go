@@ -32,7 +32,7 @@ func nextCounter(id string) string {
 
 func (f fieldsLayout) rotate(ctx context.Context, r *rotor, st *keyward.RotationState, nv keyward.Secret) error {
 	if _, err := r.s.Put(ctx, r.key+driver.SuffixPending, nv, &keyward.PutOptions{IfVersion: "0", BestEffortCheck: true}); err != nil {
-		if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
+		if lostRace(err) {
 			// There was no pending value when we read the state: another
 			// rotation started in between.
 			return opErr(r.key, keyward.FailedPrecondition, "%w; nothing was lost: the other rotation's value is current or about to be", ErrConflict)

@@ -49,7 +49,7 @@ func (versionsLayout) rotate(ctx context.Context, r *rotor, st *keyward.Rotation
 	if err != nil {
 		// Take our intent back (only if it is still ours) so the key is not
 		// left in flight.
-		if keyward.ErrorCode(err) == keyward.FailedPrecondition {
+		if keyward.ErrorCode(err) == keyward.FailedPrecondition && lostRace(err) {
 			c := committed(st.Record)
 			_ = r.putRecord(context.WithoutCancel(ctx), &c, intent)
 		}

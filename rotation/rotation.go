@@ -156,13 +156,22 @@ func (w *wrapped) Error() string   { return w.head.Error() }
 func (w *wrapped) Unwrap() []error { return []error{w.head, w.cause} }
 
 func conflict(key string, err error) error {
-	if errors.Is(err, keyward.ErrClosed) {
-		return err // a closed store is not a lost race
-	}
-	if keyward.ErrorCode(err) == keyward.FailedPrecondition || keyward.ErrorCode(err) == keyward.AlreadyExists {
+	if lostRace(err) {
 		return opErr(key, keyward.FailedPrecondition, "%w; nothing was lost: the winner's value is current", &wrapped{ErrConflict, err})
 	}
 	return err
+}
+
+// lostRace reports whether a check-and-set write failed because another
+// writer got there first. The Store's own refusals carry the same code —
+// a closed store, an audit record that could not be written while audit is
+// required — and are not races.
+func lostRace(err error) bool {
+	if errors.Is(err, keyward.ErrClosed) || errors.Is(err, keyward.ErrAuditRequired) {
+		return false
+	}
+	c := keyward.ErrorCode(err)
+	return c == keyward.FailedPrecondition || c == keyward.AlreadyExists
 }
 
 // Rotate rotates key in s: see the package documentation.

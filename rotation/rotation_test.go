@@ -539,3 +539,28 @@ func TestEvaluateSchedule(t *testing.T) {
 		})
 	}
 }
+
+// TestRotateAuditRequiredIsNotAConflict: with audit required, a write whose
+// record cannot be written is the Store's refusal (ErrAuditRequired), not a
+// lost check-and-set race: Rotate must not report "another writer changed
+// the key".
+func TestRotateAuditRequiredIsNotAConflict(t *testing.T) {
+	ctx := context.Background()
+	b := mem.NewBackend()
+	if _, err := b.OpenStore(nil).Put(ctx, "K", keyward.NewSecretString("rotate-audit-canary-old"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := b.OpenStore(&keyward.StoreOptions{AuditRequired: true, Audit: func(_ context.Context, e *keyward.Event) error {
+		if strings.HasPrefix(e.Action, "put") || strings.HasPrefix(e.Action, "rotate") {
+			return errors.New("audit sink down")
+		}
+		return nil
+	}})
+	_, err := rotation.Rotate(ctx, s, "K", &rotation.Options{NewValue: rotation.Generator("urlsafe"), Grace: time.Hour})
+	if err == nil {
+		t.Fatal("Rotate succeeded without its audit record")
+	}
+	if errors.Is(err, rotation.ErrConflict) || !errors.Is(err, keyward.ErrAuditRequired) {
+		t.Fatalf("Rotate with the audit sink down: %v; want the audit refusal, not a conflict", err)
+	}
+}
