@@ -65,8 +65,8 @@ type Logger struct {
 	dirty bool
 	// bg is a background fsync started after a delivery record; bgErr its
 	// result, collected by SyncPending or Close.
-	bg    sync.WaitGroup
-	bgErr error
+	bgDone chan struct{} // closed (and cleared) when the fsync ends; guarded by mu
+	bgErr  error
 }
 
 // Open opens (creating 0600, and its directory 0700) the log at o.Path.
@@ -101,9 +101,9 @@ func (l *Logger) Close() error { return l.close(true) }
 func (l *Logger) CloseUnsynced() error { return l.close(false) }
 
 func (l *Logger) close(sync bool) error {
-	l.bg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.waitBackground()
 	if l.f == nil {
 		return nil
 	}
@@ -120,9 +120,9 @@ func (l *Logger) close(sync bool) error {
 // SyncPending makes every record appended so far durable (SyncOnClose): it
 // waits for a background fsync and fsyncs what was appended after it began.
 func (l *Logger) SyncPending() error {
-	l.bg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.waitBackground()
 	err := l.bgErr
 	l.bgErr = nil
 	if l.unsynced() {
@@ -145,23 +145,37 @@ func (l *Logger) unsynced() bool {
 // durable while the child starts, not when it exits. SyncPending and Close
 // wait for it.
 func (l *Logger) syncInBackground() {
-	l.bg.Wait() // at most one at a time
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.waitBackground() // at most one at a time
 	if !l.unsynced() {
 		return
 	}
 	l.dirty = false
-	f := l.f
-	l.bg.Add(1)
+	f, done := l.f, make(chan struct{})
+	l.bgDone = done
 	go func() {
-		defer l.bg.Done()
-		if err := f.Sync(); err != nil {
-			l.mu.Lock()
+		err := f.Sync()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err != nil {
 			l.bgErr = errors.Join(l.bgErr, fmt.Errorf("failed to sync the audit log: %w", err))
-			l.mu.Unlock()
 		}
+		l.bgDone = nil
+		close(done)
 	}()
+}
+
+// waitBackground waits until no background fsync is in flight. l.mu is
+// held on entry and on return (it is released while waiting), so no fsync
+// can start between the wait and what the caller does next.
+func (l *Logger) waitBackground() {
+	for l.bgDone != nil {
+		done := l.bgDone
+		l.mu.Unlock()
+		<-done
+		l.mu.Lock()
+	}
 }
 
 // ValueHMAC returns the hex HMAC-SHA256 of value under the audit key, or ""
