@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +72,54 @@ func TestListThenGetManyOpensEachRecordOnce(t *testing.T) {
 	vals, err = r.GetMany(ctx, []string{"K08", "K09"})
 	if err != nil || string(vals["K08"].Data) != "changed" || string(vals["K09"].Data) != "changed-after-list" {
 		t.Fatalf("after writes: %v %q %q", err, vals["K08"].Data, vals["K09"].Data)
+	}
+}
+
+// TestListedPlaintextIsDropped: the records a listing opened that the
+// following GetMany did not take are wiped and forgotten when it returns,
+// not kept (values included) for as long as the snapshot lives.
+func TestListedPlaintextIsDropped(t *testing.T) {
+	ctx := context.Background()
+	id := newTestIdentity(t)
+	path := filepath.Join(t.TempDir(), "keyward.age")
+	d, _ := NewDriver(path, &Options{Identity: id})
+	w := d.(*localDriver)
+	for _, k := range []string{"A", "B", "C"} {
+		if _, err := w.Put(ctx, k, []byte("listed-canary-"+k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d2, _ := NewDriver(path, &Options{Identity: id})
+	r := d2.(*localDriver)
+	if _, err := r.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	var left []*recPlain
+	for _, p := range s.listed {
+		left = append(left, p)
+	}
+	s.mu.Unlock()
+	if len(left) != 3 {
+		t.Fatalf("the listing kept %d opened records, want 3", len(left))
+	}
+	vals, err := r.GetMany(ctx, []string{"A"})
+	if err != nil || string(vals["A"].Data) != "listed-canary-A" {
+		t.Fatalf("GetMany: %v", err)
+	}
+	s.mu.Lock()
+	n := len(s.listed)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d listed records outlived the GetMany", n)
+	}
+	for _, p := range left {
+		if p.Key != "A" && strings.Contains(string(p.Value), "listed-canary") {
+			t.Fatalf("the untaken record of %s still holds its value", p.Key)
+		}
 	}
 }

@@ -491,6 +491,7 @@ func (d *localDriver) GetMany(ctx context.Context, keys []string) (map[string]*d
 	if err != nil {
 		return nil, err
 	}
+	defer s.dropListed() // the batch a listing prepared for is done
 	out := make(map[string]*driver.Value, len(keys))
 	for _, k := range keys {
 		v, err := s.current(k)

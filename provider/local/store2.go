@@ -91,6 +91,21 @@ func (s *snapshot) takeListed(r *rec) *recPlain {
 	return p
 }
 
+// dropListed wipes and forgets the records a listing opened that no read
+// has taken: their plaintext would otherwise live as long as the snapshot.
+func (s *snapshot) dropListed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.wipeListedLocked()
+}
+
+func (s *snapshot) wipeListedLocked() {
+	for _, p := range s.listed {
+		clear(p.Value)
+	}
+	s.listed = nil
+}
+
 // loadSnapshot parses, authenticates and (for v1) decrypts data.
 func loadSnapshot(name string, data []byte, id *Identity, cache *keyCache) (*snapshot, error) {
 	if !isV2(data) {
@@ -284,6 +299,7 @@ func (s *snapshot) list() ([]driver.KeyInfo, error) {
 	listed := map[*rec]*recPlain{}
 	defer func() {
 		s.mu.Lock()
+		s.wipeListedLocked() // an earlier listing's leftovers
 		s.listed = listed
 		s.mu.Unlock()
 	}()
