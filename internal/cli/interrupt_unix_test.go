@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/cli/cmdutil"
 )
 
 // TestInterruptContext: in both modes, once the handlers are installed a
@@ -59,5 +61,29 @@ func TestInterruptContext(t *testing.T) {
 	}
 	if slices.Contains(backgroundSignals["get"], os.Signal(syscall.SIGHUP)) {
 		t.Error("get must keep SIGHUP's default effect")
+	}
+}
+
+// TestSIGHUPWhileForwardingIsTheChilds: run forwards SIGHUP to its child
+// and goes on, so the interrupt handling must not cancel the command then
+// (run --watch would poll a cancelled context and never deliver again);
+// before the child runs, and for SIGINT/SIGTERM always, it does.
+func TestSIGHUPWhileForwardingIsTheChilds(t *testing.T) {
+	defer cmdutil.ForwardingSignals.Store(false)
+	for _, tc := range []struct {
+		sig        syscall.Signal
+		forwarding bool
+		want       bool
+	}{
+		{syscall.SIGHUP, false, true},
+		{syscall.SIGHUP, true, false},
+		{syscall.SIGINT, true, true},
+		{syscall.SIGTERM, true, true},
+		{syscall.SIGINT, false, true},
+	} {
+		cmdutil.ForwardingSignals.Store(tc.forwarding)
+		if got := interrupts(tc.sig); got != tc.want {
+			t.Errorf("interrupts(%v) while forwarding=%v = %v, want %v", tc.sig, tc.forwarding, got, tc.want)
+		}
 	}
 }

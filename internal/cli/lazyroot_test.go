@@ -82,6 +82,9 @@ func TestOnlyPrints(t *testing.T) {
 		{[]string{"completion", "bash"}, false},
 		{[]string{"__complete", "get", ""}, false},
 		{[]string{"rnu"}, false},
+		{[]string{"run", "sh", "-c", "x", "-h"}, false},
+		{[]string{"set", "K", "--from-file", "-h"}, false},
+		{[]string{"--store", "-h", "list"}, false},
 	} {
 		if got := onlyPrints(tc.args); got != tc.want {
 			t.Errorf("onlyPrints(%q) = %v; want %v", tc.args, got, tc.want)

@@ -150,8 +150,11 @@ func Main() int {
 	// No goroutine waits for the interrupt: AfterFunc starts one only if it
 	// comes, and is deregistered (first, LIFO) before stop ends the context.
 	defer context.AfterFunc(ctx, func() {
+		// Forwarding when the signal came, or by the deadline: keyward
+		// waits for its child, whose exit status is keyward's.
+		forwarding := cmdutil.ForwardingSignals.Load()
 		time.Sleep(InterruptGrace)
-		if cmdutil.ForwardingSignals.Load() {
+		if forwarding || cmdutil.ForwardingSignals.Load() {
 			return
 		}
 		f.IO.ErrOut.Write([]byte("keyward: interrupted\n"))
@@ -204,34 +207,46 @@ func interruptContext(background []os.Signal, warmExec bool) (ctx context.Contex
 				_ = p.Release()
 			}
 		}
-		select {
-		case <-sigs:
-			cancel()
-		case <-done:
-			signal.Stop(sigs)
+		for {
+			select {
+			case sig := <-sigs:
+				if !interrupts(sig) {
+					continue
+				}
+				cancel()
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	var once sync.Once
-	return ctx, func() { once.Do(func() { close(done); cancel() }) }, ready
+	return ctx, func() { once.Do(func() { close(done); cancel(); signal.Stop(sigs) }) }, ready
+}
+
+// interrupts reports whether sig, caught by interruptContext, cancels the
+// command. A SIGHUP while run forwards signals is the child's: run passes
+// it on and goes on (run --watch keeps watching and delivering).
+func interrupts(sig os.Signal) bool {
+	return sig != syscall.SIGHUP || !cmdutil.ForwardingSignals.Load()
 }
 
 // onlyPrints reports whether args ask only for text keyward prints without
 // touching a store or a file: --version (no verb), or help (no arguments,
-// `help`, or --help/-h before any "--").
+// `help`, --help/-h alone, or right after a verb's name). A -h anywhere
+// else may be a flag's value or belong to run's command, so it does not
+// count (the command then merely gets signal handling it did not need).
 func onlyPrints(args []string) bool {
 	if name, ok := invokedVerb(args); ok && name == "" {
 		return true
 	}
-	if len(args) == 0 || args[0] == "help" {
+	isHelp := func(a string) bool { return a == "--help" || a == "-h" }
+	switch {
+	case len(args) == 0 || args[0] == "help" || isHelp(args[0]):
 		return true
-	}
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "--help", "-h":
-			return true
-		}
+	case len(args) >= 2 && isHelp(args[1]):
+		name, ok := invokedVerb(args[:1])
+		return ok && name != ""
 	}
 	return false
 }
