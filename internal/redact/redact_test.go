@@ -235,6 +235,6 @@ func TestCompileIsLazy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.ac == nil || out.String() != "x [REDACTED:LONG] y" {
-		t.Fatalf("after a write: automaton built %v, output %q", r.ac != nil, out.String())
+		t.Fatalf("after a write: automaton built %v, output %q", r.ac != nil, strings.ReplaceAll(out.String(), "lazy-canary-value", "[CANARY]"))
 	}
 }

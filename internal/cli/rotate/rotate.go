@@ -112,10 +112,7 @@ See docs/rotation.md for how each provider keeps the previous value.`,
 			if err := validate(opts, cmd, grace); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return run(cmd.Context(), opts)
+			return cmdutil.Run(cmd, opts, runF, run)
 		},
 	}
 	fl := cmd.Flags()
