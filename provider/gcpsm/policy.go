@@ -101,7 +101,7 @@ func Policy(_ context.Context, r *policy.Request) (*policy.Document, error) {
 		// Rotation writes with check-and-set (the new version, the
 		// KEY_ROTATION record): the custom role comes first.
 		roles = append(roles, CustomRole{Name: casRole, Title: "keyward check-and-set", Permissions: checkAndSetPermissions})
-		cmds = append(cmds, createRole(project, roles[0]))
+		cmds = append(cmds, createRole(project, CheckAndSetRoleID, roles[0]))
 		if numericProject.MatchString(project) {
 			notes = append(notes, "Custom roles are named by project id: if "+project+" is the project number, put the project's id in the role's name (projects/ID/roles/"+CheckAndSetRoleID+") and in the create command.")
 		}
@@ -195,8 +195,7 @@ func gcloud(b Binding) string {
 }
 
 // createRole is the gcloud command that creates a project's custom role.
-func createRole(project string, r CustomRole) string {
-	id := r.Name[strings.LastIndexByte(r.Name, '/')+1:]
+func createRole(project, id string, r CustomRole) string {
 	return "gcloud iam roles create " + id + " --project=" + project + " \\\n  --title=" + shellQuote(r.Title) +
 		" \\\n  --permissions=" + strings.Join(r.Permissions, ",")
 }

@@ -69,11 +69,10 @@ func decodeRecPlainFast(b []byte) (p recPlain, ok bool) {
 			p.Meta, ok = d.strMap()
 		case "v":
 			bit = 8
-			var s string
-			if s, ok = d.str(); ok {
-				p.Value = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-				var n int
-				n, err := base64.StdEncoding.Decode(p.Value, []byte(s))
+			var raw []byte
+			if raw, ok = d.span(); ok {
+				p.Value = make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
+				n, err := base64.StdEncoding.Decode(p.Value, raw)
 				p.Value, ok = p.Value[:n], err == nil
 			}
 		case "pt":
@@ -115,28 +114,35 @@ func (d *fastJSON) byte(c byte) bool {
 
 // str reads a string of printable ASCII with no escapes.
 func (d *fastJSON) str() (string, bool) {
+	b, ok := d.span()
+	return string(b), ok
+}
+
+// span reads such a string and returns its bytes in place (no copy: the
+// base64 of a value is decoded from it straight into the value).
+func (d *fastJSON) span() ([]byte, bool) {
 	if !d.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := d.i
 	for ; d.i < len(d.b); d.i++ {
 		switch c := d.b[d.i]; {
 		case c == '"':
-			s := string(d.b[start:d.i])
+			b := d.b[start:d.i]
 			d.i++
-			return s, true
+			return b, true
 		case c == '\\' || c < 0x20 || c > 0x7e:
-			return "", false
+			return nil, false
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // time reads a quoted time through time.Time's own UnmarshalJSON, which is
 // what encoding/json calls.
 func (d *fastJSON) time(t *time.Time) bool {
 	start := d.i
-	if _, ok := d.str(); !ok {
+	if _, ok := d.span(); !ok {
 		return false
 	}
 	return t.UnmarshalJSON(d.b[start:d.i]) == nil
