@@ -217,13 +217,9 @@ func (f *Filter) Close() error {
 	if len(f.pending) == 0 {
 		return nil
 	}
-	ac := f.r.automaton()
-	if ac == nil {
-		_, err := f.w.Write(f.pending)
-		f.pending = nil
-		return err
-	}
-	ms, _ := ac.scan(f.pending, f.matches[:0])
+	// pending is only ever filled with an automaton (Write passes
+	// everything through without one).
+	ms, _ := f.r.automaton().scan(f.pending, f.matches[:0])
 	_, err := f.emit(f.pending, ms, len(f.pending))
 	f.pending = nil
 	return err
