@@ -225,7 +225,10 @@ func parseTime(s string) time.Time {
 }
 
 func (nativeRing) state(ctx context.Context, s *Store, key string) (*RotationState, error) {
-	r := s.d.(driver.Rotator)
+	r, ok := able[driver.Rotator](s, driver.AbilityRotate)
+	if !ok {
+		return nil, &Error{Code: Unimplemented, Op: "keyring", Key: key, Store: s.opts.URL, err: errors.New("this provider has no native rotation")}
+	}
 	var ds *driver.RotationState
 	err := s.retry(ctx, func(ctx context.Context) error {
 		var err error
