@@ -37,14 +37,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/template"
-
-	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // MaxLineBytes is the longest line Parse accepts: 128 KiB, the Linux limit
@@ -564,13 +564,13 @@ func (p *parser) warnUnset(off int) template.ReplacementFunc {
 
 // escapeSeq and expandEscapes are compose-go's (Apache-2.0): the escape
 // sequences Docker Compose expands inside double quotes.
-var escapeSeq = lazyre.New(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`) // compiled on first use, not in init
+var escapeSeq = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\\(?:[abcfnrtv$"\\]|0\d{0,3}))`) }) // compiled on first use, not in init
 
 func expandEscapes(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
-	return escapeSeq.ReplaceAllStringFunc(s, func(m string) string {
+	return escapeSeq().ReplaceAllStringFunc(s, func(m string) string {
 		if m == `\$` {
 			// The template engine reads $$ as a literal $.
 			return "$$"

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
-
-	"github.com/keyward/keyward/internal/lazyre"
 )
 
 // ValidKey reports whether k can be written as a .env key. Marshal accepts
@@ -60,7 +60,7 @@ func Quote(v string) (string, error) {
 // with interpolation on, or "" when it does. (It always reads back exactly
 // in Parse and in Docker Compose.) It never returns the value.
 func Portable(v string) string {
-	if pyVarRE.MatchString(v) {
+	if pyVarRE().MatchString(v) {
 		return "it contains ${...}, which python-dotenv expands in every kind of value"
 	}
 	_, why := quote(v)
@@ -69,7 +69,7 @@ func Portable(v string) string {
 
 // pyVarRE is python-dotenv's ${NAME} / ${NAME:-default} reference, which it
 // expands in every kind of value, quoted or not, and cannot escape.
-var pyVarRE = lazyre.New(`\$\{[^}:]*(?::-[^}]*)?\}`) // compiled on first use, not in init
+var pyVarRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{[^}:]*(?::-[^}]*)?\}`) }) // compiled on first use, not in init
 
 // quote picks the form, and says why python-dotenv would misread it.
 func quote(v string) (string, string) {
