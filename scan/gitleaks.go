@@ -115,7 +115,14 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 			// of type float64": the Go field is keyward's business, the
 			// wanted type is the user's.
 			if i, j := strings.Index(msg, " into struct field "), strings.LastIndex(msg, " of type "); i >= 0 && j > i {
-				msg = msg[:i] + ", want " + msg[j+len(" of type "):]
+				want := msg[j+len(" of type "):]
+				switch {
+				case strings.HasPrefix(want, "[]scan."):
+					want = "an array of tables"
+				case strings.HasPrefix(strings.TrimPrefix(want, "*"), "scan.") || strings.HasPrefix(strings.TrimPrefix(want, "*"), "struct"):
+					want = "a table"
+				}
+				msg = msg[:i] + ", want " + want
 			}
 			if k := de.Key(); len(k) > 0 {
 				msg = strings.Join(k, ".") + ": " + msg // the field, never its value

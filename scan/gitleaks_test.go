@@ -183,3 +183,19 @@ func TestRuleErrorsNameTheField(t *testing.T) {
 		t.Errorf("message %q names Go types", re.Msg)
 	}
 }
+
+// TestRuleErrorsNameTOMLTypes: a table or an array of tables given the
+// wrong kind of value is named in TOML's words, not by keyward's Go types.
+func TestRuleErrorsNameTOMLTypes(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"allowlist = \"x\"\n", "allowlist: cannot decode TOML string, want a table"},
+		{"rules = \"x\"\n", "rules: cannot decode TOML string, want an array of tables"},
+		{"extend = 3\n", "extend: cannot decode TOML integer, want a table"},
+	} {
+		_, err := ParseRules("r.toml", []byte(tc.text))
+		var re *RulesFileError
+		if !errors.As(err, &re) || re.Msg != tc.want {
+			t.Errorf("%q: got %v, want message %q", tc.text, err, tc.want)
+		}
+	}
+}
