@@ -132,7 +132,8 @@ func summarize(name string, ts []float64) Result {
 // times of a command timed in several files (alternating rounds); the
 // first command is the baseline. A command whose name ends in "via env)" is compared
 // with the command named "env true" instead (it runs through env(1) to set
-// a variable). Then each keyward run's added time as a share of sops'.
+// a variable). Then each keyward run's added time (and the run-essentials
+// floor's) as a share of sops'.
 func report(paths []string) {
 	var order []string
 	times := map[string][]float64{}
@@ -189,7 +190,7 @@ func report(paths []string) {
 	sAdded := sops.Median - base.Median
 	fmt.Println()
 	for _, c := range order {
-		if !strings.Contains(c, " run -- true") {
+		if !strings.Contains(c, " run -- true") && !strings.Contains(c, " run --no-redact -- true") && !strings.HasPrefix(c, "floor: run ") {
 			continue
 		}
 		r := res[c]

@@ -11,8 +11,14 @@
 #      audit on: the default);
 #   4. the same through env(1) with KEYWARD_AUDIT=off (compared with `env true`);
 #   5. the floors (bench/run/floor, CGO_ENABLED=0): a Go hello world, a
-#      cobra root answering --version, a Go parent that runs `true` and waits;
-#   6. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
+#      cobra root answering --version, the same root with every library the
+#      default keyward links (their package init, no keyward code), a Go
+#      parent that runs `true` and waits, and the run essentials (cobra and
+#      age only: decrypt an age file of the same 50 values, append one
+#      audit record fsynced while `true` starts, wait);
+#   6. `keyward run --no-redact -- true`, to show the share of the default
+#      redaction of the child's output (two pipes and their readers);
+#   7. `sops exec-env FILE true` on the same 50 secrets in a sops-encrypted
 #      dotenv file with the same age key, when sops is on PATH (or $SOPS);
 # for two builds of keyward: `go build` as is (with a C compiler present Go
 # links net's and os/user's cgo code: a dynamically linked binary) and
@@ -53,7 +59,7 @@ if [ -n "${BASE:-}" ]; then
 	BASE_REV=$(git -C "$ROOT" rev-parse --short "$BASE")
 fi
 # The floors (bench/run/floor): what any static Go CLI pays here.
-for f in hello cobra spawn; do (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/floor-$f" ./bench/run/floor/$f); done
+for f in hello cobra libs spawn essential; do (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/floor-$f" ./bench/run/floor/$f); done
 KWS="$WORK/keyward-static"
 # The default binary links only the embedded providers; the remote ones
 # are plugin programs (docs/plugins.md), not started by a local-store run.
@@ -85,6 +91,10 @@ if [ -n "$SOPS" ]; then
 	m=$("$SOPS" exec-env secrets.enc.env 'env' | grep -c '^BENCH_SECRET_')
 	[ "$m" -eq 50 ] || { echo "sops exposed $m secrets, want 50" >&2; exit 1; }
 fi
+# The run-essentials floor reads the same 50 values from a plain age file.
+"$WORK/floor-essential" seal "$XDG_CONFIG_HOME/keyward/identity.txt" < plain.env > plain.env.age
+m=$("$WORK/floor-essential" run "$XDG_CONFIG_HOME/keyward/identity.txt" plain.env.age "$WORK/floor-audit.log" -- sh -c 'env | grep -c "^BENCH_SECRET_"')
+[ "$m" -eq 50 ] || { echo "the essentials floor exposed $m secrets, want 50" >&2; exit 1; }
 rm -f plain.env
 
 # The child really receives the secrets.
@@ -118,8 +128,11 @@ set -- "true (bare)::$TRUE" "env true::$ENV $TRUE" \
 	"keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KW run -- $TRUE" \
 	"CGO_ENABLED=0 keyward --version::$KWS --version" "CGO_ENABLED=0 keyward run -- true::$KWS run -- $TRUE" \
 	"CGO_ENABLED=0 keyward run -- true (KEYWARD_AUDIT=off, via env)::$ENV KEYWARD_AUDIT=off $KWS run -- $TRUE" \
+	"CGO_ENABLED=0 keyward run --no-redact -- true::$KWS run --no-redact -- $TRUE" \
 	"floor: Go hello world::$WORK/floor-hello" "floor: cobra --version::$WORK/floor-cobra --version" \
-	"floor: Go parent runs true::$WORK/floor-spawn $TRUE"
+	"floor: cobra + keyward's libraries --version::$WORK/floor-libs --version" \
+	"floor: Go parent runs true::$WORK/floor-spawn $TRUE" \
+	"floor: run essentials (age, audit fsync, spawn)::$WORK/floor-essential run $XDG_CONFIG_HOME/keyward/identity.txt plain.env.age $WORK/floor-audit.log -- $TRUE"
 if [ -n "${BASE:-}" ]; then
 	set -- "$@" "base $BASE_REV: keyward --version::$WORK/keyward-base --version" \
 		"base $BASE_REV: keyward run -- true::$WORK/keyward-base run -- $TRUE" \

@@ -1,3 +1,7 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+//go:debug decoratemappings=0
+
 // Command cobra is the floor of a cobra CLI's start-up: a root command with
 // one subcommand that answers --version.
 package main

@@ -1,3 +1,7 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+//go:debug decoratemappings=0
+
 // Command spawn is the floor of a Go parent process that runs a child: it
 // starts the command named by its arguments with os/exec, with its own
 // streams, waits, and exits with the child's code.
