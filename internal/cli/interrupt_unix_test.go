@@ -29,7 +29,7 @@ func TestInterruptContext(t *testing.T) {
 		{"background run/SIGHUP", backgroundSignals["run"], syscall.SIGHUP},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, stop, installed := interruptContext(tc.background, tc.background != nil)
+			ctx, stop, installed, router := interruptContext(tc.background, tc.background != nil)
 			defer stop()
 			select {
 			case <-installed:
@@ -47,6 +47,27 @@ func TestInterruptContext(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%v did not cancel the context", tc.sig)
 			}
+			if (router != nil) != (tc.background != nil) {
+				t.Fatalf("router = %v, want one exactly in the background mode", router)
+			}
+			if router == nil {
+				return
+			}
+			// The goroutine goes on after cancelling: a child started
+			// since gets the next signal (run forwards every one).
+			fwd, unforward := cmdutil.ForwardSignals(router)
+			defer unforward()
+			if err := syscall.Kill(syscall.Getpid(), tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-fwd:
+				if got != tc.sig {
+					t.Fatalf("forwarded %v, want %v", got, tc.sig)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("a second %v never reached the forwarding channel", tc.sig)
+			}
 		})
 	}
 	for _, v := range []string{"run", "get", "list", "ls"} {
@@ -61,29 +82,5 @@ func TestInterruptContext(t *testing.T) {
 	}
 	if slices.Contains(backgroundSignals["get"], os.Signal(syscall.SIGHUP)) {
 		t.Error("get must keep SIGHUP's default effect")
-	}
-}
-
-// TestSIGHUPWhileForwardingIsTheChilds: run forwards SIGHUP to its child
-// and goes on, so the interrupt handling must not cancel the command then
-// (run --watch would poll a cancelled context and never deliver again);
-// before the child runs, and for SIGINT/SIGTERM always, it does.
-func TestSIGHUPWhileForwardingIsTheChilds(t *testing.T) {
-	defer cmdutil.ForwardingSignals.Store(false)
-	for _, tc := range []struct {
-		sig        syscall.Signal
-		forwarding bool
-		want       bool
-	}{
-		{syscall.SIGHUP, false, true},
-		{syscall.SIGHUP, true, false},
-		{syscall.SIGINT, true, true},
-		{syscall.SIGTERM, true, true},
-		{syscall.SIGINT, false, true},
-	} {
-		cmdutil.ForwardingSignals.Store(tc.forwarding)
-		if got := interrupts(tc.sig); got != tc.want {
-			t.Errorf("interrupts(%v) while forwarding=%v = %v, want %v", tc.sig, tc.forwarding, got, tc.want)
-		}
 	}
 }

@@ -145,8 +145,9 @@ func Main() int {
 		return Run(context.Background(), f, args)
 	}
 	name, _ := invokedVerb(args)
-	ctx, stop, _ := interruptContext(backgroundSignals[name], name == "run")
+	ctx, stop, _, router := interruptContext(backgroundSignals[name], name == "run")
 	defer stop()
+	f.Signals = router
 	// No goroutine waits for the interrupt: AfterFunc starts one only if it
 	// comes, and is deregistered (first, LIFO) before stop ends the context.
 	defer context.AfterFunc(ctx, func() {
@@ -183,20 +184,23 @@ var backgroundSignals = map[string][]os.Signal{
 // (~0.3 ms); with background signals, another goroutine installs them while
 // the command starts, and a signal in the first moments has its default
 // effect (keyward ends; a write keyward had begun is crash-safe, fsutil).
-// installed is closed once the handlers are in place. With warmExec the
-// same goroutine then makes os/exec's once-per-process pidfd probe (it
-// forks a throwaway child), so that starting run's child does not wait for
-// it.
-func interruptContext(background []os.Signal, warmExec bool) (ctx context.Context, stop func(), installed <-chan struct{}) {
+// installed is closed once the handlers are in place. With background
+// signals every signal caught goes through router (cmdutil.Signals), which
+// run's forwarding registers with, so that none is lost between Main's
+// handling and run's; router is nil otherwise. With warmExec the same
+// goroutine then makes os/exec's once-per-process pidfd probe (it forks a
+// throwaway child), so that starting run's child does not wait for it.
+func interruptContext(background []os.Signal, warmExec bool) (ctx context.Context, stop func(), installed <-chan struct{}, router *cmdutil.Signals) {
 	if len(background) == 0 {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		done := make(chan struct{})
 		close(done)
-		return ctx, stop, done
+		return ctx, stop, done, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
 	ready, done := make(chan struct{}), make(chan struct{})
+	router = cmdutil.NewSignals(cancel, ready)
 	go func() {
 		signal.Notify(sigs, background...)
 		close(ready)
@@ -210,25 +214,14 @@ func interruptContext(background []os.Signal, warmExec bool) (ctx context.Contex
 		for {
 			select {
 			case sig := <-sigs:
-				if !interrupts(sig) {
-					continue
-				}
-				cancel()
-				return
+				router.Deliver(sig) // and go on: a child may need the next one too
 			case <-done:
 				return
 			}
 		}
 	}()
 	var once sync.Once
-	return ctx, func() { once.Do(func() { close(done); cancel(); signal.Stop(sigs) }) }, ready
-}
-
-// interrupts reports whether sig, caught by interruptContext, cancels the
-// command. A SIGHUP while run forwards signals is the child's: run passes
-// it on and goes on (run --watch keeps watching and delivering).
-func interrupts(sig os.Signal) bool {
-	return sig != syscall.SIGHUP || !cmdutil.ForwardingSignals.Load()
+	return ctx, func() { once.Do(func() { close(done); cancel(); signal.Stop(sigs) }) }, ready, router
 }
 
 // onlyPrints reports whether args ask only for text keyward prints without

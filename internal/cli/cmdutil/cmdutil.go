@@ -75,6 +75,10 @@ type Factory struct {
 	// cli.Run); verbs use it for provider-specific actions.
 	Plugins *plugin.Host
 
+	// Signals routes the signals cli.Main catches, for run to forward to
+	// its child (ForwardSignals); nil outside cli.Main.
+	Signals *Signals
+
 	// ReadProjectFile reads keyward.yaml (fsutil.ReadFile with
 	// fsutil.MaxProjectFile); tests count the reads through it.
 	ReadProjectFile func(path string) ([]byte, error)
@@ -475,7 +479,8 @@ func ParseLabels(labels []string) (map[string]string, error) {
 const MaxSecretSize = 1 << 20
 
 // ForwardingSignals is set while `run` forwards SIGINT/SIGTERM to its child
-// and waits for it; cli.Main then does not exit on its own after a signal.
+// and waits for it (ForwardSignals); cli.Main then does not exit on its own
+// after a signal.
 var ForwardingSignals atomic.Bool
 
 // Count writes n with a noun, in the singular for one: "1 finding",

@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -80,6 +79,11 @@ type Options struct {
 	// file per secret) instead of the environment; see files.go.
 	Files string
 
+	// Signals routes the signals cli.Main catches; the child's are
+	// forwarded through it (cmdutil.ForwardSignals). nil: run catches them
+	// itself.
+	Signals *cmdutil.Signals
+
 	// Watch keeps the child running and reloads it when a secret changes;
 	// see watch.go.
 	Watch WatchOptions
@@ -93,7 +97,7 @@ type Options struct {
 
 // NewCmd builds the command; runF replaces the run function in tests.
 func NewCmd(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ,
+	opts := &Options{IO: f.IO, OpenStore: f.OpenStore, Environ: f.Environ, Signals: f.Signals,
 		Resolver:        f.Resolver,
 		NoStoreOfItsOwn: func() bool { return noStoreOfItsOwn(f) },
 		ringConfig:      func(n bool) (export.RingOptions, error) { return cliexport.RingOptions(f, n) }}
@@ -484,7 +488,7 @@ func execChild(ctx context.Context, opts *Options, env []string) error {
 	// Start and the forwarding loop. (The root command also turns SIGINT and
 	// SIGTERM into a cancelled context; the child is deliberately not tied to
 	// that context: it decides itself how to handle the forwarded signal.)
-	sigs, stop := forwardSignals()
+	sigs, stop := cmdutil.ForwardSignals(opts.Signals)
 	defer stop()
 	if ctx.Err() != nil {
 		return keyward.NewError(keyward.Canceled, "run", errors.New("interrupted before the command started"))
@@ -581,20 +585,4 @@ func exitOf(name string, err error) error {
 		return &cmdutil.SilentError{Code: ee.ExitCode()}
 	}
 	return keyward.NewError(keyward.Unknown, "run "+fmt.Sprintf("%q", name), err)
-}
-
-// forwardSignals catches SIGINT, SIGTERM and SIGHUP for forwarding to the
-// child, and tells Main that keyward now waits for the child however long
-// it takes (cmdutil.ForwardingSignals: Main's interrupt deadline, which
-// would exit 130 and orphan the child, does not apply). run and run
-// --watch call it before the child exists, so no signal is lost between
-// its start and the forwarding loop; stop undoes both.
-func forwardSignals() (sigs chan os.Signal, stop func()) {
-	sigs = make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	cmdutil.ForwardingSignals.Store(true)
-	return sigs, func() {
-		signal.Stop(sigs)
-		cmdutil.ForwardingSignals.Store(false)
-	}
 }

@@ -467,7 +467,7 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 	quiet.IO = &qio
 	w.quiet = &quiet
 
-	sigs, stop := forwardSignals()
+	sigs, stop := cmdutil.ForwardSignals(opts.Signals)
 	defer stop()
 
 	listed, err := w.listing(ctx)
