@@ -112,11 +112,20 @@ func TestSecurityRenderBounds(t *testing.T) {
 		fanOut += fmt.Sprintf(`{{ define "t%d" }}{{ template "t%d" }}{{ template "t%d" }}{{ end }}`, i, i-1, i-1)
 	}
 	big := strings.Repeat("x", 1<<20)
+	doubled := `{{ $v0 := "ab" }}`
+	for i := 1; i <= 60; i++ {
+		doubled += fmt.Sprintf(`{{ $v%d := printf "%%s%%s" $v%d $v%d }}`, i, i-1, i-1)
+	}
 	for _, tc := range []struct{ name, tmpl, want string }{
 		{"range over a huge int, empty body", `{{ range 1000000000000 }}{{ end }}`, "range iterations and template calls"},
 		{"nested ranges", `{{ range 100000 }}{{ range 100000 }}{{ end }}{{ end }}`, "range iterations and template calls"},
 		{"templates calling each other twice", fanOut + `{{ template "t40" }}`, "range iterations and template calls"},
 		{"output larger than the limit", `{{ range 100 }}` + big + `{{ end }}`, "larger than the 64 MiB limit"},
+		{"a value doubled by printf and never written", `{{ $x := "ab" }}{{ range 40 }}{{ $x = printf "%s%s" $x $x }}{{ end }}{{ len $x }}`, "more than the 64 MiB limit of values"},
+		{"a value doubled without a range", doubled + `{{ len $v60 }}`, "more than the 64 MiB limit of values"},
+		{"a value doubled by print", `{{ $x := "ab" }}{{ range 40 }}{{ $x = print $x $x }}{{ end }}{{ len $x }}`, "more than the 64 MiB limit of values"},
+		{"a value grown by b64enc", `{{ $x := "abcdefgh" }}{{ range 100 }}{{ $x = b64enc $x }}{{ end }}{{ len $x }}`, "more than the 64 MiB limit of values"},
+		{"one printf of many copies", `{{ $x := "` + big + `" }}{{ printf "%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s" $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x $x | len }}`, "more than the 64 MiB limit of values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts, dir := setup(t, tc.tmpl+`{{ secret "JWT" }}`)
@@ -136,7 +145,7 @@ func TestSecurityRenderBounds(t *testing.T) {
 			}
 		})
 	}
-	opts, _ := setup(t, `{{ range 3 }}{{ range ring "JWT" }}v{{ end }}{{ end }}{{ define "x" }}d{{ end }}{{ template "x" }}`)
+	opts, _ := setup(t, `{{ range 3 }}{{ range ring "JWT" }}v{{ end }}{{ end }}{{ define "x" }}d{{ end }}{{ template "x" }}{{ printf "%s" "" }}{{ print "" }}{{ "" | html }}{{ len (b64enc (json (shquote ""))) | print | printf "%.0s" }}`)
 	if err := run(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
