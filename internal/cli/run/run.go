@@ -242,14 +242,7 @@ func run(ctx context.Context, opts *Options) error {
 		if opts.Watch.Enabled {
 			return runWatch(ctx, opts, s)
 		}
-		// One audit record for the whole delivery, naming every key, written
-		// before any value reaches the child (docs/audit.md).
-		bctx, flush := s.AuditBatch(ctx)
-		vars, err = secretEnv(bctx, opts, s)
-		if ferr := flush(ctx); err == nil {
-			err = ferr
-		}
-		if err != nil {
+		if vars, err = auditedSecretEnv(ctx, opts, s); err != nil {
 			return err
 		}
 	}
@@ -257,7 +250,10 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	red := redactable(vars, env, resolved)
+	var red map[string][]byte
+	if opts.Redact {
+		red = redactable(vars, env, resolved) // before --files replaces the values with paths
+	}
 	if opts.Files != "" {
 		// The secrets go into files; the child gets their paths (files.go).
 		fileVars, _, err := writeFiles(opts.Files, secretVars(vars, env), nil)
@@ -397,6 +393,18 @@ func runRedacted(ctx context.Context, opts *Options, env []string, secrets map[s
 	return err
 }
 
+// auditedSecretEnv is secretEnv with one audit record for the whole read,
+// naming every key, flushed before any value can reach a child
+// (docs/audit.md): run's delivery, and each full read of run --watch.
+func auditedSecretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, error) {
+	bctx, flush := s.AuditBatch(ctx)
+	vars, err := secretEnv(bctx, opts, s)
+	if ferr := flush(ctx); err == nil {
+		err = ferr
+	}
+	return vars, err
+}
+
 // secretEnv fetches the secrets and returns them as NAME=value entries.
 func secretEnv(ctx context.Context, opts *Options, s *keyward.Store) ([]string, error) {
 	for _, k := range opts.Only {
@@ -491,7 +499,7 @@ func execChild(ctx context.Context, opts *Options, env []string) error {
 	sigs, stop := cmdutil.ForwardSignals(opts.Signals)
 	defer stop()
 	if ctx.Err() != nil {
-		return keyward.NewError(keyward.Canceled, "run", errors.New("interrupted before the command started"))
+		return errInterruptedBeforeStart()
 	}
 
 	if err := startCommand(opts, c); err != nil {
@@ -511,6 +519,12 @@ func execChild(ctx context.Context, opts *Options, env []string) error {
 	err = c.Wait()
 	close(done)
 	return exitOf(opts.Command[0], err)
+}
+
+// errInterruptedBeforeStart is run's error for a signal that came before
+// its child started: none is started (exit 130).
+func errInterruptedBeforeStart() error {
+	return keyward.NewError(keyward.Canceled, "run", errors.New("interrupted before the command started"))
 }
 
 // newCommand is opts.Command, found on PATH, reading keyward's stdin; a

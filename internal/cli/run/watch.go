@@ -245,14 +245,7 @@ func (w *watcher) read(ctx context.Context, o *Options, stampKeys, listed []stri
 	var rings map[string]*keyward.KeyRing
 	oo := *o
 	oo.ringsSeen = func(r map[string]*keyward.KeyRing) { rings = r }
-	// One audit record per full read naming every key, as run writes one
-	// per delivery (docs/audit.md), flushed before the values can reach a
-	// child.
-	bctx, flush := w.s.AuditBatch(ctx)
-	vars, err := secretEnv(bctx, &oo, w.s)
-	if ferr := flush(ctx); err == nil {
-		err = ferr
-	}
+	vars, err := auditedSecretEnv(ctx, &oo, w.s)
 	if err != nil {
 		return nil, err
 	}
@@ -467,9 +460,6 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 	quiet.IO = &qio
 	w.quiet = &quiet
 
-	sigs, stop := cmdutil.ForwardSignals(opts.Signals)
-	defer stop()
-
 	listed, err := w.listing(ctx)
 	if err != nil {
 		return err
@@ -481,6 +471,14 @@ func runWatch(ctx context.Context, opts *Options, s *keyward.Store) error {
 	snap, err := w.read(ctx, opts, stampKeys, listed)
 	if err != nil {
 		return err
+	}
+	// As run does: forwarding from just before the first child, so a
+	// signal during the first read still ends keyward (by the interrupt
+	// deadline, if a read ignores it), and one that came before is seen.
+	sigs, stop := cmdutil.ForwardSignals(opts.Signals)
+	defer stop()
+	if ctx.Err() != nil {
+		return errInterruptedBeforeStart()
 	}
 	ch, err := w.start(snap)
 	if err != nil {
