@@ -138,13 +138,13 @@ func Main() int {
 	// left behind, --version's too.
 	sweepTemp(f, ".")
 	args := os.Args[1:]
-	if onlyPrints(args) {
+	name, named := invokedVerb(args) // once per start: Main, onlyPrints and Run all need it
+	if printsOnly(args, name, named) {
 		// --version and help read nothing and write nothing: no signal
 		// handling (its two runtime threads were ~0.4 ms of each start,
 		// bench/README.md).
-		return Run(context.Background(), f, args)
+		return runArgs(context.Background(), f, args, name, named)
 	}
-	name, _ := invokedVerb(args)
 	ctx, stop, _, router := interruptContext(backgroundSignals[name], name == "run")
 	defer stop()
 	f.Signals = router
@@ -161,7 +161,7 @@ func Main() int {
 		f.IO.ErrOut.Write([]byte("keyward: interrupted\n"))
 		os.Exit(cmdutil.ExitCancel)
 	})()
-	return Run(ctx, f, args)
+	return runArgs(ctx, f, args, name, named)
 }
 
 // backgroundSignals are the verbs that install their interrupt handling in
@@ -198,7 +198,10 @@ func interruptContext(background []os.Signal, warmExec bool) (ctx context.Contex
 		return ctx, stop, done, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 1)
+	// Room for the signals that come while the goroutine makes the exec
+	// probe below: os/signal drops one that finds the channel full, and
+	// each may be the child's.
+	sigs := make(chan os.Signal, 8)
 	ready, done := make(chan struct{}), make(chan struct{})
 	router = cmdutil.NewSignals(cancel, ready)
 	go func() {
@@ -230,7 +233,13 @@ func interruptContext(background []os.Signal, warmExec bool) (ctx context.Contex
 // else may be a flag's value or belong to run's command, so it does not
 // count (the command then merely gets signal handling it did not need).
 func onlyPrints(args []string) bool {
-	if name, ok := invokedVerb(args); ok && name == "" {
+	name, ok := invokedVerb(args)
+	return printsOnly(args, name, ok)
+}
+
+// printsOnly is onlyPrints given invokedVerb(args).
+func printsOnly(args []string, name string, named bool) bool {
+	if named && name == "" {
 		return true
 	}
 	isHelp := func(a string) bool { return a == "--help" || a == "-h" }
@@ -258,13 +267,19 @@ const InterruptGrace = 2 * time.Second
 
 // Run runs keyward with args against a Factory (tests use fakes).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	name, named := invokedVerb(args)
+	return runArgs(ctx, f, args, name, named)
+}
+
+// runArgs is Run given invokedVerb(args).
+func runArgs(ctx context.Context, f *cmdutil.Factory, args []string, name string, named bool) int {
 	host := &plugin.Host{Stderr: f.IO.ErrOut}
 	usePlugins(f, host)
 	f.Plugins = host
 	defer host.Close() // after the stores: f.Close runs first
 	defer f.Close()
 	var root *cobra.Command
-	if name, ok := invokedVerb(args); ok && !wholeTree {
+	if named && !wholeTree {
 		root = newRoot(f, func(v verb) bool { return len(v.names) == 0 || slices.Contains(v.names, name) })
 	} else {
 		root = NewRoot(f)
