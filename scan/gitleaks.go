@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keyward/keyward/internal/fsutil"
 	"github.com/keyward/keyward/internal/lazyre"
@@ -88,6 +90,50 @@ func dropQuoted(msg string) string {
 	return b.String()
 }
 
+// shownKey is the key at fault as an error may show it, and msg without
+// it. A key is the file's text (a quoted key can hold anything, a secret or
+// a newline included), so only the parts that are field names of the
+// format are shown; any other part is "…", also where go-toml's message
+// repeats it unquoted ("key X is already defined").
+func shownKey(key []string, msg string) (string, string) {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		if ruleFileKeys()[k] {
+			parts[i] = k
+			continue
+		}
+		parts[i] = "…"
+		if k != "" {
+			msg = strings.ReplaceAll(msg, k, "…")
+		}
+	}
+	return strings.Join(parts, "."), msg
+}
+
+// ruleFileKeys are the keys of the gitleaks format keyward reads (the toml
+// tags of glConfig and the types in it).
+var ruleFileKeys = sync.OnceValue(func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag != "" && !keys[tag] {
+				keys[tag] = true
+				walk(f.Type)
+			}
+		}
+	}
+	walk(reflect.TypeFor[glConfig]())
+	return keys
+})
+
 // LoadRulesFile reads a gitleaks-format (v8) TOML rule file.
 func LoadRulesFile(path string) ([]*Rule, error) {
 	b, err := fsutil.ReadFile(path, fsutil.MaxRulesFile)
@@ -110,7 +156,8 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			line, col := de.Position()
-			msg := dropQuoted(firstLine(strings.TrimPrefix(de.Error(), "toml: ")))
+			key, raw := shownKey(de.Key(), strings.TrimPrefix(de.Error(), "toml: "))
+			msg := dropQuoted(firstLine(raw))
 			// "cannot decode TOML string into struct field scan.glRule.Entropy
 			// of type float64": the Go field is keyward's business, the
 			// wanted type is the user's.
@@ -124,8 +171,8 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 				}
 				msg = msg[:i] + ", want " + want
 			}
-			if k := de.Key(); len(k) > 0 {
-				msg = strings.Join(k, ".") + ": " + msg // the field, never its value
+			if key != "" {
+				msg = key + ": " + msg // the field, never its value
 			}
 			return nil, &RulesFileError{File: name, Line: max(line, 1), Col: max(col, 1), Msg: msg}
 		}

@@ -144,6 +144,9 @@ func TestSecurityNoValueInRuleErrors(t *testing.T) {
 		{"bad type", "[[rules]]\nid = \"a\"\nregex = \"x\"\nentropy = \"" + c + "\"\n", 4, 0},
 		{"bare value", "[[rules]]\nid = " + c + "\n", 2, 0},
 		{"unterminated", "[[rules]]\nid = \"" + c + "\n", 2, 0},
+		{"a quoted key defined twice", "\"" + c + "\" = 1\n\"" + c + "\" = 2\n", 2, 1},
+		{"a key with a newline defined twice", "\"x\\n" + c + "\" = 1\n\"x\\n" + c + "\" = 2\n", 2, 1},
+		{"a table under a quoted name defined twice", "[\"" + c + "\"]\n[\"" + c + "\"]\n", 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRules("r.toml", []byte(tc.text))
@@ -154,6 +157,9 @@ func TestSecurityNoValueInRuleErrors(t *testing.T) {
 			msg := err.Error()
 			if strings.Contains(msg, c) || strings.Contains(msg, c[2:8]) {
 				t.Errorf("error repeats the value: %s", strings.ReplaceAll(msg, c, "[CANARY]"))
+			}
+			if strings.ContainsAny(msg, "\n\r") {
+				t.Errorf("error spans lines: %q", strings.ReplaceAll(msg, c, "[CANARY]"))
 			}
 			want := fmt.Sprintf("r.toml:%d:", tc.line)
 			if tc.col > 0 {
