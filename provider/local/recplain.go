@@ -5,13 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"strconv"
 	"time"
 )
 
 // decodeRecPlain decodes a record's plaintext as encoding/json would
 // (unknown fields and trailing data refused). What keyward writes itself
-// (json.Marshal of a recPlain: no white space, each field once, ASCII
-// strings without escapes) is read by decodeRecPlainFast, without the
+// (json.Marshal of a recPlain: no white space, each field once) is read by
+// decodeRecPlainFast, without the
 // reflection that made opening the records ~40% of a 50-secret `keyward
 // run`'s store work; any other input falls back to encoding/json, so the
 // result is encoding/json's for every input (FuzzDecodeRecPlain checks
@@ -23,16 +25,22 @@ func decodeRecPlain(plain []byte) (recPlain, error) {
 	return decodeRecPlainJSON(plain)
 }
 
+// errNotARecord is decodeRecPlainJSON's one error: encoding/json's own
+// can quote the plaintext ("unknown field …", "cannot unmarshal number …").
+var errNotARecord = errors.New("the plaintext is not a record")
+
 // decodeRecPlainJSON is the reference decoder.
 func decodeRecPlainJSON(plain []byte) (recPlain, error) {
 	var p recPlain
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return recPlain{}, err
+		return recPlain{}, errNotARecord
 	}
-	if dec.More() {
-		return recPlain{}, errors.New("trailing data after the record")
+	// Only white space may follow (dec.More is false before a stray ] or }
+	// too).
+	if _, err := dec.Token(); err != io.EOF {
+		return recPlain{}, errNotARecord
 	}
 	return p, nil
 }
@@ -112,10 +120,32 @@ func (d *fastJSON) byte(c byte) bool {
 	return false
 }
 
-// str reads a string of printable ASCII with no escapes.
+// str reads a string. One with escapes or non-ASCII (json.Marshal writes
+// \" and \u003c in the key ring a rotated key's metadata holds) is read by
+// encoding/json itself, token by token.
 func (d *fastJSON) str() (string, bool) {
-	b, ok := d.span()
-	return string(b), ok
+	start := d.i
+	if b, ok := d.span(); ok {
+		return string(b), true
+	}
+	d.i = start
+	if !d.byte('"') {
+		return "", false
+	}
+	for ; d.i < len(d.b); d.i++ {
+		switch d.b[d.i] {
+		case '\\':
+			d.i++ // the escaped byte
+		case '"':
+			d.i++
+			var s string
+			if json.Unmarshal(d.b[start:d.i], &s) != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return "", false
 }
 
 // span reads such a string and returns its bytes in place (no copy: the
@@ -148,10 +178,16 @@ func (d *fastJSON) time(t *time.Time) bool {
 	return t.UnmarshalJSON(d.b[start:d.i]) == nil
 }
 
-// int reads a non-negative integer of at most 15 digits, no leading zero.
+// maxIntDigits is the most digits int reads: any such number fits an int
+// (15 on 64-bit platforms, 9 where int has 32 bits; a longer one is
+// encoding/json's to judge).
+const maxIntDigits = 15 - 6*(64-strconv.IntSize)/32
+
+// int reads a non-negative integer of at most maxIntDigits digits, no
+// leading zero.
 func (d *fastJSON) int() (int, bool) {
 	start, n := d.i, 0
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' && d.i-start < 15 {
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' && d.i-start < maxIntDigits {
 		n = n*10 + int(d.b[d.i]-'0')
 		d.i++
 	}

@@ -18,8 +18,8 @@ func recPlainSeeds(t testing.TB) [][]byte {
 		{Key: "META", Created: at.In(time.FixedZone("x", 3600)), Meta: map[string]string{"kw.rotated": "2026-12-01", "k": "v"}, Value: []byte{0, 1, 2, 0xff}},
 		{Key: "M", Meta: map[string]string{}},
 		{Key: "PRUNED", PrunedThrough: 12, PrunedCount: 7, PrunedAt: at},
-		// escapes: json.Marshal writes \u003c, \" and non-ASCII as is; the
-		// fallback reads them.
+		// escapes: json.Marshal writes \u003c, \" (a rotated key's ring
+		// in its metadata) and non-ASCII as is.
 		{Key: "HTML", Created: at, Meta: map[string]string{"rotation": "{\"grace\":\"1h\"}", "a<b": "c&d"}},
 		{Key: "ÜNICODE", Created: at, Value: []byte("x")},
 	} {
@@ -35,6 +35,7 @@ func recPlainSeeds(t testing.TB) [][]byte {
 		`{"pt":123456789012345678}`, `{"v":"!!"}`, `{"v":"YQ=="}`, `{"v":"YQ"}`, `{"v":""}`, `{"t":"2026-13-01T00:00:00Z"}`,
 		`{"t":"2026-12-01T00:00:00Z"}`, `{"t":"2026-12-01T00:00:00+01:00"}`, `{"m":{"a":"1","a":"2"}}`, `{"m":{"a":1}}`,
 		`{"m":{}}`, `{"k":"A\u0042"}`, `{"k":"a\tb"}`, `{"k":"A",}`, `{,"k":"A"}`, `{"k":"A"`, `{"k" :"A"}`,
+		`{"k":"A"}]`, `{"k":"A"}}`, `{"k":"A\"`, `{"k":"\q"}`, `{"k":"\u00"}`, `{"\u006b":"A"}`, `{"m":{"a\"b":"\u003c"}}`,
 	} {
 		out = append(out, []byte(s))
 	}
@@ -45,7 +46,7 @@ func recPlainSeeds(t testing.TB) [][]byte {
 // writes are read by the fast path (not the reflection fallback), with
 // exactly encoding/json's result.
 func TestDecodeRecPlainFastTakesWhatKeywardWrites(t *testing.T) {
-	for i, b := range recPlainSeeds(t)[:5] {
+	for i, b := range recPlainSeeds(t)[:7] {
 		fast, ok := decodeRecPlainFast(b)
 		if !ok {
 			t.Errorf("seed %d: the fast path declined a record json.Marshal wrote", i)
