@@ -80,16 +80,65 @@ func TestListThenGetManyOpensEachRecordOnce(t *testing.T) {
 // not kept (values included) for as long as the snapshot lives.
 func TestListedPlaintextIsDropped(t *testing.T) {
 	ctx := context.Background()
+	r, s, left := listedStore(t)
+	vals, err := r.GetMany(ctx, []string{"A"})
+	if err != nil || string(vals["A"].Data) != "listed-canary-A" {
+		t.Fatalf("GetMany: %v", err)
+	}
+	s.mu.Lock()
+	n := len(s.listed)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d listed records outlived the GetMany", n)
+	}
+	for _, p := range left {
+		if p.Key != "A" && strings.Contains(string(p.Value), "listed-canary") {
+			t.Fatalf("the untaken record of %s still holds its value", p.Key)
+		}
+	}
+}
+
+// TestListedPlaintextIsDroppedOnClose: a listing no GetMany followed
+// (keyward list, or reads one key at a time) is wiped when the driver
+// closes, not kept for the life of its cached snapshot.
+func TestListedPlaintextIsDroppedOnClose(t *testing.T) {
+	r, s, left := listedStore(t)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	n := len(s.listed)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d listed records outlived Close", n)
+	}
+	for _, p := range left {
+		if strings.Contains(string(p.Value), "listed-canary") {
+			t.Fatalf("the listed record of %s still holds its value after Close", p.Key)
+		}
+	}
+}
+
+// listedStore is a store of A, B and C, listed by a second driver: that
+// driver, its snapshot and the records the listing opened.
+func listedStore(t *testing.T) (*localDriver, *snapshot, []*recPlain) {
+	t.Helper()
+	ctx := context.Background()
 	id := newTestIdentity(t)
 	path := filepath.Join(t.TempDir(), "keyward.age")
-	d, _ := NewDriver(path, &Options{Identity: id})
-	w := d.(*localDriver)
+	d, err := NewDriver(path, &Options{Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, k := range []string{"A", "B", "C"} {
-		if _, err := w.Put(ctx, k, []byte("listed-canary-"+k), nil); err != nil {
+		if _, err := d.(*localDriver).Put(ctx, k, []byte("listed-canary-"+k), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d2, _ := NewDriver(path, &Options{Identity: id})
+	d2, err := NewDriver(path, &Options{Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := d2.(*localDriver)
 	if _, err := r.List(ctx); err != nil {
 		t.Fatal(err)
@@ -107,19 +156,5 @@ func TestListedPlaintextIsDropped(t *testing.T) {
 	if len(left) != 3 {
 		t.Fatalf("the listing kept %d opened records, want 3", len(left))
 	}
-	vals, err := r.GetMany(ctx, []string{"A"})
-	if err != nil || string(vals["A"].Data) != "listed-canary-A" {
-		t.Fatalf("GetMany: %v", err)
-	}
-	s.mu.Lock()
-	n := len(s.listed)
-	s.mu.Unlock()
-	if n != 0 {
-		t.Fatalf("%d listed records outlived the GetMany", n)
-	}
-	for _, p := range left {
-		if p.Key != "A" && strings.Contains(string(p.Value), "listed-canary") {
-			t.Fatalf("the untaken record of %s still holds its value", p.Key)
-		}
-	}
+	return r, s, left
 }

@@ -276,8 +276,12 @@ func (d *localDriver) read(ctx context.Context) (*snapshot, error) {
 	if statErr == nil && s.f != nil && st.sys != "" {
 		if st2, err := statFile(d.path); err == nil && st2 == st {
 			d.mu.Lock()
+			old := d.last
 			d.last, d.lastStat = s, st
 			d.mu.Unlock()
+			if old != nil {
+				old.dropListed() // a listing of the file as it was
+			}
 		}
 	}
 	return s, nil
@@ -605,7 +609,17 @@ func (d *localDriver) ErrorCode(err error) driver.Code {
 	return errorCode(err)
 }
 
-func (d *localDriver) Close() error { return nil }
+// Close wipes what a listing opened that no read took (GetMany wipes it
+// too, when it has read what it needed).
+func (d *localDriver) Close() error {
+	d.mu.Lock()
+	last := d.last
+	d.mu.Unlock()
+	if last != nil {
+		last.dropListed()
+	}
+	return nil
+}
 
 // InProcess reports that reads are served inside the process
 // (driver.InProcess): a Store runs batch lookups one after another.
