@@ -18,14 +18,13 @@ import (
 // deterministic either way.
 type overlapDriver struct {
 	driver.Store
-	inProcess bool
 	mu        sync.Mutex
 	cond      *sync.Cond
 	now, peak int
 }
 
-func newOverlapDriver(d driver.Store, inProcess bool) *overlapDriver {
-	o := &overlapDriver{Store: d, inProcess: inProcess}
+func newOverlapDriver(d driver.Store) *overlapDriver {
+	o := &overlapDriver{Store: d}
 	o.cond = sync.NewCond(&o.mu)
 	return o
 }
@@ -83,7 +82,7 @@ func TestInProcessBatchesRunInline(t *testing.T) {
 	} {
 		for _, op := range []string{"GetMany", "KeyRings"} {
 			t.Run(tc.name+"/"+op, func(t *testing.T) {
-				od := newOverlapDriver(getOnly{backend.Driver()}, tc.inline)
+				od := newOverlapDriver(roDriver{backend.Driver()}) // Get only: batches read per key
 				var d driver.Store = od
 				if tc.inline {
 					d = inProcessDriver{od}
@@ -124,12 +123,3 @@ func TestInProcessBatchesRunInline(t *testing.T) {
 		}
 	}
 }
-
-// getOnly hides every ability but Get, so batches fall back to per-key reads.
-type getOnly struct{ d driver.Store }
-
-func (g getOnly) Get(ctx context.Context, key, ver string) (*driver.Value, error) {
-	return g.d.Get(ctx, key, ver)
-}
-func (g getOnly) ErrorCode(err error) driver.Code { return g.d.ErrorCode(err) }
-func (g getOnly) Close() error                    { return nil }

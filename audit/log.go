@@ -63,8 +63,8 @@ type Logger struct {
 	lastSize int64
 	// dirty: records appended since the last fsync began (SyncOnClose).
 	dirty bool
-	// bg is a background fsync started after a delivery record; bgErr its
-	// result, collected by SyncPending or Close.
+	// bgDone marks a background fsync started after a delivery record;
+	// bgErr is its result, collected by SyncPending or Close.
 	bgDone chan struct{} // closed (and cleared) when the fsync ends; guarded by mu
 	bgErr  error
 }

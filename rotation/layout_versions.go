@@ -48,7 +48,8 @@ func (versionsLayout) rotate(ctx context.Context, r *rotor, st *keyward.Rotation
 	v, err := r.s.Put(ctx, r.key, nv, &keyward.PutOptions{IfVersion: st.Current.Version.ID, BestEffortCheck: true})
 	if err != nil {
 		// Take our intent back (only if it is still ours) so the key is not
-		// left in flight.
+		// left in flight: after a lost check-and-set, not after AlreadyExists
+		// (which lostRace also counts as a lost race).
 		if keyward.ErrorCode(err) == keyward.FailedPrecondition && lostRace(err) {
 			c := committed(st.Record)
 			_ = r.putRecord(context.WithoutCancel(ctx), &c, intent)

@@ -309,10 +309,11 @@ func readStoreFile(path string) ([]byte, error) {
 		return data, nil
 	}
 	var fe *fsutil.Error
+	isFS := errors.As(err, &fe)
 	switch {
-	case errors.As(err, &fe) && fe.Kind != "":
+	case isFS && fe.Kind != "":
 		return nil, newErr(driver.InvalidArgument, "", "store file %s is %s, not a regular file; keyward refuses to read it", path, fe.Kind)
-	case errors.As(err, &fe):
+	case isFS:
 		return nil, newErr(driver.InvalidArgument, "", "store file %s is larger than the %d-byte limit", path, maxFileSize)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, wrapErr(driver.NotFound, err, "run 'keyward init' to create it, or pick another store with --store",
