@@ -32,7 +32,8 @@
 # before/after comparison shares one machine state.
 #
 # Usage: [BASE=REV] [SOPS=PATH] bench/run/run.sh [RUNS] [ROUNDS]   (default 300 runs per command per round, 2 rounds)
-# Run from the repository root. Nothing outside a temp dir is touched.
+# Run from the repository root. Nothing outside a temp dir is touched but
+# BASE's git worktree (removed at the end).
 set -eu
 
 RUNS=${1:-300}
@@ -86,14 +87,14 @@ if [ -z "$SOPS" ] && [ -x "$(go env GOPATH)/bin/sops" ]; then SOPS="$(go env GOP
 if [ -n "$SOPS" ]; then
 	recipient=$(sed -n 's/^# public key: //p' "$XDG_CONFIG_HOME/keyward/identity.txt")
 	export SOPS_AGE_KEY_FILE="$XDG_CONFIG_HOME/keyward/identity.txt"
-	"$SOPS" encrypt --age "$recipient" --input-type dotenv --output-type dotenv plain.env > secrets.enc.env
+	"$SOPS" encrypt --age "$recipient" --input-type dotenv --output-type dotenv plain.env > "$WORK/secrets.enc.env"
 	# sanity: sops sees the same 50 values
-	m=$("$SOPS" exec-env secrets.enc.env 'env' | grep -c '^BENCH_SECRET_')
+	m=$("$SOPS" exec-env "$WORK/secrets.enc.env" 'env' | grep -c '^BENCH_SECRET_')
 	[ "$m" -eq 50 ] || { echo "sops exposed $m secrets, want 50" >&2; exit 1; }
 fi
 # The run-essentials floor reads the same 50 values from a plain age file.
-"$WORK/floor-essential" seal "$XDG_CONFIG_HOME/keyward/identity.txt" < plain.env > plain.env.age
-m=$("$WORK/floor-essential" run "$XDG_CONFIG_HOME/keyward/identity.txt" plain.env.age "$WORK/floor-audit.log" -- sh -c 'env | grep -c "^BENCH_SECRET_"')
+"$WORK/floor-essential" seal "$XDG_CONFIG_HOME/keyward/identity.txt" < plain.env > "$WORK/plain.env.age"
+m=$("$WORK/floor-essential" run "$XDG_CONFIG_HOME/keyward/identity.txt" "$WORK/plain.env.age" "$WORK/floor-audit.log" -- sh -c 'env | grep -c "^BENCH_SECRET_"')
 [ "$m" -eq 50 ] || { echo "the essentials floor exposed $m secrets, want 50" >&2; exit 1; }
 rm -f plain.env
 
@@ -132,7 +133,7 @@ set -- "true (bare)::$TRUE" "env true::$ENV $TRUE" \
 	"floor: Go hello world::$WORK/floor-hello" "floor: cobra --version::$WORK/floor-cobra --version" \
 	"floor: cobra + keyward's libraries --version::$WORK/floor-libs --version" \
 	"floor: Go parent runs true::$WORK/floor-spawn $TRUE" \
-	"floor: run essentials (age, audit fsync, spawn)::$WORK/floor-essential run $XDG_CONFIG_HOME/keyward/identity.txt plain.env.age $WORK/floor-audit.log -- $TRUE"
+	"floor: run essentials (age, audit fsync, spawn)::$WORK/floor-essential run $XDG_CONFIG_HOME/keyward/identity.txt $WORK/plain.env.age $WORK/floor-audit.log -- $TRUE"
 if [ -n "${BASE:-}" ]; then
 	set -- "$@" "base $BASE_REV: keyward --version::$WORK/keyward-base --version" \
 		"base $BASE_REV: keyward run -- true::$WORK/keyward-base run -- $TRUE" \
@@ -140,7 +141,7 @@ if [ -n "${BASE:-}" ]; then
 		"base $BASE_REV: CGO_ENABLED=0 keyward run -- true::$WORK/keyward-base-static run -- $TRUE"
 fi
 if [ -n "$SOPS" ]; then
-	set -- "$@" "sops exec-env FILE true::$SOPS exec-env secrets.enc.env $TRUE"
+	set -- "$@" "sops exec-env FILE true::$SOPS exec-env $WORK/secrets.enc.env $TRUE"
 fi
 # The audit log is on by default (3 records per run, one fsync in parallel
 # with the child's start); the KEYWARD_AUDIT=off rows show its share.

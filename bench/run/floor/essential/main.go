@@ -20,10 +20,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"filippo.io/age"
@@ -67,6 +69,9 @@ func run(args []string) (int, error) {
 			env = append(env, sc.Text())
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return 1, err
+	}
 	rec, _ := json.Marshal(map[string]any{"time": time.Now().UTC(), "action": "get", "keys": keys})
 	a, err := os.OpenFile(args[2], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -81,21 +86,23 @@ func run(args []string) (int, error) {
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err = cmd.Start()
-	if serr := <-synced; serr != nil {
-		return 1, serr
-	}
+	serr := <-synced
 	a.Close()
-	if err == nil {
-		err = cmd.Wait()
-	}
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode(), nil
-		}
 		return 127, err
 	}
-	return 0, nil
+	err = cmd.Wait()
+	if serr != nil {
+		return 1, serr
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, err
 }
 
 func seal(path string) error {
@@ -121,7 +128,14 @@ func main() {
 	code := 0
 	root := &cobra.Command{Use: "essential", Version: "v0.0.0", SilenceUsage: true}
 	root.AddCommand(&cobra.Command{Use: "run IDENTITY FILE.age AUDIT CMD...", Args: cobra.MinimumNArgs(4),
-		RunE: func(_ *cobra.Command, args []string) (err error) { code, err = run(args); return err }})
+		RunE: func(_ *cobra.Command, args []string) error {
+			var err error
+			if code, err = run(args); err != nil {
+				fmt.Fprintln(os.Stderr, "essential:", err)
+				os.Exit(max(code, 1)) // the child's code, as keyward run's
+			}
+			return nil
+		}})
 	root.AddCommand(&cobra.Command{Use: "seal IDENTITY", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error { return seal(args[0]) }})
 	if err := root.Execute(); err != nil {
