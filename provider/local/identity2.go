@@ -48,7 +48,10 @@ var identityCommandTimeout = 2 * time.Minute
 func parseIdentityData(data []byte, source string, getenv func(string) string) (*Identity, error) {
 	trimmed := bytes.TrimSpace(data)
 	switch {
-	case bytes.HasPrefix(trimmed, []byte("age-encryption.org/")) || bytes.HasPrefix(trimmed, []byte(armor.Header)):
+	case bytes.HasPrefix(trimmed, []byte("age-encryption.org/")):
+		// Binary: its last ciphertext bytes may be white space.
+		return parseEncryptedIdentity(bytes.TrimLeft(data, " \t\r\n"), source, getenv)
+	case bytes.HasPrefix(trimmed, []byte(armor.Header)):
 		return parseEncryptedIdentity(trimmed, source, getenv)
 	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")) && bytes.Contains(trimmed[:min(len(trimmed), 80)], []byte("PRIVATE KEY-----")):
 		return parseSSHIdentity(trimmed, source, getenv)

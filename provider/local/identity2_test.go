@@ -40,6 +40,47 @@ func roundTrip(t *testing.T, id *Identity) {
 	}
 }
 
+// TestProtectedIdentityEndingInWhiteSpace: a binary age-encrypted identity
+// file whose ciphertext happens to end in a white-space byte (about one in
+// 40) is read as it is; trimming it broke its last chunk.
+func TestProtectedIdentityEndingInWhiteSpace(t *testing.T) {
+	x, _ := age.GenerateX25519Identity()
+	sr, _ := age.NewScryptRecipient(passCanary)
+	sr.SetWorkFactor(1)
+	var data []byte
+	for range 5000 {
+		var buf bytes.Buffer
+		ew, err := age.Encrypt(&buf, sr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ew.Write(identityFileContents(x, t0())); err != nil {
+			t.Fatal(err)
+		}
+		if err := ew.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if b := buf.Bytes(); bytes.ContainsAny(b[len(b)-1:], " \t\r\n") {
+			data = b
+			break
+		}
+	}
+	if data == nil {
+		t.Fatal("no ciphertext ended in white space in 5000 tries")
+	}
+	p := filepath.Join(t.TempDir(), "identity.age")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, err := loadIdentity(envOf(map[string]string{EnvIdentityFile: p, EnvPassphrase: passCanary}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Recipients[0] != x.Recipient().String() {
+		t.Fatal("wrong recipient")
+	}
+}
+
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // TestPassphraseProtectedIdentity: an identity file encrypted with age -p
